@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "cr_call.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cr_call_tracker {
+	struct cr_call_cfg cfg;
+	struct cr_call_ops ops;
+	void *ctx;
+	struct cr_call *pool;
+	struct cr_call *free_list;
+	struct cr_call **buckets;
+	uint32_t n_buckets; /* power of two */
+	uint32_t n_active;
+	uint64_t next_uid;
+	struct cr_call_stats stats;
+};
+
+static const char *const state_names[] = {
+	[CR_CALL_ACTIVE] = "active",	   [CR_CALL_ANSWERED] = "answered",
+	[CR_CALL_COMPLETED] = "completed", [CR_CALL_CANCELLED] = "cancelled",
+	[CR_CALL_FAILED] = "failed",	   [CR_CALL_TIMEOUT] = "timeout",
+};
+
+const char *
+cr_call_state_name(int s)
+{
+	if (s < 0 || s > CR_CALL_TIMEOUT)
+		return "unknown";
+	return state_names[s];
+}
+
+static const char *const err_tok[CR_CALL_E_MAX] = {
+	[CR_CALL_E_OK] = "OK",
+#define CR_X(n, s) [CR_CALL_E_##n] = #n,
+	CR_CALL_DROP_LIST(CR_X)
+#undef CR_X
+};
+
+const char *
+cr_call_err_token(int err)
+{
+	if (err < 0)
+		err = -err;
+	return err < CR_CALL_E_MAX ? err_tok[err] : "UNKNOWN";
+}
+
+static uint32_t
+fnv1a(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct cr_call_tracker *
+cr_call_tracker_create(const struct cr_call_cfg *cfg, const struct cr_call_ops *ops, void *ctx)
+{
+	if (cfg == NULL || cfg->max_calls == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct cr_call_tracker *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->cfg = *cfg;
+	if (ops)
+		t->ops = *ops;
+	t->ctx = ctx;
+	t->next_uid = cfg->uid_base + 1;
+	t->pool = calloc(cfg->max_calls, sizeof(struct cr_call));
+	t->n_buckets = 1;
+	while (t->n_buckets < cfg->max_calls)
+		t->n_buckets <<= 1;
+	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+	if (t->pool == NULL || t->buckets == NULL) {
+		cr_call_tracker_free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (uint32_t i = cfg->max_calls; i-- > 0;) {
+		t->pool[i].next = t->free_list;
+		t->free_list = &t->pool[i];
+	}
+	return t;
+}
+
+void
+cr_call_tracker_free(struct cr_call_tracker *t)
+{
+	if (t == NULL)
+		return;
+	free(t->pool);
+	free(t->buckets);
+	free(t);
+}
+
+const struct cr_call_stats *
+cr_call_stats(const struct cr_call_tracker *t)
+{
+	return &t->stats;
+}
+
+uint32_t
+cr_call_active_count(const struct cr_call_tracker *t)
+{
+	return t->n_active;
+}
+
+static struct cr_call *
+lookup(const struct cr_call_tracker *t, const char *id, size_t len, uint32_t h)
+{
+	for (struct cr_call *c = t->buckets[h & (t->n_buckets - 1)]; c; c = c->next)
+		if (c->hash == h && strlen(c->call_id) == len && memcmp(c->call_id, id, len) == 0)
+			return c;
+	return NULL;
+}
+
+const struct cr_call *
+cr_call_find(const struct cr_call_tracker *t, const char *call_id)
+{
+	size_t n = strlen(call_id);
+	if (n >= CR_CALL_ID_LEN)
+		n = CR_CALL_ID_LEN - 1;
+	return lookup(t, call_id, n, fnv1a(call_id, n));
+}
+
+static void
+copy_str(char *dst, size_t dsz, struct cr_str s)
+{
+	size_t n = s.len < dsz - 1 ? s.len : dsz - 1;
+	if (n)
+		memcpy(dst, s.p, n);
+	dst[n] = 0;
+}
+
+static void
+unlink_call(struct cr_call_tracker *t, struct cr_call *c)
+{
+	struct cr_call **pp = &t->buckets[c->hash & (t->n_buckets - 1)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = c->next;
+}
+
+static void
+release(struct cr_call_tracker *t, struct cr_call *c)
+{
+	for (int i = 0; i < c->n_ep; i++)
+		if (t->ops.media_unpublish)
+			t->ops.media_unpublish(t->ctx, &c->ep[i]);
+	unlink_call(t, c);
+	c->next = t->free_list;
+	t->free_list = c;
+	t->n_active--;
+}
+
+static void
+emit(struct cr_call_tracker *t, const struct cr_call *c)
+{
+	if (t->ops.call_update)
+		t->ops.call_update(t->ctx, c);
+}
+
+static int
+is_ended(const struct cr_call *c)
+{
+	return c->state >= CR_CALL_COMPLETED;
+}
+
+static void
+end_call(struct cr_call_tracker *t, struct cr_call *c, int state, int64_t now)
+{
+	if (is_ended(c))
+		return;
+	c->state = (uint8_t)state;
+	c->end_ns = now;
+	t->stats.calls_ended++;
+}
+
+/* Which party sent a message: requests are sent by the From party, responses
+ * by the To party. The caller is the From party of the first INVITE. */
+static uint8_t
+sender_side(const struct cr_call *c, const struct cr_sip_msg *m)
+{
+	int from_is_caller = c->caller_tag[0] == 0 ||
+			     (m->from_tag.len == strlen(c->caller_tag) &&
+			      memcmp(m->from_tag.p, c->caller_tag, m->from_tag.len) == 0);
+	if (m->is_request)
+		return from_is_caller ? CR_SIDE_CALLER : CR_SIDE_CALLEE;
+	return from_is_caller ? CR_SIDE_CALLEE : CR_SIDE_CALLER;
+}
+
+static void
+apply_sdp(struct cr_call_tracker *t, struct cr_call *c, const struct cr_sip_msg *m,
+	  uint8_t side, int64_t now)
+{
+	struct cr_str body;
+	if (cr_sip_find_sdp(m, &body) != 0)
+		return;
+	struct cr_sdp sdp;
+	if (cr_sdp_parse(body.p, body.len, &sdp) != 0) {
+		t->stats.drops[CR_CALL_E_SDP_INVALID]++;
+		return;
+	}
+	t->stats.sdp_parsed++;
+	for (int i = 0; i < sdp.n_media; i++) {
+		const struct cr_sdp_media *md = &sdp.media[i];
+		/* RTP audio only (and image, where T.38 may come back as RTP); port 0 rejects */
+		if (!md->is_rtp || md->port == 0 || !md->has_addr || md->hold)
+			continue;
+		struct cr_media_ep ep;
+		memset(&ep, 0, sizeof(ep));
+		ep.addr = md->addr;
+		ep.port = md->port;
+		ep.side = side;
+		ep.call_uid = c->uid;
+		ep.valid_from_ns = now;
+		ep.is_srtp = md->is_srtp;
+		for (int k = 0; k < md->n_fmt && ep.n_pt < CR_MEDIA_MAX_PT; k++) {
+			struct cr_media_pt *p = &ep.pt[ep.n_pt++];
+			p->pt = md->fmt[k].pt;
+			p->clock_rate = md->fmt[k].clock_rate;
+			p->channels = md->fmt[k].channels;
+			strncpy(p->enc, md->fmt[k].enc, sizeof(p->enc) - 1);
+		}
+		/* replace the same address/port of this call, else append (bounded) */
+		int slot = -1;
+		for (int k = 0; k < c->n_ep; k++)
+			if (c->ep[k].port == ep.port && memcmp(&c->ep[k].addr, &ep.addr, 16) == 0)
+				slot = k;
+		if (slot < 0) {
+			if (c->n_ep < CR_CALL_MAX_EP)
+				slot = c->n_ep++;
+			else
+				slot = CR_CALL_MAX_EP - 1; /* oldest kept, newest wins the last slot */
+		}
+		c->ep[slot] = ep;
+		if (t->ops.media_publish)
+			t->ops.media_publish(t->ctx, &ep);
+	}
+}
+
+static struct cr_call *
+create(struct cr_call_tracker *t, const struct cr_sip_msg *m, uint32_t h, int64_t now)
+{
+	struct cr_call *c = t->free_list;
+	if (c == NULL) {
+		t->stats.drops[CR_CALL_E_TABLE_FULL]++;
+		return NULL;
+	}
+	t->free_list = c->next;
+	memset(c, 0, sizeof(*c));
+	c->uid = t->next_uid++;
+	c->hash = h;
+	copy_str(c->call_id, sizeof(c->call_id), m->call_id);
+	copy_str(c->from_uri, sizeof(c->from_uri), m->from_uri);
+	copy_str(c->to_uri, sizeof(c->to_uri), m->to_uri);
+	copy_str(c->from_user, sizeof(c->from_user), cr_sip_uri_user(m->from));
+	copy_str(c->to_user, sizeof(c->to_user), cr_sip_uri_user(m->to));
+	copy_str(c->caller_tag, sizeof(c->caller_tag), m->from_tag);
+	c->start_ns = now;
+	c->invite_cseq = m->cseq;
+	c->state = CR_CALL_ACTIVE;
+	c->next = t->buckets[h & (t->n_buckets - 1)];
+	t->buckets[h & (t->n_buckets - 1)] = c;
+	t->n_active++;
+	t->stats.calls_created++;
+	return c;
+}
+
+int
+cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m, const struct cr_addr *src,
+	       const struct cr_addr *dst, int64_t now)
+{
+	(void)src;
+	(void)dst;
+	t->stats.sip_msgs++;
+	size_t idlen = m->call_id.len < CR_CALL_ID_LEN ? m->call_id.len : CR_CALL_ID_LEN - 1;
+	uint32_t h = fnv1a(m->call_id.p, idlen);
+	struct cr_call *c = lookup(t, m->call_id.p, idlen, h);
+	int created = 0;
+
+	if (c == NULL) {
+		/* Only an INVITE starts a call; a re-INVITE of a dialog we joined
+		 * late (to-tag present) is taken as an answered call. */
+		if (!(m->is_request && m->method == CR_SIP_M_INVITE)) {
+			if (m->cseq_method == CR_SIP_M_INVITE || m->method == CR_SIP_M_BYE)
+				t->stats.drops[CR_CALL_E_NO_DIALOG]++;
+			return m->cseq_method == CR_SIP_M_INVITE ? -CR_CALL_E_NO_DIALOG : 0;
+		}
+		c = create(t, m, h, now);
+		if (c == NULL)
+			return -CR_CALL_E_TABLE_FULL;
+		created = 1;
+		if (m->to_tag.len) {
+			c->state = CR_CALL_ANSWERED;
+			c->answer_ns = now;
+		}
+	}
+	c->last_sip_ns = now;
+	uint8_t side = sender_side(c, m);
+	int changed = created;
+
+	if (m->is_request) {
+		switch (m->method) {
+		case CR_SIP_M_INVITE:
+			if (m->to_tag.len == 0 && c->state != CR_CALL_ANSWERED &&
+			    c->state != CR_CALL_COMPLETED) {
+				/* new initial INVITE transaction (e.g. after a 401/407
+				 * challenge, or a retry after failure) restarts setup */
+				if (c->state != CR_CALL_ACTIVE) {
+					c->state = CR_CALL_ACTIVE;
+					c->end_ns = 0;
+					c->cancel_seen = 0;
+					changed = 1;
+				}
+				c->invite_cseq = m->cseq;
+			}
+			apply_sdp(t, c, m, side, now);
+			break;
+		case CR_SIP_M_ACK:
+		case CR_SIP_M_PRACK:
+		case CR_SIP_M_UPDATE:
+			apply_sdp(t, c, m, side, now);
+			break;
+		case CR_SIP_M_CANCEL:
+			c->cancel_seen = 1;
+			break;
+		case CR_SIP_M_BYE:
+			if (c->state == CR_CALL_ANSWERED || c->state == CR_CALL_ACTIVE) {
+				end_call(t, c, c->state == CR_CALL_ANSWERED ? CR_CALL_COMPLETED
+									    : CR_CALL_CANCELLED,
+					 now);
+				changed = 1;
+			}
+			break;
+		case CR_SIP_M_INFO: {
+			uint32_t dur = 0;
+			char d = cr_sip_info_dtmf(m, &dur);
+			if (d && c->n_dtmf < CR_CALL_MAX_DTMF) {
+				struct cr_dtmf *x = &c->dtmf[c->n_dtmf++];
+				x->digit = d;
+				x->source = 1;
+				x->duration_ms = (uint16_t)(dur > 65535 ? 65535 : dur);
+				x->t_ns = now;
+				t->stats.dtmf_info++;
+				changed = 1;
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	} else if (m->cseq_method == CR_SIP_M_INVITE) {
+		uint16_t code = m->status;
+		int initial = (c->state == CR_CALL_ACTIVE || c->state == CR_CALL_FAILED ||
+			       c->state == CR_CALL_CANCELLED);
+		if (code < 200) {
+			apply_sdp(t, c, m, side, now); /* early media */
+		} else if (code < 300) {
+			apply_sdp(t, c, m, side, now);
+			if (initial) {
+				c->state = CR_CALL_ANSWERED;
+				c->answer_ns = now;
+				c->sip_status = code;
+				c->end_ns = 0;
+				changed = 1;
+			}
+		} else if (initial && c->state == CR_CALL_ACTIVE) {
+			c->sip_status = code;
+			if (code == 401 || code == 407) {
+				changed = 1; /* challenge: the UAC retries with credentials */
+			} else if (code == 487 || c->cancel_seen) {
+				end_call(t, c, CR_CALL_CANCELLED, now);
+				changed = 1;
+			} else {
+				end_call(t, c, CR_CALL_FAILED, now);
+				changed = 1;
+			}
+		}
+	} else if (m->cseq_method == CR_SIP_M_PRACK || m->cseq_method == CR_SIP_M_UPDATE) {
+		if (m->status >= 200 && m->status < 300)
+			apply_sdp(t, c, m, side, now);
+	} else if (m->cseq_method == CR_SIP_M_CANCEL && m->status >= 200 && m->status < 300) {
+		c->cancel_seen = 1;
+	}
+	if (changed)
+		emit(t, c);
+	return 0;
+}
+
+void
+cr_call_tick(struct cr_call_tracker *t, int64_t now)
+{
+	for (uint32_t b = 0; b < t->n_buckets; b++) {
+		struct cr_call *c = t->buckets[b];
+		while (c) {
+			struct cr_call *next = c->next;
+			if (is_ended(c)) {
+				if (now - c->end_ns > t->cfg.linger_ns)
+					release(t, c);
+			} else {
+				int64_t lim = c->state == CR_CALL_ANSWERED ? t->cfg.session_timeout_ns
+									   : t->cfg.setup_timeout_ns;
+				if (lim > 0 && now - c->last_sip_ns > lim) {
+					end_call(t, c, CR_CALL_TIMEOUT, now);
+					emit(t, c);
+				}
+			}
+			c = next;
+		}
+	}
+}
+
+void
+cr_call_flush_all(struct cr_call_tracker *t)
+{
+	for (uint32_t b = 0; b < t->n_buckets; b++) {
+		while (t->buckets[b]) {
+			struct cr_call *c = t->buckets[b];
+			emit(t, c);
+			release(t, c);
+		}
+	}
+}

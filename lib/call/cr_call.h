@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Call tracker: follows INVITE dialogs through SIP and SDP, owns the call
+ * table, and tells the rest of the system what changed through an ops table:
+ * media endpoints to publish in the media table (read by workers), and call
+ * snapshots for the index.
+ *
+ * Ownership and threading: one tracker belongs to the single signalling owner
+ * (one lcore). No function here is thread-safe and none needs to be: workers
+ * never touch the tracker, they read the media table it publishes to.
+ * Memory: every call comes from a pool sized at creation (max_calls); when it
+ * is empty a new dialog is counted in CR_CALL_E_TABLE_FULL and not tracked.
+ * Time is packet time (ns), passed in by the caller.
+ */
+#ifndef CR_CALL_H
+#define CR_CALL_H
+
+#include <stdint.h>
+
+#include "cr_pkt.h"
+#include "cr_sdp.h"
+#include "cr_sip.h"
+
+#define CR_CALL_ID_LEN 128
+#define CR_CALL_USER_LEN 64
+#define CR_CALL_URI_LEN 128
+#define CR_CALL_TAG_LEN 64
+#define CR_CALL_MAX_DTMF 32
+#define CR_CALL_MAX_EP 8
+#define CR_MEDIA_MAX_PT 12
+
+enum cr_call_state {
+	CR_CALL_ACTIVE = 0, /**< setting up or ringing */
+	CR_CALL_ANSWERED,   /**< 2xx seen, no BYE yet */
+	CR_CALL_COMPLETED,  /**< answered, then BYE */
+	CR_CALL_CANCELLED,  /**< CANCEL before answer */
+	CR_CALL_FAILED,	    /**< final 3xx-6xx before answer */
+	CR_CALL_TIMEOUT,    /**< no SIP within the timeout */
+};
+const char *cr_call_state_name(int state);
+
+enum cr_side { CR_SIDE_UNKNOWN = 0, CR_SIDE_CALLER, CR_SIDE_CALLEE };
+
+struct cr_dtmf {
+	char digit;
+	uint8_t source; /**< 0 RFC 4733, 1 SIP INFO */
+	uint16_t duration_ms;
+	int64_t t_ns;
+};
+
+/** A payload type as the endpoint's SDP describes it. */
+struct cr_media_pt {
+	uint8_t pt;
+	uint8_t channels;
+	uint32_t clock_rate;
+	char enc[16];
+};
+
+/** One media endpoint (where a party receives RTP), published to workers. */
+struct cr_media_ep {
+	struct cr_addr addr;
+	uint16_t port;
+	uint8_t side; /**< enum cr_side: whose SDP announced it */
+	uint8_t n_pt;
+	uint8_t is_srtp;
+	uint64_t call_uid;
+	int64_t valid_from_ns; /**< packet time of the SDP that announced it */
+	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
+};
+
+struct cr_call {
+	uint64_t uid;
+	char call_id[CR_CALL_ID_LEN];
+	char from_user[CR_CALL_USER_LEN], to_user[CR_CALL_USER_LEN];
+	char from_uri[CR_CALL_URI_LEN], to_uri[CR_CALL_URI_LEN];
+	char caller_tag[CR_CALL_TAG_LEN];
+	int64_t start_ns, answer_ns, end_ns, last_sip_ns;
+	uint16_t sip_status;
+	uint8_t state;
+	uint8_t cancel_seen;
+	uint8_t n_dtmf;
+	uint8_t n_ep;
+	uint32_t invite_cseq;
+	struct cr_dtmf dtmf[CR_CALL_MAX_DTMF];
+	struct cr_media_ep ep[CR_CALL_MAX_EP];
+	/* private: table linkage */
+	struct cr_call *next;
+	uint32_t hash;
+};
+
+/** What the tracker tells the rest of the system. Any callback may be NULL. */
+struct cr_call_ops {
+	/** An endpoint was announced (new or changed). ep is only valid during the call. */
+	void (*media_publish)(void *ctx, const struct cr_media_ep *ep);
+	/** The call no longer owns this endpoint (call freed). */
+	void (*media_unpublish)(void *ctx, const struct cr_media_ep *ep);
+	/** The call's state or data changed; c is only valid during the call. */
+	void (*call_update)(void *ctx, const struct cr_call *c);
+};
+
+#define CR_CALL_DROP_LIST(X)                                                             \
+	X(TABLE_FULL, "call table full, dialog not tracked")                            \
+	X(SDP_INVALID, "SDP body that does not parse")                                  \
+	X(NO_DIALOG, "in-dialog request or response for an unknown call")
+
+enum {
+	CR_CALL_E_OK = 0,
+#define CR_X(n, s) CR_CALL_E_##n,
+	CR_CALL_DROP_LIST(CR_X)
+#undef CR_X
+	CR_CALL_E_MAX
+};
+
+struct cr_call_cfg {
+	uint32_t max_calls;	    /**< pool size */
+	int64_t setup_timeout_ns;   /**< no final response within this: timeout */
+	int64_t session_timeout_ns; /**< answered, no SIP within this: timeout */
+	int64_t linger_ns;	    /**< keep ended calls (and their endpoints) this long */
+	uint64_t uid_base;	    /**< first call uid - 1 */
+};
+
+struct cr_call_stats {
+	uint64_t sip_msgs, calls_created, calls_ended, sdp_parsed, dtmf_info;
+	uint64_t drops[CR_CALL_E_MAX];
+};
+
+struct cr_call_tracker;
+
+/** @return a tracker, or NULL with errno ENOMEM/EINVAL. */
+struct cr_call_tracker *cr_call_tracker_create(const struct cr_call_cfg *cfg,
+					       const struct cr_call_ops *ops, void *ctx);
+void cr_call_tracker_free(struct cr_call_tracker *t);
+
+/**
+ * Feed one parsed SIP message.
+ * @param src,dst signalling addresses (used to tell the caller's side)
+ * @return 0, or -CR_CALL_E_* (counted in stats as well)
+ */
+int cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m,
+		   const struct cr_addr *src, const struct cr_addr *dst, int64_t now_ns);
+
+/** Advance packet time: expire timed-out calls, free lingering ones. */
+void cr_call_tick(struct cr_call_tracker *t, int64_t now_ns);
+
+/** End of input: emit a final update for every live call, unpublish, free all. */
+void cr_call_flush_all(struct cr_call_tracker *t);
+
+/** Look a call up by Call-ID; NULL if unknown. */
+const struct cr_call *cr_call_find(const struct cr_call_tracker *t, const char *call_id);
+
+const struct cr_call_stats *cr_call_stats(const struct cr_call_tracker *t);
+uint32_t cr_call_active_count(const struct cr_call_tracker *t);
+const char *cr_call_err_token(int err);
+
+#endif /* CR_CALL_H */

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "cr_index.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cr_index {
+	sqlite3 *db;
+	int mode;
+	uint64_t run_id;
+	sqlite3_stmt *put_call, *put_stream;
+	char err[256];
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
+	"CREATE TABLE IF NOT EXISTS calls("
+	" uid INTEGER PRIMARY KEY, call_id TEXT NOT NULL, from_user TEXT, to_user TEXT,"
+	" from_uri TEXT, to_uri TEXT, start_ns INTEGER, answer_ns INTEGER, end_ns INTEGER,"
+	" state INTEGER, sip_status INTEGER, dtmf BLOB);"
+	"CREATE INDEX IF NOT EXISTS calls_start ON calls(start_ns);"
+	"CREATE INDEX IF NOT EXISTS calls_callid ON calls(call_id);"
+	"CREATE TABLE IF NOT EXISTS streams("
+	" uid INTEGER PRIMARY KEY, call_uid INTEGER, src BLOB, sport INTEGER, dst BLOB,"
+	" dport INTEGER, ssrc INTEGER, side INTEGER, pt INTEGER, clock_rate INTEGER,"
+	" codec TEXT, packets INTEGER, lost INTEGER, out_of_order INTEGER,"
+	" duplicates INTEGER, payload_bytes INTEGER, max_jitter_ms REAL,"
+	" mean_jitter_ms REAL, max_delta_ms REAL, mos REAL, first_ns INTEGER,"
+	" last_ns INTEGER, rtcp_packets INTEGER, is_srtp INTEGER, dtmf BLOB);"
+	"CREATE INDEX IF NOT EXISTS streams_call ON streams(call_uid);";
+
+static int
+fail(struct cr_index *idx)
+{
+	snprintf(idx->err, sizeof(idx->err), "%s", sqlite3_errmsg(idx->db));
+	return -EIO;
+}
+
+const char *
+cr_index_errmsg(const struct cr_index *idx)
+{
+	return idx->err;
+}
+
+uint64_t
+cr_index_run_id(const struct cr_index *idx)
+{
+	return idx->run_id;
+}
+
+int
+cr_index_open(const char *path, int mode, struct cr_index **out)
+{
+	struct cr_index *idx = calloc(1, sizeof(*idx));
+	if (idx == NULL)
+		return -ENOMEM;
+	idx->mode = mode;
+	if (mode == CR_INDEX_RO && access(path, R_OK) != 0) {
+		free(idx);
+		return -ENOENT;
+	}
+	int fl = mode == CR_INDEX_RW ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+				     : SQLITE_OPEN_READONLY;
+	if (sqlite3_open_v2(path, &idx->db, fl | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		int r = fail(idx);
+		sqlite3_close(idx->db);
+		free(idx);
+		return r;
+	}
+	sqlite3_busy_timeout(idx->db, 5000);
+	if (mode == CR_INDEX_RW) {
+		char *em = NULL;
+		if (sqlite3_exec(idx->db, schema, NULL, NULL, &em) != SQLITE_OK)
+			goto err;
+		sqlite3_exec(idx->db,
+			     "INSERT INTO meta VALUES('run',1) ON CONFLICT(key) DO UPDATE SET "
+			     "value=value+1;",
+			     NULL, NULL, &em);
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(idx->db, "SELECT value FROM meta WHERE key='run'", -1, &st,
+				       NULL) != SQLITE_OK)
+			goto err;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			idx->run_id = (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (sqlite3_prepare_v2(idx->db,
+				       "INSERT OR REPLACE INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+				       -1, &idx->put_call, NULL) != SQLITE_OK)
+			goto err;
+		if (sqlite3_prepare_v2(idx->db,
+				       "INSERT OR REPLACE INTO streams VALUES(?,?,?,?,?,?,?,?,?,?,?,?,"
+				       "?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				       -1, &idx->put_stream, NULL) != SQLITE_OK)
+			goto err;
+		sqlite3_free(em);
+	}
+	*out = idx;
+	return 0;
+err:;
+	int r = fail(idx);
+	cr_index_close(idx);
+	return r;
+}
+
+void
+cr_index_close(struct cr_index *idx)
+{
+	if (idx == NULL)
+		return;
+	sqlite3_finalize(idx->put_call);
+	sqlite3_finalize(idx->put_stream);
+	sqlite3_close(idx->db);
+	free(idx);
+}
+
+int
+cr_index_begin(struct cr_index *idx)
+{
+	return sqlite3_exec(idx->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(idx);
+}
+
+int
+cr_index_commit(struct cr_index *idx)
+{
+	return sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(idx);
+}
+
+int
+cr_index_put_call(struct cr_index *idx, const struct cr_call *c)
+{
+	sqlite3_stmt *s = idx->put_call;
+	sqlite3_reset(s);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)c->uid);
+	sqlite3_bind_text(s, 2, c->call_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, c->from_user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, c->to_user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, c->from_uri, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, c->to_uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, c->start_ns);
+	sqlite3_bind_int64(s, 8, c->answer_ns);
+	sqlite3_bind_int64(s, 9, c->end_ns);
+	sqlite3_bind_int(s, 10, c->state);
+	sqlite3_bind_int(s, 11, c->sip_status);
+	sqlite3_bind_blob(s, 12, c->dtmf, (int)(c->n_dtmf * sizeof(struct cr_dtmf)),
+			  SQLITE_STATIC);
+	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
+}
+
+int
+cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
+{
+	sqlite3_stmt *s = idx->put_stream;
+	int i = 1;
+	sqlite3_reset(s);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->uid);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->call_uid);
+	sqlite3_bind_blob(s, i++, r->src.b, 16, SQLITE_STATIC);
+	sqlite3_bind_int(s, i++, r->sport);
+	sqlite3_bind_blob(s, i++, r->dst.b, 16, SQLITE_STATIC);
+	sqlite3_bind_int(s, i++, r->dport);
+	sqlite3_bind_int64(s, i++, r->ssrc);
+	sqlite3_bind_int(s, i++, r->side);
+	sqlite3_bind_int(s, i++, r->pt);
+	sqlite3_bind_int64(s, i++, r->clock_rate);
+	sqlite3_bind_text(s, i++, r->codec, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->packets);
+	sqlite3_bind_int64(s, i++, r->lost);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->out_of_order);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->duplicates);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->payload_bytes);
+	sqlite3_bind_double(s, i++, r->max_jitter_ms);
+	sqlite3_bind_double(s, i++, r->mean_jitter_ms);
+	sqlite3_bind_double(s, i++, r->max_delta_ms);
+	sqlite3_bind_double(s, i++, r->mos);
+	sqlite3_bind_int64(s, i++, r->first_ns);
+	sqlite3_bind_int64(s, i++, r->last_ns);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->rtcp_packets);
+	sqlite3_bind_int(s, i++, r->is_srtp);
+	sqlite3_bind_blob(s, i++, r->dtmf, (int)(r->n_dtmf * sizeof(struct cr_dtmf)),
+			  SQLITE_STATIC);
+	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
+}
+
+static void
+col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static void
+col_blob(sqlite3_stmt *st, int i, void *dst, size_t n)
+{
+	const void *b = sqlite3_column_blob(st, i);
+	int l = sqlite3_column_bytes(st, i);
+	memset(dst, 0, n);
+	if (b && l > 0)
+		memcpy(dst, b, (size_t)l < n ? (size_t)l : n);
+}
+
+static void
+read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
+{
+	int i = 0;
+	memset(r, 0, sizeof(*r));
+	r->uid = (uint64_t)sqlite3_column_int64(st, i++);
+	r->call_uid = (uint64_t)sqlite3_column_int64(st, i++);
+	col_blob(st, i++, r->src.b, 16);
+	r->sport = (uint16_t)sqlite3_column_int(st, i++);
+	col_blob(st, i++, r->dst.b, 16);
+	r->dport = (uint16_t)sqlite3_column_int(st, i++);
+	r->ssrc = (uint32_t)sqlite3_column_int64(st, i++);
+	r->side = (uint8_t)sqlite3_column_int(st, i++);
+	r->pt = (uint8_t)sqlite3_column_int(st, i++);
+	r->clock_rate = (uint32_t)sqlite3_column_int64(st, i++);
+	col_text(st, i++, r->codec, sizeof(r->codec));
+	r->packets = (uint64_t)sqlite3_column_int64(st, i++);
+	r->lost = sqlite3_column_int64(st, i++);
+	r->out_of_order = (uint64_t)sqlite3_column_int64(st, i++);
+	r->duplicates = (uint64_t)sqlite3_column_int64(st, i++);
+	r->payload_bytes = (uint64_t)sqlite3_column_int64(st, i++);
+	r->max_jitter_ms = sqlite3_column_double(st, i++);
+	r->mean_jitter_ms = sqlite3_column_double(st, i++);
+	r->max_delta_ms = sqlite3_column_double(st, i++);
+	r->mos = sqlite3_column_double(st, i++);
+	r->first_ns = sqlite3_column_int64(st, i++);
+	r->last_ns = sqlite3_column_int64(st, i++);
+	r->rtcp_packets = (uint64_t)sqlite3_column_int64(st, i++);
+	r->is_srtp = (uint8_t)sqlite3_column_int(st, i++);
+	int nb = sqlite3_column_bytes(st, i);
+	r->n_dtmf = (uint8_t)((size_t)nb / sizeof(struct cr_dtmf));
+	if (r->n_dtmf > CR_STREAM_MAX_DTMF)
+		r->n_dtmf = CR_STREAM_MAX_DTMF;
+	col_blob(st, i++, r->dtmf, sizeof(r->dtmf));
+}
+
+#define STREAM_COLS                                                                        \
+	"uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"     \
+	"out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms," \
+	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf"
+
+/* Streams of one call (or the unbound ones, call_uid 0), in a growable array. */
+static int
+load_streams(struct cr_index *idx, sqlite3_stmt *st, uint64_t call_uid,
+	     struct cr_stream_rec **arr, uint32_t *n, uint32_t *cap)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)call_uid);
+	*n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == *cap) {
+			uint32_t nc = *cap ? *cap * 2 : 16;
+			struct cr_stream_rec *na = realloc(*arr, nc * sizeof(**arr));
+			if (na == NULL)
+				return -ENOMEM;
+			*arr = na;
+			*cap = nc;
+		}
+		read_stream(st, &(*arr)[(*n)++]);
+	}
+	return rc == SQLITE_DONE ? 0 : fail(idx);
+}
+
+static int
+pair_cmp(const struct cr_stream_rec *a, const struct cr_stream_rec *b)
+{
+	/* unordered endpoint pair, smaller endpoint first */
+	const struct cr_stream_rec *x[2] = {a, b};
+	uint8_t k[2][2][18];
+	for (int i = 0; i < 2; i++) {
+		uint8_t e1[18], e2[18];
+		memcpy(e1, x[i]->src.b, 16);
+		e1[16] = (uint8_t)(x[i]->sport >> 8);
+		e1[17] = (uint8_t)x[i]->sport;
+		memcpy(e2, x[i]->dst.b, 16);
+		e2[16] = (uint8_t)(x[i]->dport >> 8);
+		e2[17] = (uint8_t)x[i]->dport;
+		int lt = memcmp(e1, e2, 18) <= 0;
+		memcpy(k[i][0], lt ? e1 : e2, 18);
+		memcpy(k[i][1], lt ? e2 : e1, 18);
+	}
+	return memcmp(k[0], k[1], 36);
+}
+
+int
+cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_call_cb cb,
+	       void *ctx)
+{
+	char sql[1024];
+	int n = snprintf(sql, sizeof(sql),
+			 "SELECT uid,call_id,from_user,to_user,from_uri,to_uri,start_ns,"
+			 "answer_ns,end_ns,state,sip_status,dtmf FROM calls WHERE 1");
+	if (f->call_id)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND call_id=?1");
+	if (f->from)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n,
+			      " AND (from_user LIKE ?2||'%%' OR from_uri LIKE ?2||'%%')");
+	if (f->to)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n,
+			      " AND (to_user LIKE ?3||'%%' OR to_uri LIKE ?3||'%%')");
+	if (f->since_ns)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND start_ns>=?4");
+	if (f->until_ns)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND start_ns<=?5");
+	snprintf(sql + n, sizeof(sql) - (size_t)n, " ORDER BY start_ns, call_id, uid");
+
+	sqlite3_stmt *q = NULL, *sst = NULL;
+	struct cr_stream_rec *arr = NULL;
+	uint32_t ns = 0, cap = 0;
+	int ret = 0;
+	if (sqlite3_prepare_v2(idx->db, sql, -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(idx->db,
+			       "SELECT " STREAM_COLS " FROM streams WHERE call_uid=?1 "
+			       "ORDER BY first_ns, uid",
+			       -1, &sst, NULL) != SQLITE_OK) {
+		ret = fail(idx);
+		goto out;
+	}
+	if (f->call_id)
+		sqlite3_bind_text(q, 1, f->call_id, -1, SQLITE_STATIC);
+	if (f->from)
+		sqlite3_bind_text(q, 2, f->from, -1, SQLITE_STATIC);
+	if (f->to)
+		sqlite3_bind_text(q, 3, f->to, -1, SQLITE_STATIC);
+	if (f->since_ns)
+		sqlite3_bind_int64(q, 4, f->since_ns);
+	if (f->until_ns)
+		sqlite3_bind_int64(q, 5, f->until_ns);
+
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct cr_index_call_row row;
+		memset(&row, 0, sizeof(row));
+		struct cr_call *c = &row.call;
+		c->uid = (uint64_t)sqlite3_column_int64(q, 0);
+		col_text(q, 1, c->call_id, sizeof(c->call_id));
+		col_text(q, 2, c->from_user, sizeof(c->from_user));
+		col_text(q, 3, c->to_user, sizeof(c->to_user));
+		col_text(q, 4, c->from_uri, sizeof(c->from_uri));
+		col_text(q, 5, c->to_uri, sizeof(c->to_uri));
+		c->start_ns = sqlite3_column_int64(q, 6);
+		c->answer_ns = sqlite3_column_int64(q, 7);
+		c->end_ns = sqlite3_column_int64(q, 8);
+		c->state = (uint8_t)sqlite3_column_int(q, 9);
+		c->sip_status = (uint16_t)sqlite3_column_int(q, 10);
+		int nb = sqlite3_column_bytes(q, 11);
+		c->n_dtmf = (uint8_t)((size_t)nb / sizeof(struct cr_dtmf));
+		if (c->n_dtmf > CR_CALL_MAX_DTMF)
+			c->n_dtmf = CR_CALL_MAX_DTMF;
+		col_blob(q, 11, c->dtmf, sizeof(c->dtmf));
+		if ((ret = load_streams(idx, sst, c->uid, &arr, &ns, &cap)) != 0)
+			goto out;
+		row.n_streams = ns;
+		if ((ret = cb(ctx, &row, arr, ns)) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		ret = fail(idx);
+		goto out;
+	}
+	if (f->call_id || f->from || f->to)
+		goto out;
+
+	/* RTP without signalling: group by endpoint pair, in first-seen order */
+	if ((ret = load_streams(idx, sst, 0, &arr, &ns, &cap)) != 0)
+		goto out;
+	uint8_t *done = calloc(ns ? ns : 1, 1);
+	struct cr_stream_rec *grp = malloc((ns ? ns : 1) * sizeof(*grp));
+	if (done == NULL || grp == NULL) {
+		free(done);
+		free(grp);
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < ns && ret == 0; i++) {
+		if (done[i])
+			continue;
+		uint32_t g = 0;
+		for (uint32_t j = i; j < ns; j++) {
+			if (!done[j] && pair_cmp(&arr[i], &arr[j]) == 0) {
+				done[j] = 1;
+				grp[g++] = arr[j];
+			}
+		}
+		if (f->since_ns && grp[0].first_ns < f->since_ns)
+			continue;
+		if (f->until_ns && grp[0].first_ns > f->until_ns)
+			continue;
+		struct cr_index_call_row row;
+		memset(&row, 0, sizeof(row));
+		row.unsignalled = 1;
+		char a[56], b[56];
+		cr_addr_port_fmt(a, sizeof(a), &grp[0].src, grp[0].sport);
+		cr_addr_port_fmt(b, sizeof(b), &grp[0].dst, grp[0].dport);
+		snprintf(row.call.call_id, sizeof(row.call.call_id), "rtp:%s-%s", a, b);
+		row.call.start_ns = grp[0].first_ns;
+		int64_t last = 0;
+		for (uint32_t k = 0; k < g; k++)
+			if (grp[k].last_ns > last)
+				last = grp[k].last_ns;
+		row.call.end_ns = last;
+		row.n_streams = g;
+		ret = cb(ctx, &row, grp, g);
+	}
+	free(done);
+	free(grp);
+out:
+	free(arr);
+	sqlite3_finalize(q);
+	sqlite3_finalize(sst);
+	return ret;
+}

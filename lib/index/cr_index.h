@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Call index: calls and their RTP streams in SQLite (WAL journal), written in
+ * batched transactions by one index thread, off the packet path; read by the
+ * operator tool.
+ *
+ * Threading: a struct cr_index is used by one thread at a time. Writers (one
+ * callrecd) and readers (callrec) may run at once; WAL lets readers see the
+ * last committed batch. Errors: int functions return 0 or -errno-like values
+ * (-EIO for SQLite errors, with the message in cr_index_errmsg()).
+ */
+#ifndef CR_INDEX_H
+#define CR_INDEX_H
+
+#include <stdint.h>
+
+#include "cr_call.h"
+
+#define CR_STREAM_MAX_DTMF 32
+
+/** One RTP stream as a worker reports it (a snapshot; may be sent again). */
+struct cr_stream_rec {
+	uint64_t uid;
+	uint64_t call_uid; /**< 0: not bound to any call (RTP without signalling) */
+	struct cr_addr src, dst;
+	uint16_t sport, dport;
+	uint32_t ssrc;
+	uint8_t side; /**< enum cr_side of the sender */
+	uint8_t pt;
+	uint8_t n_dtmf;
+	uint8_t is_srtp;
+	uint32_t clock_rate;
+	char codec[16];
+	uint64_t packets, out_of_order, duplicates, payload_bytes;
+	int64_t lost;
+	double max_jitter_ms, mean_jitter_ms, max_delta_ms, mos;
+	int64_t first_ns, last_ns;
+	uint64_t rtcp_packets;
+	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
+};
+
+struct cr_index;
+
+enum { CR_INDEX_RO = 0, CR_INDEX_RW = 1 };
+
+/**
+ * Open (RW: create) the index at path.
+ * @return 0 and *out, or -errno (-ENOENT when RO and missing, -EIO on SQLite error).
+ */
+int cr_index_open(const char *path, int mode, struct cr_index **out);
+void cr_index_close(struct cr_index *idx);
+const char *cr_index_errmsg(const struct cr_index *idx);
+
+/** RW only: a number unique to this writer run, for uid bases (uid = run << 40 | n). */
+uint64_t cr_index_run_id(const struct cr_index *idx);
+
+int cr_index_begin(struct cr_index *idx);
+int cr_index_commit(struct cr_index *idx);
+/** Insert or replace a call snapshot. */
+int cr_index_put_call(struct cr_index *idx, const struct cr_call *c);
+/** Insert or replace a stream snapshot. */
+int cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *s);
+
+/** Filters of cr_index_query(); zero/NULL fields do not filter. */
+struct cr_index_filter {
+	const char *call_id;
+	const char *from; /**< matches from_user or from_uri, prefix */
+	const char *to;
+	int64_t since_ns, until_ns; /**< call start within [since, until] */
+};
+
+/** A call row of a query; streams follow in start order. */
+struct cr_index_call_row {
+	struct cr_call call; /**< ep[] not filled */
+	uint64_t n_streams;
+	int unsignalled; /**< synthetic row for RTP without signalling */
+};
+
+typedef int (*cr_index_call_cb)(void *ctx, const struct cr_index_call_row *row,
+				const struct cr_stream_rec *streams, uint32_t n_streams);
+
+/**
+ * Visit matching calls ordered by start time, then Call-ID; streams without a
+ * call are grouped by endpoint pair into synthetic "unsignalled" rows after
+ * them (when the filter has no call_id/from/to).
+ * @return 0, a non-zero value returned by cb, or -EIO.
+ */
+int cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_call_cb cb,
+		   void *ctx);
+
+#endif /* CR_INDEX_H */
