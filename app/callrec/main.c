@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* callrec: the operator tool. Reads the store's index; never touches the
+ * packet path.
+ *   callrec calls  --store DIR [--json] [--from NUM] [--to NUM] [--since T]
+ *                  [--until T] [--call-id ID]
+ *   callrec show   --store DIR --call-id ID [--json]
+ * Bad arguments: a message and exit 2. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cr_call.h"
+#include "cr_index.h"
+#include "cr_pkt.h"
+
+static int
+usage(FILE *f, int rc)
+{
+	fprintf(f,
+		"usage: callrec calls --store DIR [--json] [--from NUM] [--to NUM]\n"
+		"                     [--since T] [--until T] [--call-id ID]\n"
+		"       callrec show  --store DIR --call-id ID [--json]\n"
+		"\n"
+		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n");
+	return rc;
+}
+
+static int
+bad(const char *fmt, const char *a)
+{
+	fprintf(stderr, "callrec: ");
+	fprintf(stderr, fmt, a);
+	fprintf(stderr, "\nTry 'callrec --help'.\n");
+	return 2;
+}
+
+static int
+parse_time(const char *s, int64_t *ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (*s && *end == 0 && errno == 0 && v >= 0) {
+		*ns = (int64_t)(v * 1e9);
+		return 0;
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p == NULL)
+		p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+	if (p == NULL) {
+		p = strptime(s, "%Y-%m-%d", &tm);
+		if (p == NULL || *p)
+			return -1;
+	}
+	double frac = 0;
+	if (*p == '.') {
+		frac = strtod(p, &end);
+		p = end;
+	}
+	if (*p == 'Z')
+		p++;
+	if (*p)
+		return -1;
+	*ns = (int64_t)timegm(&tm) * 1000000000LL + (int64_t)(frac * 1e9);
+	return 0;
+}
+
+static void
+fmt_time(char *buf, size_t n, int64_t ns)
+{
+	if (ns <= 0) {
+		snprintf(buf, n, "null");
+		return;
+	}
+	time_t s = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char d[32];
+	strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "\"%s.%03dZ\"", d, (int)(ns % 1000000000LL / 1000000));
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const char *
+side_name(uint8_t s)
+{
+	return s == CR_SIDE_CALLER ? "caller" : s == CR_SIDE_CALLEE ? "callee" : "unknown";
+}
+
+static void
+json_dtmf(FILE *f, const struct cr_dtmf *d, unsigned n)
+{
+	fputc('[', f);
+	for (unsigned i = 0; i < n; i++) {
+		char t[48];
+		fmt_time(t, sizeof(t), d[i].t_ns);
+		fprintf(f, "%s{\"digit\":\"%c\",\"time\":%s,\"duration_ms\":%u,\"source\":\"%s\"}",
+			i ? "," : "", d[i].digit, t, d[i].duration_ms,
+			d[i].source ? "sip-info" : "rfc4733");
+	}
+	fputc(']', f);
+}
+
+struct out_ctx {
+	int json;
+	int detail;
+	unsigned n;
+};
+
+static int64_t
+call_end(const struct cr_index_call_row *row, const struct cr_stream_rec *s, uint32_t n)
+{
+	if (row->call.end_ns)
+		return row->call.end_ns;
+	int64_t e = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (s[i].last_ns > e)
+			e = s[i].last_ns;
+	return e;
+}
+
+static int
+print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_rec *s,
+	   uint32_t n, int pretty)
+{
+	const struct cr_call *c = &row->call;
+	char ts[48], te[48];
+	int64_t end = call_end(row, s, n);
+	fmt_time(ts, sizeof(ts), c->start_ns);
+	fmt_time(te, sizeof(te), end);
+	const char *nl = pretty ? "\n  " : "";
+	fprintf(f, "{%s\"call_id\":", nl);
+	json_str(f, c->call_id);
+	fprintf(f, ",%s\"from\":", nl);
+	json_str(f, c->from_uri);
+	fprintf(f, ",%s\"to\":", nl);
+	json_str(f, c->to_uri);
+	fprintf(f, ",%s\"from_user\":", nl);
+	json_str(f, c->from_user);
+	fprintf(f, ",%s\"to_user\":", nl);
+	json_str(f, c->to_user);
+	fprintf(f, ",%s\"start\":%s,%s\"end\":%s,%s\"duration_s\":%.3f", nl, ts, nl, te, nl,
+		end > c->start_ns && c->start_ns ? (double)(end - c->start_ns) / 1e9 : 0.0);
+	if (c->answer_ns) {
+		char ta[48];
+		fmt_time(ta, sizeof(ta), c->answer_ns);
+		fprintf(f, ",%s\"answer\":%s", nl, ta);
+	}
+	fprintf(f, ",%s\"state\":\"%s\",%s\"sip_status\":%u,%s\"recorded\":true", nl,
+		row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), nl,
+		c->sip_status, nl);
+	fprintf(f, ",%s\"dtmf\":", nl);
+	/* all digits of the call: SIP INFO on the call, RFC 4733 on its streams */
+	struct cr_dtmf all[CR_CALL_MAX_DTMF + 64] = {0};
+	unsigned na = 0;
+	for (unsigned i = 0; i < c->n_dtmf; i++)
+		all[na++] = c->dtmf[i];
+	for (uint32_t k = 0; k < n; k++)
+		for (unsigned i = 0; i < s[k].n_dtmf && na < sizeof(all) / sizeof(all[0]); i++)
+			all[na++] = s[k].dtmf[i];
+	for (unsigned i = 1; i < na; i++) /* insertion sort by time: small n */
+		for (unsigned j = i; j > 0 && all[j].t_ns < all[j - 1].t_ns; j--) {
+			struct cr_dtmf x = all[j];
+			all[j] = all[j - 1];
+			all[j - 1] = x;
+		}
+	json_dtmf(f, all, na);
+	fprintf(f, ",%s\"streams\":[", nl);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct cr_stream_rec *r = &s[i];
+		char a[64], b[64], t1[48], t2[48];
+		cr_addr_port_fmt(a, sizeof(a), &r->src, r->sport);
+		cr_addr_port_fmt(b, sizeof(b), &r->dst, r->dport);
+		fmt_time(t1, sizeof(t1), r->first_ns);
+		fmt_time(t2, sizeof(t2), r->last_ns);
+		fprintf(f,
+			"%s%s{\"ssrc\":%" PRIu32 ",\"src\":\"%s\",\"dst\":\"%s\",\"direction\":\"%s\","
+			"\"codec\":",
+			i ? "," : "", pretty ? "\n    " : "", r->ssrc, a, b, side_name(r->side));
+		json_str(f, r->codec);
+		fprintf(f,
+			",\"payload_type\":%u,\"clock_rate\":%u,\"packets\":%" PRIu64
+			",\"lost\":%" PRId64 ",\"out_of_order\":%" PRIu64 ",\"duplicates\":%" PRIu64
+			",\"max_jitter_ms\":%.3f,\"mean_jitter_ms\":%.3f,\"max_delta_ms\":%.3f"
+			",\"mos\":%.2f,\"first\":%s,\"last\":%s,\"payload_bytes\":%" PRIu64
+			",\"rtcp_packets\":%" PRIu64 ",\"srtp\":%s,\"dtmf\":",
+			r->pt, r->clock_rate, r->packets, r->lost, r->out_of_order, r->duplicates,
+			r->max_jitter_ms, r->mean_jitter_ms, r->max_delta_ms, r->mos, t1, t2,
+			r->payload_bytes, r->rtcp_packets, r->is_srtp ? "true" : "false");
+		json_dtmf(f, r->dtmf, r->n_dtmf);
+		fputc('}', f);
+	}
+	fprintf(f, "%s]%s}\n", pretty && n ? "\n  " : "", pretty ? "\n" : "");
+	return 0;
+}
+
+static int
+print_row(void *ctx, const struct cr_index_call_row *row, const struct cr_stream_rec *s,
+	  uint32_t n)
+{
+	struct out_ctx *o = ctx;
+	o->n++;
+	if (o->json)
+		return print_json(stdout, row, s, n, o->detail);
+	const struct cr_call *c = &row->call;
+	char ts[48];
+	fmt_time(ts, sizeof(ts), c->start_ns);
+	int64_t end = call_end(row, s, n);
+	if (!o->detail) {
+		printf("%-26.26s %-11s %3u %-16.16s %-16.16s %8.1fs %2u  %s\n", ts + 1,
+		       row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), c->sip_status,
+		       c->from_user, c->to_user,
+		       end > c->start_ns ? (double)(end - c->start_ns) / 1e9 : 0.0, n, c->call_id);
+		return 0;
+	}
+	printf("Call-ID:  %s\nFrom:     %s (%s)\nTo:       %s (%s)\nStart:    %s\n", c->call_id,
+	       c->from_uri, c->from_user, c->to_uri, c->to_user, ts);
+	printf("State:    %s (SIP %u)\nDuration: %.3f s\nStreams:  %u\n",
+	       row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), c->sip_status,
+	       end > c->start_ns ? (double)(end - c->start_ns) / 1e9 : 0.0, n);
+	for (uint32_t i = 0; i < n; i++) {
+		char a[64], b[64];
+		cr_addr_port_fmt(a, sizeof(a), &s[i].src, s[i].sport);
+		cr_addr_port_fmt(b, sizeof(b), &s[i].dst, s[i].dport);
+		printf("  %s -> %s ssrc 0x%08X %s %s pt %u: %" PRIu64 " pkts, lost %" PRId64
+		       ", jitter max %.3f mean %.3f ms, MOS %.2f\n",
+		       a, b, s[i].ssrc, side_name(s[i].side), s[i].codec, s[i].pt, s[i].packets,
+		       s[i].lost, s[i].max_jitter_ms, s[i].mean_jitter_ms, s[i].mos);
+		for (unsigned k = 0; k < s[i].n_dtmf; k++)
+			printf("    DTMF %c (%u ms)\n", s[i].dtmf[k].digit, s[i].dtmf[k].duration_ms);
+	}
+	for (unsigned k = 0; k < c->n_dtmf; k++)
+		printf("  DTMF %c via SIP INFO (%u ms)\n", c->dtmf[k].digit, c->dtmf[k].duration_ms);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr, 2);
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+		return usage(stdout, 0);
+	int is_calls = strcmp(cmd, "calls") == 0, is_show = strcmp(cmd, "show") == 0;
+	if (!is_calls && !is_show) {
+		if (!strcmp(cmd, "export") || !strcmp(cmd, "fsck") || !strcmp(cmd, "stats")) {
+			fprintf(stderr, "callrec: '%s' is not available yet in this version\n", cmd);
+			return 2;
+		}
+		return bad("unknown command '%s'", cmd);
+	}
+	static const struct option lo[] = {
+		{"store", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"from", required_argument, NULL, 'f'},	 {"to", required_argument, NULL, 't'},
+		{"since", required_argument, NULL, 'S'}, {"until", required_argument, NULL, 'U'},
+		{"call-id", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cr_index_filter flt;
+	memset(&flt, 0, sizeof(flt));
+	const char *store = NULL;
+	struct out_ctx o = {.detail = is_show};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'j': o.json = 1; break;
+		case 'f':
+			if (!is_calls)
+				return bad("%s", "--from is for 'calls'");
+			flt.from = optarg;
+			break;
+		case 't':
+			if (!is_calls)
+				return bad("%s", "--to is for 'calls'");
+			flt.to = optarg;
+			break;
+		case 'S':
+			if (!is_calls || parse_time(optarg, &flt.since_ns) != 0)
+				return bad("--since: '%s' is not a time (ISO 8601 UTC or epoch seconds)", optarg);
+			break;
+		case 'U':
+			if (!is_calls || parse_time(optarg, &flt.until_ns) != 0)
+				return bad("--until: '%s' is not a time (ISO 8601 UTC or epoch seconds)", optarg);
+			break;
+		case 'i': flt.call_id = optarg; break;
+		case 'h': return usage(stdout, 0);
+		default:
+			return bad("unknown or incomplete option '%s'", argv[optind]);
+		}
+	}
+	if (optind + 1 < argc)
+		return bad("unexpected argument '%s'", argv[optind + 1]);
+	if (store == NULL)
+		return bad("%s", "--store DIR is required");
+	if (is_show && flt.call_id == NULL)
+		return bad("%s", "show needs --call-id ID");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/index.sqlite", store);
+	struct cr_index *idx;
+	int r = cr_index_open(path, CR_INDEX_RO, &idx);
+	if (r != 0) {
+		fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+		return 1;
+	}
+	r = cr_index_query(idx, &flt, print_row, &o);
+	if (r != 0) {
+		fprintf(stderr, "callrec: index query failed: %s\n", cr_index_errmsg(idx));
+		cr_index_close(idx);
+		return 1;
+	}
+	cr_index_close(idx);
+	if (is_show && o.n == 0) {
+		fprintf(stderr, "callrec: no call with Call-ID '%s'\n", flt.call_id);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* callrecd: the recorder.
+ *   callrecd --pcap FILE [--pcap FILE ...] --store DIR [--config FILE] [--workers N]
+ *   callrecd [EAL options] -- --config FILE [--store DIR] [--workers N]
+ * Offline imports build their own EAL arguments (pcap PMD, no hugepages, no
+ * root) and exit 0 once every packet is processed and the index committed. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cfgfile.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+
+#include "cr_engine.h"
+#include "cr_pkt.h"
+
+#define MAX_PCAPS CR_ENGINE_MAX_PORTS
+
+static struct cr_engine *g_engine;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (g_engine)
+		cr_engine_stop(g_engine);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: callrecd --pcap FILE [--pcap FILE ...] --store DIR [--config FILE]\n"
+		"                [--workers N] [--quiet] [--progress|--no-progress]\n"
+		"       callrecd [EAL options] -- --config FILE [--store DIR] [--workers N]\n"
+		"\n"
+		"  --pcap FILE     replay a capture (pcap or pcapng; Ethernet, Linux SLL v1/v2,\n"
+		"                  raw IP) through DPDK's pcap driver; repeat for several files\n"
+		"  --store DIR     recording store (created if missing)\n"
+		"  --config FILE   configuration file (INI)\n"
+		"  --workers N     worker lcores (default 1)\n"
+		"  --quiet         no counter report at exit\n");
+}
+
+static int
+bad(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "callrecd: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'callrecd --help'.\n");
+	return 2;
+}
+
+static int
+parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *s == 0 || *end != 0 || v < lo || v > hi)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+dlt_to_link(int dlt)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+		return CR_LINK_ETHERNET;
+	case DLT_RAW:
+#ifdef DLT_IPV4
+	case DLT_IPV4:
+	case DLT_IPV6:
+#endif
+		return dlt == DLT_RAW ? CR_LINK_RAW : dlt;
+	case DLT_LINUX_SLL:
+		return CR_LINK_LINUX_SLL;
+#ifdef DLT_LINUX_SLL2
+	case DLT_LINUX_SLL2:
+		return CR_LINK_LINUX_SLL2;
+#endif
+	default:
+		return -1;
+	}
+}
+
+/* Read the link type and count the packets the PMD will deliver. */
+static int
+probe_pcap(const char *path, int *link, uint64_t *count)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	if (p == NULL) {
+		fprintf(stderr, "callrecd: cannot read capture %s: %s\n", path, err);
+		return -1;
+	}
+	*link = dlt_to_link(pcap_datalink(p));
+	if (*link < 0) {
+		fprintf(stderr, "callrecd: %s: unsupported link type %s (%d)\n", path,
+			pcap_datalink_val_to_name(pcap_datalink(p)), pcap_datalink(p));
+		pcap_close(p);
+		return -1;
+	}
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	uint64_t n = 0;
+	while (pcap_next_ex(p, &h, &d) == 1)
+		n++;
+	pcap_close(p);
+	*count = n;
+	return 0;
+}
+
+struct opts {
+	const char *pcaps[MAX_PCAPS];
+	unsigned n_pcaps;
+	const char *store;
+	const char *config;
+	unsigned workers;
+	int workers_set;
+	int quiet;
+	int progress;
+};
+
+static int
+load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
+{
+	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
+	if (cf == NULL) {
+		fprintf(stderr, "callrecd: cannot load config %s\n", path);
+		return 2;
+	}
+	const char *v;
+	static char store[PATH_MAX];
+	if ((v = rte_cfgfile_get_entry(cf, "general", "store")) && o->store == NULL) {
+		snprintf(store, sizeof(store), "%s", v);
+		o->store = store;
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "general", "workers")) && !o->workers_set) {
+		if (parse_uint(v, 1, CR_ENGINE_MAX_WORKERS, &o->workers) != 0) {
+			fprintf(stderr, "callrecd: %s: [general] workers: '%s' is not 1..%d\n", path,
+				v, CR_ENGINE_MAX_WORKERS);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+	}
+	unsigned u;
+	if ((v = rte_cfgfile_get_entry(cf, "timeouts", "rtp_s"))) {
+		if (parse_uint(v, 1, 86400, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [timeouts] rtp_s: '%s' is not 1..86400\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->rtp_timeout_ns = (int64_t)u * 1000000000LL;
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "timeouts", "setup_s"))) {
+		if (parse_uint(v, 1, 86400, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [timeouts] setup_s: '%s' is not 1..86400\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->setup_timeout_ns = (int64_t)u * 1000000000LL;
+	}
+	rte_cfgfile_close(cf);
+	return 0;
+}
+
+static int
+parse_app_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"pcap", required_argument, NULL, 'p'},	{"store", required_argument, NULL, 's'},
+		{"config", required_argument, NULL, 'c'}, {"workers", required_argument, NULL, 'w'},
+		{"quiet", no_argument, NULL, 'q'},	{"progress", no_argument, NULL, 'P'},
+		{"no-progress", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (o->n_pcaps >= MAX_PCAPS)
+				return bad("at most %s --pcap files", "16");
+			if (access(optarg, R_OK) != 0)
+				return bad("cannot read capture '%s'", optarg);
+			o->pcaps[o->n_pcaps++] = optarg;
+			break;
+		case 's':
+			o->store = optarg;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'w':
+			if (parse_uint(optarg, 1, CR_ENGINE_MAX_WORKERS, &o->workers) != 0)
+				return bad("--workers: '%s' is not a number from 1 to 64", optarg);
+			o->workers_set = 1;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'P':
+			o->progress = 1;
+			break;
+		case 'N':
+			o->progress = 0;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			if (optopt)
+				return bad("option '-%c' needs an argument or is unknown",
+					   (char[]){(char)optopt, 0});
+			return bad("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {.workers = 1, .progress = isatty(STDERR_FILENO)};
+	struct cr_engine_cfg cfg;
+	cr_engine_cfg_defaults(&cfg);
+
+	int sep = -1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			sep = i;
+			break;
+		}
+	int live = sep >= 0;
+	int r;
+	if (live) {
+		r = parse_app_args(argc - sep, argv + sep, &o);
+	} else {
+		if (argc == 1) {
+			usage(stderr);
+			return 2;
+		}
+		r = parse_app_args(argc, argv, &o);
+	}
+	if (r != 0)
+		return r;
+	if (o.config && (r = load_config(o.config, &o, &cfg)) != 0)
+		return r;
+	if (!live && o.n_pcaps == 0)
+		return bad("%s", "offline mode needs --pcap FILE (live mode: EAL options -- --config FILE)");
+	if (live && o.n_pcaps)
+		return bad("%s", "--pcap is for offline mode; live ports come from EAL options");
+	if (o.store == NULL)
+		return bad("%s", "--store DIR is required (or [general] store in the config)");
+
+	/* EAL arguments */
+	char *eal[64 + MAX_PCAPS];
+	int ne = 0;
+	static char lcores[64], vdevs[MAX_PCAPS][PATH_MAX + 64], prefix[64];
+	if (live) {
+		for (int i = 0; i < sep; i++)
+			eal[ne++] = argv[i];
+	} else {
+		for (unsigned i = 0; i < o.n_pcaps; i++) {
+			uint64_t cnt;
+			int link;
+			if (probe_pcap(o.pcaps[i], &link, &cnt) != 0)
+				return 2;
+			cfg.ports[i].linktype = link;
+			cfg.ports[i].expect_pkts = cnt;
+			cfg.ports[i].name = o.pcaps[i];
+		}
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		snprintf(lcores, sizeof(lcores), "(0-%u)@(0-%ld)", o.workers, ncpu > 0 ? ncpu - 1 : 0);
+		snprintf(prefix, sizeof(prefix), "--file-prefix=callrecd%d", (int)getpid());
+		eal[ne++] = argv[0];
+		eal[ne++] = "--no-huge";
+		eal[ne++] = "--no-shconf";
+		eal[ne++] = "--no-pci";
+		eal[ne++] = "-m";
+		eal[ne++] = "512";
+		eal[ne++] = "--lcores";
+		eal[ne++] = lcores;
+		eal[ne++] = prefix;
+		eal[ne++] = "--log-level=lib.eal:error";
+		eal[ne++] = "--log-level=pmd.net.pcap:error";
+		eal[ne++] = "--log-level=user1:error";
+		eal[ne++] = "--no-telemetry";
+		for (unsigned i = 0; i < o.n_pcaps; i++) {
+			/* a comma in the path would split the devargs: refuse it */
+			if (strchr(o.pcaps[i], ','))
+				return bad("capture path '%s' contains a comma", o.pcaps[i]);
+			snprintf(vdevs[i], sizeof(vdevs[i]), "--vdev=net_pcap%u,rx_pcap=%s", i,
+				 o.pcaps[i]);
+			eal[ne++] = vdevs[i];
+		}
+	}
+	eal[ne] = NULL;
+	if (rte_eal_init(ne, eal) < 0) {
+		fprintf(stderr, "callrecd: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	uint16_t nports = rte_eth_dev_count_avail();
+	if (!live) {
+		if (nports != o.n_pcaps) {
+			fprintf(stderr, "callrecd: %u of %u pcap ports came up (is librte-net-pcap installed?)\n",
+				nports, o.n_pcaps);
+			rte_eal_cleanup();
+			return 1;
+		}
+		cfg.offline = 1;
+	} else {
+		if (nports == 0) {
+			fprintf(stderr, "callrecd: no DPDK port (a vdev that fails to load leaves 0 ports)\n");
+			rte_eal_cleanup();
+			return 1;
+		}
+		if (nports > CR_ENGINE_MAX_PORTS)
+			nports = CR_ENGINE_MAX_PORTS;
+		for (uint16_t i = 0; i < nports; i++)
+			cfg.ports[i].linktype = CR_LINK_ETHERNET;
+		o.progress = 0;
+	}
+	uint16_t pid, k = 0;
+	RTE_ETH_FOREACH_DEV(pid) {
+		if (k >= nports)
+			break;
+		cfg.ports[k++].port_id = pid;
+	}
+	cfg.n_ports = nports;
+	cfg.n_workers = o.workers;
+	cfg.store_dir = o.store;
+	cfg.progress = o.progress;
+	cfg.report = o.quiet ? NULL : stderr;
+
+	g_engine = cr_engine_create(&cfg);
+	if (g_engine == NULL) {
+		fprintf(stderr, "callrecd: cannot start: %s\n", strerror(errno));
+		rte_eal_cleanup();
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	r = cr_engine_run(g_engine);
+	struct cr_engine_totals t;
+	cr_engine_totals(g_engine, &t);
+	int rc = 0;
+	if (r != 0) {
+		fprintf(stderr, "callrecd: index write failed: %s\n", strerror(-r));
+		rc = 1;
+	}
+	if (t.accounted != t.rx_packets) {
+		fprintf(stderr, "callrecd: BUG: %" PRIu64 " packets received, %" PRIu64
+				" accounted\n", t.rx_packets, t.accounted);
+		rc = 1;
+	}
+	cr_engine_free(g_engine);
+	g_engine = NULL;
+	rte_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Set-up, the RX/steer loop of the main lcore, shutdown and the report. */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+
+#include "cr_engine_internal.h"
+
+RTE_LOG_REGISTER_DEFAULT(cr_engine_logtype, INFO);
+
+const char *const cr_fate_names[CR_FATE_MAX] = {
+#define CR_X(n, s) #n,
+	CR_FATE_LIST(CR_X)
+#undef CR_X
+};
+const char *const cr_fate_desc[CR_FATE_MAX] = {
+#define CR_X(n, s) s,
+	CR_FATE_LIST(CR_X)
+#undef CR_X
+};
+
+#define BURST 32
+#define TICK_NS (100LL * 1000000LL)
+#define NS 1000000000LL
+
+void
+cr_engine_cfg_defaults(struct cr_engine_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->n_workers = 1;
+	c->ring_size = 4096;
+	c->nb_mbufs = 16383;
+	c->nb_rxd = 1024;
+	c->max_streams = 16384;
+	c->max_calls = 16384;
+	c->media_entries = 65536;
+	c->rtp_timeout_ns = 300 * NS;
+	c->setup_timeout_ns = 300 * NS;
+	c->session_timeout_ns = 4 * 3600 * NS;
+	c->sip_ports[0] = 5060;
+	c->sip_ports[1] = 5080;
+}
+
+static int
+port_setup(struct cr_engine *e, uint16_t port)
+{
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	int r = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (r < 0)
+		return r;
+	uint16_t nb_rxd = (uint16_t)e->cfg.nb_rxd, nb_txd = 64;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+	r = rte_eth_rx_queue_setup(port, 0, nb_rxd, rte_eth_dev_socket_id(port), NULL, e->mbufs);
+	if (r < 0)
+		return r;
+	r = rte_eth_tx_queue_setup(port, 0, nb_txd, rte_eth_dev_socket_id(port), NULL);
+	if (r < 0)
+		return r;
+	rte_eth_promiscuous_enable(port); /* a copy of the network: take everything */
+	return rte_eth_dev_start(port);
+}
+
+struct cr_engine *
+cr_engine_create(const struct cr_engine_cfg *cfg)
+{
+	if (cfg->n_workers == 0 || cfg->n_workers > CR_ENGINE_MAX_WORKERS ||
+	    cfg->n_ports == 0 || cfg->n_ports > CR_ENGINE_MAX_PORTS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (rte_lcore_count() < cfg->n_workers + 1) {
+		CR_LOG(ERR, "%u workers need %u lcores, EAL has %u", cfg->n_workers,
+		       cfg->n_workers + 1, rte_lcore_count());
+		errno = EINVAL;
+		return NULL;
+	}
+	struct cr_engine *e = rte_zmalloc("cr_engine", sizeof(*e), RTE_CACHE_LINE_SIZE);
+	if (e == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	e->cfg = *cfg;
+	int r;
+	char path[PATH_MAX];
+	if (mkdir(cfg->store_dir, 0750) != 0 && errno != EEXIST) {
+		CR_LOG(ERR, "cannot create store %s: %s", cfg->store_dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/index.sqlite", cfg->store_dir);
+	if ((r = cr_index_open(path, CR_INDEX_RW, &e->idx)) != 0) {
+		CR_LOG(ERR, "cannot open index %s: %s", path,
+		       e->idx ? cr_index_errmsg(e->idx) : strerror(-r));
+		errno = -r;
+		goto fail;
+	}
+	e->uid_base = cr_index_run_id(e->idx) << 40;
+
+	e->mbufs = rte_pktmbuf_pool_create("cr_mbufs", cfg->nb_mbufs, 256, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	e->msgs = rte_mempool_create("cr_msgs", 4095, sizeof(struct cr_msg), 64, 0, NULL, NULL,
+				     NULL, NULL, (int)rte_socket_id(), 0);
+	e->idx_ring = rte_ring_create("cr_idx", 4096, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (e->mbufs == NULL || e->msgs == NULL || e->idx_ring == NULL) {
+		CR_LOG(ERR, "cannot allocate pools: %s", rte_strerror(rte_errno));
+		errno = ENOMEM;
+		goto fail;
+	}
+	/* packet time lives in the standard rx timestamp field, always in ns */
+	e->ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+	if (e->ts_off < 0) {
+		int off;
+		if (rte_mbuf_dyn_rx_timestamp_register(&off, &e->ts_flag) != 0) {
+			errno = ENOMEM;
+			goto fail;
+		}
+		e->ts_off = off;
+	}
+	if ((r = cr_sig_init(e)) != 0) {
+		errno = -r;
+		goto fail;
+	}
+	for (unsigned i = 0; i < cfg->n_workers; i++) {
+		if ((r = cr_worker_init(e, &e->workers[i], i)) != 0) {
+			CR_LOG(ERR, "worker %u: %s", i, strerror(-r));
+			errno = -r;
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		if ((r = port_setup(e, cfg->ports[i].port_id)) != 0) {
+			CR_LOG(ERR, "port %u (%s): %s", cfg->ports[i].port_id,
+			       cfg->ports[i].name ? cfg->ports[i].name : "?", strerror(-r));
+			errno = -r;
+			goto fail;
+		}
+	}
+	return e;
+fail:;
+	int saved = errno;
+	cr_engine_free(e);
+	errno = saved;
+	return NULL;
+}
+
+void
+cr_engine_stop(struct cr_engine *e)
+{
+	e->stop = 1;
+}
+
+/* Wall-clock ns for ports without capture timestamps (live). */
+static int64_t
+live_now(void)
+{
+	static uint64_t tsc0, hz;
+	static int64_t wall0;
+	if (hz == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wall0 = ts.tv_sec * NS + ts.tv_nsec;
+		tsc0 = rte_rdtsc();
+		hz = rte_get_tsc_hz();
+	}
+	uint64_t d = rte_rdtsc() - tsc0;
+	return wall0 + (int64_t)(d / hz) * NS + (int64_t)((d % hz) * NS / hz);
+}
+
+struct steer {
+	void *objs[CR_ENGINE_MAX_WORKERS][BURST * 2];
+	unsigned n[CR_ENGINE_MAX_WORKERS];
+};
+
+static void
+flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
+{
+	unsigned n = st->n[w], done = 0;
+	while (done < n) {
+		done += rte_ring_sp_enqueue_burst(e->workers[w].ring, st->objs[w] + done, n - done,
+						  NULL);
+		if (done < n && !e->cfg.offline)
+			break;
+		if (done < n)
+			rte_pause(); /* offline: a file can wait, never drop */
+	}
+	for (unsigned i = done; i < n; i++) {
+		if (!cr_is_tick(st->objs[w][i])) {
+			rte_pktmbuf_free(st->objs[w][i]);
+			e->fate[CR_FATE_RING_FULL]++;
+		}
+	}
+	st->n[w] = 0;
+}
+
+static void
+steer_to(struct cr_engine *e, struct steer *st, unsigned w, void *obj)
+{
+	st->objs[w][st->n[w]++] = obj;
+	if (st->n[w] == RTE_DIM(st->objs[w]))
+		flush_worker(e, st, w);
+}
+
+static void
+send_ticks(struct cr_engine *e, struct steer *st, int64_t now)
+{
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		steer_to(e, st, w, cr_tick_encode(now));
+	cr_call_tick(e->calls, now);
+	e->last_tick_ns = now;
+}
+
+static int
+is_sip_port(const struct cr_engine *e, uint16_t port)
+{
+	for (unsigned i = 0; i < RTE_DIM(e->cfg.sip_ports); i++)
+		if (e->cfg.sip_ports[i] && e->cfg.sip_ports[i] == port)
+			return 1;
+	return 0;
+}
+
+static void classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m,
+		     const uint8_t *data, size_t len, int depth);
+
+/* IP fragments: reassembled here on the main lcore (rte_ip_frag), then
+ * classified like any packet. Fragments absorbed count as FRAG_HELD; the one
+ * that completes the datagram takes the datagram's fate. */
+static void
+handle_frag(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const struct cr_pkt *p)
+{
+	m->l2_len = p->l2_len;
+	m->l3_len = p->l3_len;
+	uint32_t dr_before = e->frag_dr.cnt;
+	struct rte_mbuf *r;
+	uint64_t tms = rte_rdtsc();
+	rte_pktmbuf_adj(m, 0);
+	if (p->ip_ver == 4) {
+		struct rte_ipv4_hdr *ip =
+			rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, p->l2_len);
+		r = rte_ipv4_frag_reassemble_packet(e->frag_tbl, &e->frag_dr, m, tms, ip);
+	} else {
+		struct rte_ipv6_hdr *ip =
+			rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, p->l2_len);
+		struct rte_ipv6_fragment_ext *fh =
+			rte_pktmbuf_mtod_offset(m, struct rte_ipv6_fragment_ext *, p->frag_hdr_off);
+		if (p->frag_hdr_off != p->l2_len + 40) {
+			/* DPDK reassembles only when the fragment header follows the fixed header */
+			e->fate[CR_FATE_FRAG_DROP]++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		m->l3_len = 40 + 8;
+		r = rte_ipv6_frag_reassemble_packet(e->frag_tbl, &e->frag_dr, m, tms, ip, fh);
+	}
+	uint32_t dropped = e->frag_dr.cnt - dr_before;
+	if (dropped) {
+		/* already-held fragments moved to the death row: re-account them */
+		uint64_t held = e->fate[CR_FATE_FRAG_HELD];
+		uint64_t mv = dropped < held ? dropped : held;
+		e->fate[CR_FATE_FRAG_HELD] -= mv;
+		e->fate[CR_FATE_FRAG_DROP] += dropped;
+		rte_ip_frag_free_death_row(&e->frag_dr, 0);
+		if (r == NULL && mv < dropped)
+			return; /* this fragment itself was dropped and counted */
+	}
+	if (r == NULL) {
+		e->fate[CR_FATE_FRAG_HELD]++;
+		return;
+	}
+	size_t len = rte_pktmbuf_pkt_len(r);
+	if (len > 65535) {
+		e->fate[CR_FATE_FRAG_DROP]++;
+		rte_pktmbuf_free(r);
+		return;
+	}
+	const uint8_t *data = rte_pktmbuf_read(r, 0, (uint32_t)len, e->scratch);
+	classify(e, st, r, data, len, 1);
+}
+
+static void
+classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const uint8_t *data,
+	 size_t len, int depth)
+{
+	struct cr_pkt p;
+	int link = e->cfg.ports[m->hash.usr].linktype;
+	int r = cr_pkt_parse(data, len, link, &p);
+	if (r != 0) {
+		e->pkt_err[-r]++;
+		e->fate[r == -CR_PKT_E_NOT_IP ? CR_FATE_NOT_IP
+			: r == -CR_PKT_E_NOT_UDP_TCP ? CR_FATE_NOT_UDP_TCP
+						     : CR_FATE_BAD_L2_L4]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (p.is_frag) {
+		if (depth == 0)
+			handle_frag(e, st, m, &p);
+		else {
+			e->fate[CR_FATE_FRAG_DROP]++;
+			rte_pktmbuf_free(m);
+		}
+		return;
+	}
+	if (p.l4_proto == IPPROTO_TCP) {
+		const char *pl = (const char *)data + p.payload_off;
+		if (is_sip_port(e, p.sport) || is_sip_port(e, p.dport) ||
+		    cr_sip_looks_like(pl, p.payload_len))
+			cr_sig_handle_tcp(e, &p, data);
+		else
+			e->fate[CR_FATE_TCP_OTHER]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	const char *pl = (const char *)data + p.payload_off;
+	if (cr_sip_looks_like(pl, p.payload_len) ||
+	    ((is_sip_port(e, p.sport) || is_sip_port(e, p.dport)) && p.payload_len > 0 &&
+	     ((uint8_t)pl[0] & 0xc0) != 0x80)) {
+		cr_sig_handle(e, m, &p, data, len);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* RTP and its RTCP (port+1) hash together: ports with the low bit cleared */
+	uint32_t h = cr_flow_hash_sym(&p.src, p.sport & 0xfffe, &p.dst, p.dport & 0xfffe);
+	steer_to(e, st, h % e->cfg.n_workers, m);
+}
+
+static void
+print_progress(const struct cr_engine *e, uint64_t total, int final)
+{
+	if (!e->cfg.progress)
+		return;
+	if (total)
+		fprintf(stderr, "\rcallrecd: %" PRIu64 "/%" PRIu64 " packets (%.0f%%)%s", e->rx,
+			total, 100.0 * (double)e->rx / (double)total, final ? "\n" : "");
+	else
+		fprintf(stderr, "\rcallrecd: %" PRIu64 " packets%s", e->rx, final ? "\n" : "");
+}
+
+int
+cr_engine_run(struct cr_engine *e)
+{
+	struct steer *st = rte_zmalloc("cr_steer", sizeof(*st), RTE_CACHE_LINE_SIZE);
+	if (st == NULL)
+		return -ENOMEM;
+	int r = cr_idx_start(e);
+	if (r != 0) {
+		rte_free(st);
+		return r;
+	}
+	unsigned lc = rte_get_next_lcore(-1, 1, 0);
+	for (unsigned i = 0; i < e->cfg.n_workers; i++) {
+		rte_eal_remote_launch(cr_worker_main, &e->workers[i], lc);
+		lc = rte_get_next_lcore(lc, 1, 0);
+	}
+	uint64_t total = 0;
+	for (unsigned i = 0; i < e->cfg.n_ports; i++)
+		total += e->cfg.ports[i].expect_pkts;
+
+	struct rte_mbuf *pkts[BURST];
+	unsigned cur = 0; /* offline: files are read one after another */
+	uint64_t port_rx[CR_ENGINE_MAX_PORTS] = {0};
+	unsigned stalls = 0;
+	uint64_t last_progress = rte_rdtsc(), hz = rte_get_tsc_hz();
+	int64_t tick_base = INT64_MIN;
+
+	while (!e->stop) {
+		unsigned pi = e->cfg.offline ? cur : cur % e->cfg.n_ports;
+		if (e->cfg.offline && pi >= e->cfg.n_ports)
+			break;
+		uint16_t port = e->cfg.ports[pi].port_id;
+		/* the pcap PMD loses a packet it read when no mbuf is free: wait */
+		if (e->cfg.offline && rte_mempool_avail_count(e->mbufs) < BURST * 2) {
+			for (unsigned w = 0; w < e->cfg.n_workers; w++)
+				flush_worker(e, st, w);
+			rte_pause();
+			continue;
+		}
+		uint16_t n = rte_eth_rx_burst(port, 0, pkts, BURST);
+		if (n == 0) {
+			for (unsigned w = 0; w < e->cfg.n_workers; w++)
+				flush_worker(e, st, w);
+			if (e->cfg.offline) {
+				if (port_rx[pi] >= e->cfg.ports[pi].expect_pkts || ++stalls > 100000) {
+					if (stalls > 100000)
+						CR_LOG(WARNING, "%s: read %" PRIu64 " of %" PRIu64
+								" packets, file ends early",
+						       e->cfg.ports[pi].name, port_rx[pi],
+						       e->cfg.ports[pi].expect_pkts);
+					cur++;
+					stalls = 0;
+				}
+			} else {
+				cur++;
+			}
+			continue;
+		}
+		stalls = 0;
+		port_rx[pi] += n;
+		e->rx += n;
+		for (uint16_t i = 0; i < n; i++) {
+			struct rte_mbuf *m = pkts[i];
+			uint64_t *ts = RTE_MBUF_DYNFIELD(m, e->ts_off, uint64_t *);
+			int64_t t;
+			if (e->cfg.offline)
+				t = (int64_t)*ts * 1000; /* pcap PMD: microseconds */
+			else
+				t = live_now();
+			*ts = (uint64_t)t;
+			m->hash.usr = pi;
+			/* Packet time drives ticks; a timestamp far ahead of the clock
+			 * (broken capture) does not drag every timeout with it. */
+			if (tick_base == INT64_MIN) {
+				tick_base = t;
+				e->now_ns = t;
+				e->last_tick_ns = t;
+			} else if (t > e->now_ns && t - e->now_ns < 3600 * NS) {
+				e->now_ns = t;
+			}
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			classify(e, st, m, rte_pktmbuf_mtod(m, const uint8_t *),
+				 rte_pktmbuf_data_len(m), 0);
+			if (e->now_ns - e->last_tick_ns >= TICK_NS)
+				send_ticks(e, st, e->now_ns);
+		}
+		for (unsigned w = 0; w < e->cfg.n_workers; w++)
+			if (st->n[w] >= BURST)
+				flush_worker(e, st, w);
+		if (e->cfg.progress && rte_rdtsc() - last_progress > hz) {
+			last_progress = rte_rdtsc();
+			print_progress(e, total, 0);
+		}
+	}
+	/* drain: last tick, flush rings, let workers report every stream */
+	send_ticks(e, st, e->now_ns);
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		flush_worker(e, st, w);
+	__atomic_store_n(&e->eof, 1, __ATOMIC_RELEASE);
+	rte_eal_mp_wait_lcore();
+	cr_call_flush_all(e->calls);
+	cr_idx_stop(e);
+	print_progress(e, total, 1);
+	rte_free(st);
+	return e->idx_err;
+}
+
+void
+cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	uint64_t fate[CR_FATE_MAX];
+	memcpy(fate, e->fate, sizeof(fate));
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		for (int i = 0; i < CR_FATE_MAX; i++)
+			fate[i] += e->workers[w].fate[i];
+	t->rx_packets = e->rx;
+	for (int i = 0; i < CR_FATE_MAX; i++) {
+		if (i == CR_FATE_INDEX_FULL)
+			continue; /* counts records, not packets */
+		t->accounted += fate[i];
+	}
+	t->sip_msgs = fate[CR_FATE_SIP];
+	t->rtp_packets = fate[CR_FATE_RTP];
+	t->rtcp_packets = fate[CR_FATE_RTCP];
+	t->drops = fate[CR_FATE_RING_FULL] + fate[CR_FATE_STREAM_TABLE_FULL] +
+		   fate[CR_FATE_FRAG_DROP] + fate[CR_FATE_SIP_TCP_GAP] + fate[CR_FATE_INDEX_FULL];
+	t->calls = e->idx_calls;
+	t->streams = e->idx_streams;
+	if (e->cfg.report) {
+		FILE *f = e->cfg.report;
+		fprintf(f, "received %" PRIu64 " packets, accounted %" PRIu64 "\n", t->rx_packets,
+			t->accounted);
+		for (int i = 0; i < CR_FATE_MAX; i++)
+			if (fate[i])
+				fprintf(f, "  %-20s %12" PRIu64 "  %s\n", cr_fate_names[i], fate[i],
+					cr_fate_desc[i]);
+		for (int i = 1; i < CR_PKT_E_MAX; i++)
+			if (e->pkt_err[i])
+				fprintf(f, "  pkt.%-16s %12" PRIu64 "  %s\n", cr_pkt_err_token(i),
+					e->pkt_err[i], cr_pkt_err_str(i));
+		for (int i = 1; i < CR_SIP_E_MAX; i++)
+			if (e->sip_err[i])
+				fprintf(f, "  sip.%-16s %12" PRIu64 "\n", cr_sip_err_token(i),
+					e->sip_err[i]);
+		const struct cr_call_stats *cs = cr_call_stats(e->calls);
+		for (int i = 1; i < CR_CALL_E_MAX; i++)
+			if (cs->drops[i])
+				fprintf(f, "  call.%-15s %12" PRIu64 "\n", cr_call_err_token(i),
+					cs->drops[i]);
+		fprintf(f, "calls %" PRIu64 " (records %" PRIu64 "), stream records %" PRIu64
+			   ", index batches %" PRIu64 ", index errors %" PRIu64 "\n",
+			cs->calls_created, e->idx_calls, e->idx_streams, e->idx_batches,
+			e->idx_errors);
+	}
+}
+
+void
+cr_engine_free(struct cr_engine *e)
+{
+	if (e == NULL)
+		return;
+	for (unsigned i = 0; i < e->cfg.n_ports; i++) {
+		rte_eth_dev_stop(e->cfg.ports[i].port_id);
+		rte_eth_dev_close(e->cfg.ports[i].port_id);
+	}
+	for (unsigned i = 0; i < e->cfg.n_workers; i++)
+		cr_worker_free(&e->workers[i]);
+	cr_sig_free(e);
+	rte_ring_free(e->idx_ring);
+	rte_mempool_free(e->msgs);
+	rte_mempool_free(e->mbufs);
+	cr_index_close(e->idx);
+	rte_free(e);
+}

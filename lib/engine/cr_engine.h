@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The recording pipeline on DPDK: RX/steer on the main lcore (which is also
+ * the signalling owner), N worker lcores that own RTP streams, a media table
+ * (lock-free rte_hash + RCU) that the signalling owner writes and workers read,
+ * and an index thread that batches call and stream records into SQLite.
+ *
+ *   ports --rx_burst--> main lcore: parse, SIP -> call tracker -> media table
+ *                          | RTP/RTCP: symmetric flow hash
+ *                          v
+ *              rte_ring per worker --> worker lcore: streams, stats, binding
+ *                                          |
+ *              index ring (MP/SC) <--------+---- call snapshots from main
+ *                          v
+ *                     index thread (SQLite, batched)
+ *
+ * Threading: cr_engine_run() runs on the main lcore and launches the workers;
+ * cr_engine_stop() may be called from a signal handler. Everything else is
+ * single-threaded set-up/tear-down. Errors: int functions return 0 or -errno;
+ * cr_engine_create() returns NULL with errno set.
+ */
+#ifndef CR_ENGINE_H
+#define CR_ENGINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CR_ENGINE_MAX_PORTS 16
+#define CR_ENGINE_MAX_WORKERS 64
+
+struct cr_engine_port {
+	uint16_t port_id;
+	int linktype;		/**< enum cr_linktype */
+	uint64_t expect_pkts;	/**< offline: packets in the file (end detection) */
+	const char *name;	/**< for messages */
+};
+
+struct cr_engine_cfg {
+	unsigned n_workers;
+	unsigned n_ports;
+	struct cr_engine_port ports[CR_ENGINE_MAX_PORTS];
+	const char *store_dir;
+	int offline;		  /**< 1: replay files; back-pressure instead of drops */
+	unsigned ring_size;	  /**< per-worker ring (power of two) */
+	unsigned nb_mbufs;	  /**< mbuf pool size */
+	unsigned nb_rxd;	  /**< RX descriptors per queue */
+	unsigned max_streams;	  /**< per worker */
+	unsigned max_calls;
+	unsigned media_entries;	  /**< media table capacity */
+	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */
+	int64_t setup_timeout_ns; /**< call not answered within: timeout */
+	int64_t session_timeout_ns;
+	uint16_t sip_ports[4];	  /**< TCP/UDP ports always treated as SIP */
+	int progress;		  /**< print progress to stderr (terminal) */
+	FILE *report;		  /**< final counters are printed here (NULL: none) */
+};
+
+/** Fill a configuration with defaults. */
+void cr_engine_cfg_defaults(struct cr_engine_cfg *cfg);
+
+struct cr_engine;
+
+/**
+ * Create the pipeline: mempools, rings, media table, index, and configure and
+ * start the ports. EAL must be initialised with at least n_workers + 1 lcores.
+ */
+struct cr_engine *cr_engine_create(const struct cr_engine_cfg *cfg);
+
+/**
+ * Run until cr_engine_stop() (live) or every port reached its expected packet
+ * count (offline); then drain, flush streams and calls, commit the index.
+ * @return 0, or -errno if the index could not be written.
+ */
+int cr_engine_run(struct cr_engine *e);
+
+/** Ask a running engine to stop (async-signal-safe). */
+void cr_engine_stop(struct cr_engine *e);
+
+/** Stop ports, free everything. */
+void cr_engine_free(struct cr_engine *e);
+
+/** Counter totals, for tests and reports. */
+struct cr_engine_totals {
+	uint64_t rx_packets, accounted, sip_msgs, rtp_packets, rtcp_packets, drops;
+	uint64_t calls, streams;
+};
+void cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t);
+
+#endif /* CR_ENGINE_H */

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private to lib/engine: shared between the RX/signalling, worker and index
+ * parts. Ownership is noted on every field group. */
+#ifndef CR_ENGINE_INTERNAL_H
+#define CR_ENGINE_INTERNAL_H
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_hash.h>
+#include <rte_ip_frag.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "cr_call.h"
+#include "cr_engine.h"
+#include "cr_index.h"
+#include "cr_pkt.h"
+#include "cr_rtp.h"
+
+extern int cr_engine_logtype;
+#define CR_LOG(level, fmt, ...)                                                            \
+	rte_log(RTE_LOG_##level, cr_engine_logtype, "callrec: " fmt "\n", ##__VA_ARGS__)
+
+/* Every packet ends in exactly one of these (received = sum). One list drives
+ * the enum, the names and the report. */
+#define CR_FATE_LIST(X)                                                                    \
+	X(SIP, "SIP message processed")                                                  \
+	X(SIP_BAD, "SIP that does not parse")                                            \
+	X(SIP_TCP_PENDING, "TCP segment held for SIP stream reassembly")                \
+	X(TCP_OTHER, "TCP that is not SIP")                                              \
+	X(TCP_DUP, "TCP retransmission of SIP already seen")                            \
+	X(SIP_TCP_GAP, "SIP over TCP lost: segment gap, stream resynchronised")         \
+	X(INDEX_FULL, "record lost: index queue full")                                   \
+	X(FRAG_HELD, "IP fragment held for reassembly")                                  \
+	X(FRAG_DROP, "IP fragment dropped by reassembly")                                \
+	X(RTP, "RTP recorded")                                                           \
+	X(RTCP, "RTCP processed")                                                        \
+	X(RTP_BAD, "RTP header invalid")                                                 \
+	X(UDP_OTHER, "UDP that is neither SIP nor RTP/RTCP")                            \
+	X(STREAM_TABLE_FULL, "RTP dropped: worker stream table full")                   \
+	X(RING_FULL, "dropped: worker ring full")                                        \
+	X(NOT_IP, "not IP (ARP, LLDP, ...)")                                             \
+	X(BAD_L2_L4, "malformed or truncated L2-L4 headers")                             \
+	X(NOT_UDP_TCP, "IP but neither UDP nor TCP (ICMP, ...)")
+
+enum cr_fate {
+#define CR_X(n, s) CR_FATE_##n,
+	CR_FATE_LIST(CR_X)
+#undef CR_X
+	CR_FATE_MAX
+};
+extern const char *const cr_fate_names[CR_FATE_MAX];
+extern const char *const cr_fate_desc[CR_FATE_MAX];
+
+/* Index thread messages (from an rte_mempool; producer fills, index frees). */
+enum { CR_MSG_CALL = 1, CR_MSG_STREAM };
+struct cr_msg {
+	uint32_t type;
+	union {
+		struct cr_call call;
+		struct cr_stream_rec stream;
+	};
+};
+
+/* Per-worker stream state: owned by that worker only. */
+struct cr_stream_key {
+	struct cr_addr src, dst;
+	uint16_t sport, dport;
+	uint32_t ssrc;
+} __rte_packed;
+
+struct cr_stream {
+	struct cr_stream_key key;
+	uint64_t uid;
+	uint64_t call_uid;
+	uint8_t side;
+	uint8_t bound;
+	uint8_t main_pt;   /**< first audio PT seen (255: none yet) */
+	uint8_t n_pt;
+	uint8_t is_srtp;
+	uint8_t dirty;
+	uint16_t bind_tries;
+	uint64_t rtcp_packets;
+	int64_t last_report_ns;
+	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
+	struct cr_rtp_stats st;
+	uint8_t n_dtmf;
+	uint32_t dtmf_last_ts;
+	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
+};
+
+struct cr_worker {
+	unsigned id;
+	unsigned lcore;
+	struct cr_engine *e;
+	struct rte_ring *ring;	 /* RX -> worker, SP/SC */
+	struct rte_hash *streams; /* private: key -> index in pool */
+	struct cr_stream *pool;
+	uint32_t *free_idx;
+	uint32_t n_free;
+	uint64_t next_uid;
+	int64_t now_ns; /* packet time from ticks */
+	uint64_t fate[CR_FATE_MAX];
+	uint64_t rx;
+	uint64_t busy_cycles, idle_cycles;
+} __rte_cache_aligned;
+
+/* TCP SIP reassembly: a few connections, owned by the main lcore. */
+#define CR_TCP_CONNS 256
+#define CR_TCP_BUF 32768
+struct cr_tcp_conn {
+	struct cr_addr src, dst;
+	uint16_t sport, dport;
+	uint8_t used;
+	uint32_t next_seq;
+	uint32_t len;
+	int64_t last_ns;
+	char *buf;
+};
+
+struct cr_engine {
+	struct cr_engine_cfg cfg;
+	volatile int stop;
+	volatile int eof; /* set by RX after the last enqueue */
+	struct rte_mempool *mbufs;
+	struct rte_mempool *msgs;
+	struct rte_ring *idx_ring; /* MP/SC to the index thread */
+	struct rte_hash *media;	   /* lock-free, written by main only */
+	struct rte_mempool *media_pool;
+	struct rte_rcu_qsbr *qsbr;
+	struct cr_index *idx;
+	uint64_t uid_base;
+	int ts_off;		/* mbuf timestamp dynfield offset */
+	uint64_t ts_flag;
+	/* main lcore (RX + signalling) */
+	struct cr_call_tracker *calls;
+	struct rte_ip_frag_tbl *frag_tbl;
+	struct rte_ip_frag_death_row frag_dr;
+	struct cr_tcp_conn tcp[CR_TCP_CONNS];
+	uint64_t fate[CR_FATE_MAX];
+	uint64_t pkt_err[CR_PKT_E_MAX];
+	uint64_t sip_err[16];
+	uint64_t rx;
+	int64_t now_ns;
+	int64_t last_tick_ns;
+	uint8_t *scratch; /* 64 KiB for reassembled/segmented packets */
+	/* index thread */
+	pthread_t idx_thread;
+	volatile int idx_stop;
+	uint64_t idx_calls, idx_streams, idx_batches, idx_errors;
+	int idx_err;
+	struct cr_worker workers[CR_ENGINE_MAX_WORKERS];
+};
+
+/* media table entries */
+struct cr_media_key {
+	struct cr_addr addr;
+	uint16_t port;
+	uint16_t pad;
+} __rte_packed;
+
+/* worker side */
+int cr_worker_main(void *arg);
+int cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id);
+void cr_worker_free(struct cr_worker *w);
+
+/* signalling side (main lcore) */
+void cr_sig_handle(struct cr_engine *e, struct rte_mbuf *m, const struct cr_pkt *p,
+		   const uint8_t *data, size_t len);
+void cr_sig_handle_tcp(struct cr_engine *e, const struct cr_pkt *p, const uint8_t *data);
+int cr_sig_init(struct cr_engine *e);
+void cr_sig_free(struct cr_engine *e);
+void cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t_ns,
+		     struct cr_stream *s);
+
+/* index thread */
+int cr_idx_start(struct cr_engine *e);
+void cr_idx_stop(struct cr_engine *e);
+/* Send a message to the index; offline waits for room, live drops and counts. */
+int cr_idx_send(struct cr_engine *e, struct cr_msg *m);
+struct cr_msg *cr_idx_msg_get(struct cr_engine *e);
+
+/* Tagged ring entries: an mbuf pointer, or a tick (packet time, low bit set). */
+static inline void *
+cr_tick_encode(int64_t ns)
+{
+	return (void *)(uintptr_t)(((uint64_t)ns << 1) | 1);
+}
+static inline int
+cr_is_tick(const void *p)
+{
+	return ((uintptr_t)p & 1) != 0;
+}
+static inline int64_t
+cr_tick_decode(const void *p)
+{
+	return (int64_t)((uintptr_t)p >> 1);
+}
+
+static inline int64_t
+cr_mbuf_time(const struct cr_engine *e, const struct rte_mbuf *m)
+{
+	return (int64_t)*RTE_MBUF_DYNFIELD(m, e->ts_off, const uint64_t *);
+}
+
+#endif

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Signalling owner (main lcore): SIP over UDP and TCP, IP fragment
+ * reassembly, the call tracker, and the media table it publishes to.
+ *
+ * The media table is an rte_hash in lock-free read mode: the main lcore is
+ * its only writer; workers look endpoints up and copy what they need. A
+ * replaced or removed entry is returned to its mempool only after every
+ * worker has passed a quiescent state (rte_hash_rcu_qsbr_add, DQ mode). */
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "cr_engine_internal.h"
+
+static uint32_t
+media_hash(const void *key, uint32_t len, uint32_t init)
+{
+	return rte_hash_crc(key, len, init);
+}
+
+static void
+media_free_entry(void *p, void *key_data)
+{
+	struct cr_engine *e = p;
+	rte_mempool_put(e->media_pool, key_data);
+}
+
+static void
+media_publish(void *ctx, const struct cr_media_ep *ep)
+{
+	struct cr_engine *e = ctx;
+	struct cr_media_key k;
+	memset(&k, 0, sizeof(k));
+	k.addr = ep->addr;
+	k.port = ep->port;
+	void *obj;
+	if (rte_mempool_get(e->media_pool, &obj) != 0)
+		return; /* table at capacity: counted by the failed lookups' retries */
+	memcpy(obj, ep, sizeof(*ep));
+	/* delete first so the old entry goes through RCU reclamation */
+	rte_hash_del_key(e->media, &k);
+	if (rte_hash_add_key_data(e->media, &k, obj) < 0)
+		rte_mempool_put(e->media_pool, obj);
+}
+
+static void
+media_unpublish(void *ctx, const struct cr_media_ep *ep)
+{
+	struct cr_engine *e = ctx;
+	struct cr_media_key k;
+	memset(&k, 0, sizeof(k));
+	k.addr = ep->addr;
+	k.port = ep->port;
+	void *d;
+	if (rte_hash_lookup_data(e->media, &k, &d) >= 0 &&
+	    ((const struct cr_media_ep *)d)->call_uid == ep->call_uid)
+		rte_hash_del_key(e->media, &k);
+}
+
+static void
+call_update(void *ctx, const struct cr_call *c)
+{
+	struct cr_engine *e = ctx;
+	struct cr_msg *m = cr_idx_msg_get(e);
+	if (m == NULL) {
+		e->fate[CR_FATE_INDEX_FULL]++;
+		return;
+	}
+	m->type = CR_MSG_CALL;
+	memcpy(&m->call, c, offsetof(struct cr_call, ep));
+	m->call.n_ep = 0;
+	cr_idx_send(e, m);
+}
+
+void
+cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t,
+		struct cr_stream *s)
+{
+	struct cr_media_key kd, ks;
+	memset(&kd, 0, sizeof(kd));
+	memset(&ks, 0, sizeof(ks));
+	kd.addr = k->dst;
+	kd.port = k->dport;
+	ks.addr = k->src;
+	ks.port = k->sport;
+	const void *keys[2] = {&kd, &ks};
+	void *data[2] = {NULL, NULL};
+	uint64_t hits = 0;
+	rte_hash_lookup_bulk_data(e->media, keys, 2, &hits, data);
+	const struct cr_media_ep *ed = (hits & 1) ? data[0] : NULL;
+	const struct cr_media_ep *es = (hits & 2) ? data[1] : NULL;
+	/* an entry announced after this packet's time is not yet valid */
+	if (ed && ed->valid_from_ns > t)
+		ed = NULL;
+	if (es && es->valid_from_ns > t)
+		es = NULL;
+	if (ed && es && ed->call_uid != es->call_uid)
+		es = NULL; /* the receiver's SDP decides (senders may share a socket) */
+	if (ed == NULL && es == NULL)
+		return;
+	s->bound = 1;
+	if (ed) {
+		s->call_uid = ed->call_uid;
+		s->side = ed->side == CR_SIDE_CALLER ? CR_SIDE_CALLEE
+			  : ed->side == CR_SIDE_CALLEE ? CR_SIDE_CALLER
+						      : CR_SIDE_UNKNOWN;
+	} else {
+		s->call_uid = es->call_uid;
+		s->side = es->side;
+	}
+	s->n_pt = 0;
+	s->is_srtp = (ed && ed->is_srtp) || (es && es->is_srtp);
+	const struct cr_media_ep *src[2] = {ed, es};
+	for (int j = 0; j < 2; j++) {
+		if (src[j] == NULL)
+			continue;
+		for (int i = 0; i < src[j]->n_pt && s->n_pt < CR_MEDIA_MAX_PT; i++) {
+			int dup = 0;
+			for (int q = 0; q < s->n_pt; q++)
+				dup |= s->pt[q].pt == src[j]->pt[i].pt;
+			if (!dup)
+				s->pt[s->n_pt++] = src[j]->pt[i];
+		}
+	}
+}
+
+int
+cr_sig_init(struct cr_engine *e)
+{
+	struct cr_call_cfg cc = {
+		.max_calls = e->cfg.max_calls,
+		.setup_timeout_ns = e->cfg.setup_timeout_ns,
+		.session_timeout_ns = e->cfg.session_timeout_ns,
+		.linger_ns = 30LL * 1000000000LL,
+		.uid_base = e->uid_base,
+	};
+	static const struct cr_call_ops ops = {
+		.media_publish = media_publish,
+		.media_unpublish = media_unpublish,
+		.call_update = call_update,
+	};
+	e->calls = cr_call_tracker_create(&cc, &ops, e);
+	if (e->calls == NULL)
+		return -errno;
+
+	e->media_pool = rte_mempool_create("cr_media", e->cfg.media_entries,
+					   sizeof(struct cr_media_ep), 0, 0, NULL, NULL, NULL,
+					   NULL, (int)rte_socket_id(), 0);
+	struct rte_hash_parameters hp = {
+		.name = "cr_media",
+		.entries = e->cfg.media_entries,
+		.key_len = sizeof(struct cr_media_key),
+		.hash_func = media_hash,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	e->media = rte_hash_create(&hp);
+	size_t qsz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	e->qsbr = rte_zmalloc("cr_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (e->media_pool == NULL || e->media == NULL || e->qsbr == NULL)
+		return -ENOMEM;
+	rte_rcu_qsbr_init(e->qsbr, RTE_MAX_LCORE);
+	struct rte_hash_rcu_config rc = {
+		.v = e->qsbr,
+		.mode = RTE_HASH_QSBR_MODE_DQ,
+		.free_key_data_func = media_free_entry,
+		.key_data_ptr = e,
+	};
+	if (rte_hash_rcu_qsbr_add(e->media, &rc) != 0)
+		return -EINVAL;
+
+	uint64_t frag_cycles = rte_get_tsc_hz() * 2; /* 2 s to complete a datagram */
+	e->frag_tbl = rte_ip_frag_table_create(1024, 8, 8192, frag_cycles, (int)rte_socket_id());
+	e->scratch = rte_malloc("cr_scratch", 65536 + 128, 0);
+	if (e->frag_tbl == NULL || e->scratch == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+void
+cr_sig_free(struct cr_engine *e)
+{
+	if (e->frag_tbl) {
+		rte_ip_frag_free_death_row(&e->frag_dr, 0);
+		rte_ip_frag_table_destroy(e->frag_tbl);
+	}
+	for (int i = 0; i < CR_TCP_CONNS; i++)
+		free(e->tcp[i].buf);
+	rte_hash_free(e->media);
+	rte_mempool_free(e->media_pool);
+	rte_free(e->qsbr);
+	rte_free(e->scratch);
+	cr_call_tracker_free(e->calls);
+}
+
+/* One SIP message (UDP datagram or a framed TCP message). */
+static int
+sip_message(struct cr_engine *e, const struct cr_pkt *p, const char *buf, size_t len, int stream,
+	    size_t *consumed, int64_t t)
+{
+	struct cr_sip_msg msg;
+	int r = cr_sip_parse(buf, len, stream, NULL, &msg);
+	if (r == -EAGAIN)
+		return r;
+	if (r != 0) {
+		e->sip_err[-r < 16 ? -r : 0]++;
+		return r;
+	}
+	if (consumed)
+		*consumed = msg.msg_len;
+	cr_call_on_sip(e->calls, &msg, &p->src, &p->dst, t);
+	return 0;
+}
+
+void
+cr_sig_handle(struct cr_engine *e, struct rte_mbuf *m, const struct cr_pkt *p,
+	      const uint8_t *data, size_t len)
+{
+	(void)m;
+	(void)len;
+	int64_t t = cr_mbuf_time(e, m);
+	int r = sip_message(e, p, (const char *)data + p->payload_off, p->payload_len, 0, NULL, t);
+	e->fate[r == 0 ? CR_FATE_SIP : CR_FATE_SIP_BAD]++;
+}
+
+static struct cr_tcp_conn *
+tcp_find(struct cr_engine *e, const struct cr_pkt *p, int create, int64_t t)
+{
+	struct cr_tcp_conn *victim = NULL;
+	for (int i = 0; i < CR_TCP_CONNS; i++) {
+		struct cr_tcp_conn *c = &e->tcp[i];
+		if (c->used && c->sport == p->sport && c->dport == p->dport &&
+		    memcmp(&c->src, &p->src, 16) == 0 && memcmp(&c->dst, &p->dst, 16) == 0)
+			return c;
+		if (!c->used && victim == NULL)
+			victim = c;
+	}
+	if (!create)
+		return NULL;
+	if (victim == NULL) { /* all in use: reuse the least recently used */
+		victim = &e->tcp[0];
+		for (int i = 1; i < CR_TCP_CONNS; i++)
+			if (e->tcp[i].last_ns < victim->last_ns)
+				victim = &e->tcp[i];
+	}
+	if (victim->buf == NULL) {
+		victim->buf = malloc(CR_TCP_BUF);
+		if (victim->buf == NULL)
+			return NULL;
+	}
+	victim->used = 1;
+	victim->src = p->src;
+	victim->dst = p->dst;
+	victim->sport = p->sport;
+	victim->dport = p->dport;
+	victim->len = 0;
+	victim->next_seq = p->tcp_seq;
+	victim->last_ns = t;
+	return victim;
+}
+
+/* SIP over TCP: append in-order payload to the connection's buffer, then cut
+ * messages by Content-Length. A gap loses the buffered partial message. */
+void
+cr_sig_handle_tcp(struct cr_engine *e, const struct cr_pkt *p, const uint8_t *data)
+{
+	int64_t t = e->now_ns;
+	const char *pl = (const char *)data + p->payload_off;
+	uint32_t plen = p->payload_len;
+	int fin = (p->tcp_flags & 0x05) != 0; /* FIN or RST */
+	struct cr_tcp_conn *c = tcp_find(e, p, 0, t);
+	if (plen == 0) {
+		if (c && fin)
+			c->used = 0;
+		e->fate[CR_FATE_TCP_OTHER]++;
+		return;
+	}
+	if (c == NULL) {
+		c = tcp_find(e, p, 1, t);
+		if (c == NULL) {
+			e->fate[CR_FATE_SIP_TCP_GAP]++;
+			return;
+		}
+	}
+	c->last_ns = t;
+	int32_t d = (int32_t)(p->tcp_seq - c->next_seq);
+	if (d < 0) {
+		if ((uint32_t)-d >= plen) {
+			e->fate[CR_FATE_TCP_DUP]++;
+			return;
+		}
+		pl += -d;
+		plen -= (uint32_t)-d;
+	} else if (d > 0) {
+		/* gap: what is buffered can no longer complete */
+		c->len = 0;
+		c->next_seq = p->tcp_seq;
+		if (!cr_sip_looks_like(pl, plen)) {
+			c->next_seq += plen;
+			e->fate[CR_FATE_SIP_TCP_GAP]++;
+			return;
+		}
+	}
+	if (c->len + plen > CR_TCP_BUF) {
+		c->len = 0; /* oversized message: resynchronise */
+		c->next_seq = p->tcp_seq + p->payload_len;
+		e->fate[CR_FATE_SIP_TCP_GAP]++;
+		return;
+	}
+	memcpy(c->buf + c->len, pl, plen);
+	c->len += plen;
+	c->next_seq += plen;
+	int got = 0, bad = 0;
+	uint32_t off = 0;
+	while (off < c->len) {
+		/* skip keep-alive CRLFs between messages */
+		while (off < c->len && (c->buf[off] == '\r' || c->buf[off] == '\n'))
+			off++;
+		if (off >= c->len)
+			break;
+		size_t used = 0;
+		int r = sip_message(e, p, c->buf + off, c->len - off, 1, &used, t);
+		if (r == -EAGAIN)
+			break;
+		if (r != 0) {
+			bad = 1;
+			off = c->len;
+			break;
+		}
+		got++;
+		off += (uint32_t)used;
+	}
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	if (fin)
+		c->used = 0;
+	e->fate[bad ? CR_FATE_SIP_BAD : got ? CR_FATE_SIP : CR_FATE_SIP_TCP_PENDING]++;
+}

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker lcore: owns its RTP streams. Reads packets and ticks from its ring,
+ * updates per-stream statistics, binds streams to calls through the media
+ * table, reports stream snapshots to the index. Nothing here is shared with
+ * another worker; the media table is only read (under RCU). */
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "cr_engine_internal.h"
+
+#define BURST 32
+#define REPORT_INTERVAL_NS (10LL * 1000000000LL)
+
+static uint32_t
+stream_hash(const void *key, uint32_t len, uint32_t init)
+{
+	return rte_hash_crc(key, len, init);
+}
+
+int
+cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
+{
+	char name[RTE_MEMZONE_NAMESIZE];
+	w->id = id;
+	w->e = e;
+	snprintf(name, sizeof(name), "cr_wring%u", id);
+	w->ring = rte_ring_create(name, e->cfg.ring_size, rte_socket_id(),
+				  RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (w->ring == NULL)
+		return -rte_errno;
+	snprintf(name, sizeof(name), "cr_streams%u", id);
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.entries = e->cfg.max_streams,
+		.key_len = sizeof(struct cr_stream_key),
+		.hash_func = stream_hash,
+		.socket_id = (int)rte_socket_id(),
+	};
+	w->streams = rte_hash_create(&hp);
+	w->pool = rte_zmalloc("cr_stream_pool", sizeof(struct cr_stream) * e->cfg.max_streams,
+			      RTE_CACHE_LINE_SIZE);
+	w->free_idx = rte_malloc("cr_stream_free", sizeof(uint32_t) * e->cfg.max_streams, 0);
+	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL)
+		return -ENOMEM;
+	w->n_free = e->cfg.max_streams;
+	for (uint32_t i = 0; i < e->cfg.max_streams; i++)
+		w->free_idx[i] = e->cfg.max_streams - 1 - i;
+	/* uid: run (index) | worker | counter, unique across runs on one store */
+	w->next_uid = e->uid_base | ((uint64_t)id << 32);
+	return 0;
+}
+
+void
+cr_worker_free(struct cr_worker *w)
+{
+	rte_ring_free(w->ring);
+	rte_hash_free(w->streams);
+	rte_free(w->pool);
+	rte_free(w->free_idx);
+}
+
+static const struct cr_media_pt *
+pt_lookup(const struct cr_stream *s, uint8_t pt)
+{
+	for (int i = 0; i < s->n_pt; i++)
+		if (s->pt[i].pt == pt)
+			return &s->pt[i];
+	return NULL;
+}
+
+static const char *
+static_name(uint8_t pt)
+{
+	static const char *const n[35] = {
+		[0] = "PCMU", [3] = "GSM",   [4] = "G723", [5] = "DVI4", [6] = "DVI4",
+		[7] = "LPC",  [8] = "PCMA",  [9] = "G722", [10] = "L16", [11] = "L16",
+		[12] = "QCELP", [13] = "CN", [14] = "MPA", [15] = "G728", [18] = "G729",
+		[19] = "CN",  [26] = "JPEG", [31] = "H261", [34] = "H263",
+	};
+	return pt < 35 && n[pt] ? n[pt] : NULL;
+}
+
+static void
+report(struct cr_worker *w, struct cr_stream *s)
+{
+	struct cr_msg *m = cr_idx_msg_get(w->e);
+	if (m == NULL) {
+		w->fate[CR_FATE_INDEX_FULL]++;
+		return;
+	}
+	m->type = CR_MSG_STREAM;
+	struct cr_stream_rec *r = &m->stream;
+	memset(r, 0, sizeof(*r));
+	r->uid = s->uid;
+	r->call_uid = s->call_uid;
+	r->src = s->key.src;
+	r->dst = s->key.dst;
+	r->sport = s->key.sport;
+	r->dport = s->key.dport;
+	r->ssrc = s->key.ssrc;
+	r->side = s->side;
+	r->is_srtp = s->is_srtp;
+	uint8_t pt = s->main_pt != 255 ? s->main_pt : s->st.pt;
+	r->pt = pt;
+	const struct cr_media_pt *mp = pt_lookup(s, pt);
+	if (mp && mp->enc[0]) {
+		snprintf(r->codec, sizeof(r->codec), "%s", mp->enc);
+		r->clock_rate = mp->clock_rate;
+	} else if (static_name(pt)) {
+		snprintf(r->codec, sizeof(r->codec), "%s", static_name(pt));
+		r->clock_rate = cr_rtp_static_clock(pt);
+	} else {
+		snprintf(r->codec, sizeof(r->codec), "PT%u", pt);
+		r->clock_rate = s->st.clock_rate;
+	}
+	r->packets = s->st.packets;
+	r->lost = cr_rtp_stats_lost(&s->st);
+	r->out_of_order = s->st.out_of_order;
+	r->duplicates = s->st.duplicates;
+	r->payload_bytes = s->st.payload_bytes;
+	r->max_jitter_ms = s->st.max_jitter_ms;
+	r->mean_jitter_ms = s->st.mean_jitter_ms;
+	r->max_delta_ms = s->st.max_delta_ms;
+	r->first_ns = s->st.first_ns;
+	r->last_ns = s->st.last_ns;
+	r->rtcp_packets = s->rtcp_packets;
+	int64_t expected = (int64_t)s->st.packets + r->lost;
+	double loss = expected > 0 && r->lost > 0 ? 100.0 * (double)r->lost / (double)expected : 0;
+	r->mos = cr_emodel_mos(r->codec, loss, s->st.mean_jitter_ms, NULL);
+	r->n_dtmf = s->n_dtmf;
+	memcpy(r->dtmf, s->dtmf, sizeof(struct cr_dtmf) * s->n_dtmf);
+	s->dirty = 0;
+	s->last_report_ns = w->now_ns;
+	cr_idx_send(w->e, m);
+}
+
+static void
+stream_free(struct cr_worker *w, struct cr_stream *s)
+{
+	rte_hash_del_key(w->streams, &s->key);
+	w->free_idx[w->n_free++] = (uint32_t)(s - w->pool);
+}
+
+static void
+on_tick(struct cr_worker *w, int final)
+{
+	const void *key;
+	void *data;
+	uint32_t iter = 0;
+	int32_t pos;
+	/* Deleting during iteration is not allowed: collect, then free. */
+	uint32_t victims[256];
+	unsigned nv = 0;
+	do {
+		nv = 0;
+		iter = 0;
+		while ((pos = rte_hash_iterate(w->streams, &key, &data, &iter)) >= 0) {
+			struct cr_stream *s = &w->pool[(uintptr_t)data];
+			int expired = final || w->now_ns - s->st.last_ns > w->e->cfg.rtp_timeout_ns;
+			if (expired) {
+				report(w, s);
+				if (nv < RTE_DIM(victims))
+					victims[nv++] = (uint32_t)(uintptr_t)data;
+			} else if (s->dirty && w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
+				report(w, s);
+			}
+		}
+		for (unsigned i = 0; i < nv; i++)
+			stream_free(w, &w->pool[victims[i]]);
+	} while (nv == RTE_DIM(victims));
+}
+
+static void
+dtmf_event(struct cr_stream *s, const struct cr_rtp_hdr *h, const uint8_t *pl, int64_t t,
+	   uint32_t clock)
+{
+	struct cr_rtp_event ev;
+	if (cr_rtp_event_parse(pl, h->payload_len, &ev) != 0)
+		return;
+	if (s->n_dtmf > 0 && s->dtmf_last_ts == h->ts) {
+		struct cr_dtmf *d = &s->dtmf[s->n_dtmf - 1];
+		uint32_t ms = clock ? (uint32_t)ev.duration * 1000 / clock : 0;
+		if (ms > d->duration_ms)
+			d->duration_ms = (uint16_t)(ms > 65535 ? 65535 : ms);
+		return;
+	}
+	if (s->n_dtmf >= CR_STREAM_MAX_DTMF)
+		return;
+	struct cr_dtmf *d = &s->dtmf[s->n_dtmf++];
+	d->digit = cr_rtp_event_char(ev.event);
+	d->source = 0;
+	d->duration_ms = (uint16_t)(clock ? (uint32_t)ev.duration * 1000 / clock : 0);
+	d->t_ns = t;
+	s->dtmf_last_ts = h->ts;
+}
+
+static void
+handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
+{
+	struct cr_engine *e = w->e;
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t len = rte_pktmbuf_pkt_len(m);
+	if (m->nb_segs > 1) { /* reassembled fragments */
+		if (len > 65535)
+			len = 65535;
+		data = rte_pktmbuf_read(m, 0, (uint32_t)len, scratch);
+	}
+	int64_t t = cr_mbuf_time(e, m);
+	struct cr_pkt p;
+	int link = e->cfg.ports[m->hash.usr].linktype;
+	if (cr_pkt_parse(data, len, link, &p) != 0 || p.l4_proto != IPPROTO_UDP) {
+		w->fate[CR_FATE_BAD_L2_L4]++; /* RX parsed it already: cannot happen */
+		return;
+	}
+	const uint8_t *pl = data + p.payload_off;
+	if (cr_rtcp_looks_like(pl, p.payload_len)) {
+		struct cr_rtcp_info ri;
+		if (cr_rtcp_parse(pl, p.payload_len, &ri) == 0) {
+			w->fate[CR_FATE_RTCP]++;
+			/* attribute to the RTP stream of the same sender SSRC */
+			struct cr_stream_key k;
+			memset(&k, 0, sizeof(k));
+			k.src = p.src;
+			k.dst = p.dst;
+			k.sport = (uint16_t)(p.sport - 1);
+			k.dport = (uint16_t)(p.dport - 1);
+			k.ssrc = ri.ssrc;
+			void *d;
+			if (rte_hash_lookup_data(w->streams, &k, &d) >= 0)
+				w->pool[(uintptr_t)d].rtcp_packets++;
+		} else {
+			w->fate[CR_FATE_UDP_OTHER]++;
+		}
+		return;
+	}
+	if (!cr_rtp_looks_like(pl, p.payload_len)) {
+		w->fate[CR_FATE_UDP_OTHER]++;
+		return;
+	}
+	struct cr_rtp_hdr h;
+	if (cr_rtp_parse(pl, p.payload_len, &h) != 0) {
+		w->fate[CR_FATE_RTP_BAD]++;
+		return;
+	}
+	struct cr_stream_key k;
+	memset(&k, 0, sizeof(k));
+	k.src = p.src;
+	k.dst = p.dst;
+	k.sport = p.sport;
+	k.dport = p.dport;
+	k.ssrc = h.ssrc;
+	void *d;
+	struct cr_stream *s;
+	if (rte_hash_lookup_data(w->streams, &k, &d) >= 0) {
+		s = &w->pool[(uintptr_t)d];
+	} else {
+		if (w->n_free == 0) {
+			w->fate[CR_FATE_STREAM_TABLE_FULL]++;
+			return;
+		}
+		uint32_t i = w->free_idx[--w->n_free];
+		s = &w->pool[i];
+		memset(s, 0, sizeof(*s));
+		s->key = k;
+		s->uid = ++w->next_uid;
+		s->main_pt = 255;
+		s->last_report_ns = t;
+		cr_rtp_stats_init(&s->st);
+		if (rte_hash_add_key_data(w->streams, &k, (void *)(uintptr_t)i) < 0) {
+			w->free_idx[w->n_free++] = i;
+			w->fate[CR_FATE_STREAM_TABLE_FULL]++;
+			return;
+		}
+	}
+	/* RTP may precede its SDP: keep trying to bind, every 8th packet */
+	if (!s->bound && (s->bind_tries++ & 7) == 0)
+		cr_media_lookup(e, &k, t, s);
+
+	struct cr_rtp_pkt_meta meta = {.t_ns = t};
+	const struct cr_media_pt *mp = pt_lookup(s, h.pt);
+	int is_event = mp && strcasecmp(mp->enc, "telephone-event") == 0;
+	if (h.pt < 96)
+		meta.clock_rate = cr_rtp_static_clock(h.pt);
+	else if (mp && !is_event)
+		meta.clock_rate = mp->clock_rate;
+	meta.is_cn = h.pt == 13 || h.pt == 19 || (mp && strcasecmp(mp->enc, "CN") == 0);
+	if (is_event)
+		dtmf_event(s, &h, pl + h.hdr_len, t, mp->clock_rate ? mp->clock_rate : 8000);
+	else if (!meta.is_cn && s->main_pt == 255)
+		s->main_pt = h.pt;
+	cr_rtp_stats_update(&s->st, &h, &meta);
+	s->dirty = 1;
+	w->fate[CR_FATE_RTP]++;
+}
+
+int
+cr_worker_main(void *arg)
+{
+	struct cr_worker *w = arg;
+	struct cr_engine *e = w->e;
+	void *objs[BURST];
+	uint8_t *scratch = rte_malloc("cr_wscratch", 65536, 0);
+	unsigned idle = 0;
+	w->lcore = rte_lcore_id();
+	rte_rcu_qsbr_thread_register(e->qsbr, w->id);
+	rte_rcu_qsbr_thread_online(e->qsbr, w->id);
+	for (;;) {
+		uint64_t t0 = rte_rdtsc();
+		unsigned n = rte_ring_dequeue_burst(w->ring, objs, BURST, NULL);
+		if (n == 0) {
+			rte_rcu_qsbr_quiescent(e->qsbr, w->id);
+			if (__atomic_load_n(&e->eof, __ATOMIC_ACQUIRE) && rte_ring_empty(w->ring))
+				break;
+			/* Offline imports share cores with the RX thread: yield when idle. */
+			if (e->cfg.offline && ++idle > 64)
+				usleep(20);
+			else
+				rte_pause();
+			w->idle_cycles += rte_rdtsc() - t0;
+			continue;
+		}
+		idle = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (cr_is_tick(objs[i])) {
+				w->now_ns = cr_tick_decode(objs[i]);
+				on_tick(w, 0);
+				continue;
+			}
+			struct rte_mbuf *m = objs[i];
+			if (i + 1 < n && !cr_is_tick(objs[i + 1]))
+				rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)objs[i + 1], void *));
+			w->rx++;
+			handle_pkt(w, m, scratch);
+			rte_pktmbuf_free(m);
+		}
+		rte_rcu_qsbr_quiescent(e->qsbr, w->id);
+		w->busy_cycles += rte_rdtsc() - t0;
+	}
+	on_tick(w, 1);
+	rte_rcu_qsbr_thread_offline(e->qsbr, w->id);
+	rte_rcu_qsbr_thread_unregister(e->qsbr, w->id);
+	rte_free(scratch);
+	return 0;
+}
