@@ -217,6 +217,7 @@ send_ticks(struct cr_engine *e, struct steer *st, int64_t now)
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		steer_to(e, st, w, cr_tick_encode(now));
 	cr_call_tick(e->calls, now);
+	cr_media_reap(e, 0);
 	e->last_tick_ns = now;
 }
 
@@ -448,6 +449,7 @@ cr_engine_run(struct cr_engine *e)
 	__atomic_store_n(&e->eof, 1, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
 	cr_call_flush_all(e->calls);
+	cr_media_reap(e, 1);
 	cr_idx_stop(e);
 	print_progress(e, total, 1);
 	rte_free(st);

@@ -121,6 +121,14 @@ struct cr_tcp_conn {
 	char *buf;
 };
 
+#define CR_UNPUB_MAX 65536
+struct cr_unpub {
+	struct cr_addr addr;
+	uint16_t port;
+	uint64_t call_uid;
+	int64_t t_ns;
+};
+
 struct cr_engine {
 	struct cr_engine_cfg cfg;
 	volatile int stop;
@@ -144,6 +152,9 @@ struct cr_engine {
 	uint64_t pkt_err[CR_PKT_E_MAX];
 	uint64_t sip_err[16];
 	uint64_t rx;
+	uint64_t media_full; /* SDP endpoints not published: media table full */
+	struct cr_unpub *unpub; /* FIFO of endpoints waiting for workers to pass them */
+	uint64_t unpub_head, unpub_tail, unpub_early;
 	int64_t now_ns;
 	int64_t last_tick_ns;
 	uint8_t *scratch; /* 64 KiB for reassembled/segmented packets */
@@ -155,7 +166,16 @@ struct cr_engine {
 	struct cr_worker workers[CR_ENGINE_MAX_WORKERS];
 };
 
-/* media table entries */
+/* Media table value: the current announcement of an endpoint and the one it
+ * replaced, so a worker that is behind the signalling owner still binds a
+ * packet to the call that owned the endpoint at that packet's time. */
+struct cr_media_entry {
+	struct cr_media_ep cur;
+	struct cr_media_ep prev;
+	uint8_t has_prev;
+};
+
+/* media table keys */
 struct cr_media_key {
 	struct cr_addr addr;
 	uint16_t port;
@@ -172,6 +192,8 @@ void cr_sig_handle(struct cr_engine *e, struct rte_mbuf *m, const struct cr_pkt 
 		   const uint8_t *data, size_t len);
 void cr_sig_handle_tcp(struct cr_engine *e, const struct cr_pkt *p, const uint8_t *data);
 int cr_sig_init(struct cr_engine *e);
+/* Remove released endpoints every worker has passed (all: regardless). */
+void cr_media_reap(struct cr_engine *e, int all);
 void cr_sig_free(struct cr_engine *e);
 void cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t_ns,
 		     struct cr_stream *s);

@@ -6,6 +6,7 @@
  * its only writer; workers look endpoints up and copy what they need. A
  * replaced or removed entry is returned to its mempool only after every
  * worker has passed a quiescent state (rte_hash_rcu_qsbr_add, DQ mode). */
+#include <stdint.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -36,18 +37,81 @@ media_publish(void *ctx, const struct cr_media_ep *ep)
 	memset(&k, 0, sizeof(k));
 	k.addr = ep->addr;
 	k.port = ep->port;
-	void *obj;
-	if (rte_mempool_get(e->media_pool, &obj) != 0)
-		return; /* table at capacity: counted by the failed lookups' retries */
-	memcpy(obj, ep, sizeof(*ep));
-	/* delete first so the old entry goes through RCU reclamation */
-	rte_hash_del_key(e->media, &k);
+	void *obj, *old;
+	if (rte_mempool_get(e->media_pool, &obj) != 0) {
+		e->media_full++;
+		return;
+	}
+	struct cr_media_entry *ne = obj;
+	ne->cur = *ep;
+	ne->has_prev = 0;
+	if (rte_hash_lookup_data(e->media, &k, &old) >= 0) {
+		const struct cr_media_entry *oe = old;
+		if (oe->cur.call_uid != ep->call_uid || oe->cur.valid_from_ns < ep->valid_from_ns) {
+			ne->prev = oe->cur;
+			ne->has_prev = 1;
+		}
+		/* delete first so the old entry goes through RCU reclamation */
+		rte_hash_del_key(e->media, &k);
+	}
 	if (rte_hash_add_key_data(e->media, &k, obj) < 0)
 		rte_mempool_put(e->media_pool, obj);
 }
 
+/* Workers may be behind the signalling owner in packet time (in offline
+ * replays by a whole ring). An endpoint is removed only once every worker's
+ * clock has passed the moment its call let it go; until then it waits here. */
+static void
+media_remove(struct cr_engine *e, const struct cr_addr *addr, uint16_t port, uint64_t call_uid)
+{
+	struct cr_media_key k;
+	memset(&k, 0, sizeof(k));
+	k.addr = *addr;
+	k.port = port;
+	void *d;
+	if (rte_hash_lookup_data(e->media, &k, &d) >= 0 &&
+	    ((const struct cr_media_entry *)d)->cur.call_uid == call_uid)
+		rte_hash_del_key(e->media, &k);
+}
+
+void
+cr_media_reap(struct cr_engine *e, int all)
+{
+	int64_t horizon = INT64_MAX;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+		int64_t t = __atomic_load_n(&e->workers[w].now_ns, __ATOMIC_ACQUIRE);
+		if (t < horizon)
+			horizon = t;
+	}
+	while (e->unpub_head != e->unpub_tail) {
+		struct cr_unpub *u = &e->unpub[e->unpub_head % CR_UNPUB_MAX];
+		if (!all && u->t_ns >= horizon)
+			break;
+		media_remove(e, &u->addr, u->port, u->call_uid);
+		e->unpub_head++;
+	}
+}
+
 static void
 media_unpublish(void *ctx, const struct cr_media_ep *ep)
+{
+	struct cr_engine *e = ctx;
+	if (e->unpub_tail - e->unpub_head >= CR_UNPUB_MAX) {
+		/* queue full: remove the oldest now (may unbind a lagging stream) */
+		e->unpub_early++;
+		struct cr_unpub *u = &e->unpub[e->unpub_head % CR_UNPUB_MAX];
+		media_remove(e, &u->addr, u->port, u->call_uid);
+		e->unpub_head++;
+	}
+	struct cr_unpub *u = &e->unpub[e->unpub_tail++ % CR_UNPUB_MAX];
+	u->addr = ep->addr;
+	u->port = ep->port;
+	u->call_uid = ep->call_uid;
+	u->t_ns = e->now_ns;
+}
+
+static void __rte_unused
+media_unpublish_now(void *ctx, const struct cr_media_ep *ep)
 {
 	struct cr_engine *e = ctx;
 	struct cr_media_key k;
@@ -56,7 +120,7 @@ media_unpublish(void *ctx, const struct cr_media_ep *ep)
 	k.port = ep->port;
 	void *d;
 	if (rte_hash_lookup_data(e->media, &k, &d) >= 0 &&
-	    ((const struct cr_media_ep *)d)->call_uid == ep->call_uid)
+	    ((const struct cr_media_entry *)d)->cur.call_uid == ep->call_uid)
 		rte_hash_del_key(e->media, &k);
 }
 
@@ -75,6 +139,17 @@ call_update(void *ctx, const struct cr_call *c)
 	cr_idx_send(e, m);
 }
 
+static const struct cr_media_ep *
+valid_at(const void *d, int64_t t)
+{
+	const struct cr_media_entry *me = d;
+	if (me->cur.valid_from_ns <= t)
+		return &me->cur;
+	if (me->has_prev && me->prev.valid_from_ns <= t)
+		return &me->prev;
+	return NULL;
+}
+
 void
 cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t,
 		struct cr_stream *s)
@@ -90,13 +165,9 @@ cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t,
 	void *data[2] = {NULL, NULL};
 	uint64_t hits = 0;
 	rte_hash_lookup_bulk_data(e->media, keys, 2, &hits, data);
-	const struct cr_media_ep *ed = (hits & 1) ? data[0] : NULL;
-	const struct cr_media_ep *es = (hits & 2) ? data[1] : NULL;
-	/* an entry announced after this packet's time is not yet valid */
-	if (ed && ed->valid_from_ns > t)
-		ed = NULL;
-	if (es && es->valid_from_ns > t)
-		es = NULL;
+	/* the version valid at this packet's time: announced at or before it */
+	const struct cr_media_ep *ed = (hits & 1) ? valid_at(data[0], t) : NULL;
+	const struct cr_media_ep *es = (hits & 2) ? valid_at(data[1], t) : NULL;
 	if (ed && es && ed->call_uid != es->call_uid)
 		es = NULL; /* the receiver's SDP decides (senders may share a socket) */
 	if (ed == NULL && es == NULL)
@@ -147,7 +218,7 @@ cr_sig_init(struct cr_engine *e)
 		return -errno;
 
 	e->media_pool = rte_mempool_create("cr_media", e->cfg.media_entries,
-					   sizeof(struct cr_media_ep), 0, 0, NULL, NULL, NULL,
+					   sizeof(struct cr_media_entry), 0, 0, NULL, NULL, NULL,
 					   NULL, (int)rte_socket_id(), 0);
 	struct rte_hash_parameters hp = {
 		.name = "cr_media",
@@ -175,7 +246,8 @@ cr_sig_init(struct cr_engine *e)
 	uint64_t frag_cycles = rte_get_tsc_hz() * 2; /* 2 s to complete a datagram */
 	e->frag_tbl = rte_ip_frag_table_create(1024, 8, 8192, frag_cycles, (int)rte_socket_id());
 	e->scratch = rte_malloc("cr_scratch", 65536 + 128, 0);
-	if (e->frag_tbl == NULL || e->scratch == NULL)
+	e->unpub = rte_malloc("cr_unpub", sizeof(struct cr_unpub) * CR_UNPUB_MAX, 0);
+	if (e->frag_tbl == NULL || e->scratch == NULL || e->unpub == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -193,6 +265,7 @@ cr_sig_free(struct cr_engine *e)
 	rte_mempool_free(e->media_pool);
 	rte_free(e->qsbr);
 	rte_free(e->scratch);
+	rte_free(e->unpub);
 	cr_call_tracker_free(e->calls);
 }
 

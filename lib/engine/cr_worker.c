@@ -328,7 +328,8 @@ cr_worker_main(void *arg)
 		idle = 0;
 		for (unsigned i = 0; i < n; i++) {
 			if (cr_is_tick(objs[i])) {
-				w->now_ns = cr_tick_decode(objs[i]);
+				__atomic_store_n(&w->now_ns, cr_tick_decode(objs[i]),
+						 __ATOMIC_RELEASE);
 				on_tick(w, 0);
 				continue;
 			}
@@ -343,6 +344,7 @@ cr_worker_main(void *arg)
 		w->busy_cycles += rte_rdtsc() - t0;
 	}
 	on_tick(w, 1);
+	__atomic_store_n(&w->now_ns, INT64_MAX, __ATOMIC_RELEASE);
 	rte_rcu_qsbr_thread_offline(e->qsbr, w->id);
 	rte_rcu_qsbr_thread_unregister(e->qsbr, w->id);
 	rte_free(scratch);

@@ -318,7 +318,7 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 	if (sqlite3_prepare_v2(idx->db, sql, -1, &q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(idx->db,
 			       "SELECT " STREAM_COLS " FROM streams WHERE call_uid=?1 "
-			       "ORDER BY first_ns, uid",
+			       "ORDER BY first_ns, src, sport, dst, dport, ssrc, uid",
 			       -1, &sst, NULL) != SQLITE_OK) {
 		ret = fail(idx);
 		goto out;

@@ -199,7 +199,7 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 		s->t0_ns = m->t_ns;
 		s->first_ns = m->t_ns;
 		s->start_seq = s->stop_seq = s->last_seq = h->seq;
-		s->ext_ts = s->seq_ts = h->ts;
+		s->ext_ts = s->seq_ts = s->ln_ts = h->ts;
 		s->t_last_ms = 0;
 		s->pt = s->reg_pt = h->pt;
 		s->packets = 1;
@@ -239,17 +239,21 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 	s->pt = h->pt;
 
 	double cur_jitter = 0;
-	if (m->clock_rate != 0) {
+	/* Expected arrival = arrival of the last in-order packet + RTP time since
+	 * the last packet that had a clock. Late packets (older RTP time) say
+	 * nothing about transit variation and do not move the jitter; packets
+	 * without a clock (telephone-event, unknown PT) move the arrival
+	 * reference but not the RTP-time reference. Same as Wireshark 4.0. */
+	if (m->clock_rate != 0 && in_time) {
 		s->clock_rate = m->clock_rate;
-		double nominal = (double)(ext - s->seq_ts) / ((double)m->clock_rate / 1000.0);
+		double nominal = (double)(ext - s->ln_ts) / ((double)m->clock_rate / 1000.0);
 		double expected = s->t_last_ms + nominal;
 		double diff = fabs(now_ms - expected);
 		cur_jitter = (15 * s->jitter_ms + diff) / 16;
-		s->delta_ms = now_ms - s->t_last_ms;
 		s->jitter_ms = cur_jitter;
-	} else {
-		s->delta_ms = now_ms - s->t_last_ms;
+		s->ln_ts = ext;
 	}
+	s->delta_ms = now_ms - s->t_last_ms;
 
 	if (!h->marker && !is_cn && !wrong_ts && !follow_cn) {
 		double n = (double)s->packets;
