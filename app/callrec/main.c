@@ -228,14 +228,16 @@ print_row(void *ctx, const struct cr_index_call_row *row, const struct cr_stream
 	fmt_time(ts, sizeof(ts), c->start_ns);
 	int64_t end = call_end(row, s, n);
 	if (!o->detail) {
+		ts[strlen(ts) - 1] = 0; /* drop the JSON quotes for the table */
 		printf("%-26.26s %-11s %3u %-16.16s %-16.16s %8.1fs %2u  %s\n", ts + 1,
 		       row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), c->sip_status,
 		       c->from_user, c->to_user,
 		       end > c->start_ns ? (double)(end - c->start_ns) / 1e9 : 0.0, n, c->call_id);
 		return 0;
 	}
+	ts[strlen(ts) - 1] = 0;
 	printf("Call-ID:  %s\nFrom:     %s (%s)\nTo:       %s (%s)\nStart:    %s\n", c->call_id,
-	       c->from_uri, c->from_user, c->to_uri, c->to_user, ts);
+	       c->from_uri, c->from_user, c->to_uri, c->to_user, ts[0] == '"' ? ts + 1 : ts);
 	printf("State:    %s (SIP %u)\nDuration: %.3f s\nStreams:  %u\n",
 	       row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), c->sip_status,
 	       end > c->start_ns ? (double)(end - c->start_ns) / 1e9 : 0.0, n);

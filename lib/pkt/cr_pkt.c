@@ -63,6 +63,9 @@ cr_addr_set_v4(struct cr_addr *a, const uint8_t v4[4])
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
 #define ETH_P_QINQ1 0x9100
+#define ETH_P_PPPOE_SESS 0x8864
+#define ETH_P_MPLS_UC 0x8847
+#define ETH_P_MPLS_MC 0x8848
 
 static int parse_l4(const uint8_t *d, size_t len, size_t off, size_t end, uint8_t proto,
 		    struct cr_pkt *o);
@@ -217,6 +220,27 @@ parse_ethertype(const uint8_t *d, size_t len, size_t off, uint16_t et, struct cr
 		o->n_vlan++;
 		et = rd16(d + off + 2);
 		off += 4;
+	}
+	if (et == ETH_P_PPPOE_SESS) {
+		/* ver/type(1) code(1) session(2) length(2), then the PPP protocol */
+		if (len < off + 8)
+			return -CR_PKT_E_TRUNC_L2;
+		uint16_t proto = rd16(d + off + 6);
+		off += 8;
+		et = proto == 0x0021 ? ETH_P_IPV4 : proto == 0x0057 ? ETH_P_IPV6 : 0;
+	} else if (et == ETH_P_MPLS_UC || et == ETH_P_MPLS_MC) {
+		/* label stack down to bottom-of-stack, then IP by its version nibble */
+		for (int guard = 0;; guard++) {
+			if (len < off + 4 || guard > 8)
+				return -CR_PKT_E_TRUNC_L2;
+			int bos = d[off + 2] & 1;
+			off += 4;
+			if (bos)
+				break;
+		}
+		if (len < off + 1)
+			return -CR_PKT_E_TRUNC_L2;
+		et = (d[off] >> 4) == 4 ? ETH_P_IPV4 : (d[off] >> 4) == 6 ? ETH_P_IPV6 : 0;
 	}
 	o->l2_len = (uint16_t)off;
 	if (et == ETH_P_IPV4)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * callrec packet classifier: link layer (Ethernet, 802.1Q/QinQ, Linux SLL v1/v2,
- * raw IP) down to UDP/TCP payload.
+ * callrec packet classifier: link layer (Ethernet, 802.1Q/QinQ, PPPoE, MPLS,
+ * Linux SLL v1/v2, raw IP) down to UDP/TCP payload.
  *
  * Pure functions of (const uint8_t *, size_t): no EAL, no globals, no allocation,
  * so unit tests and fuzzers link this module alone. Thread-safe (no state).

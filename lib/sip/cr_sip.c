@@ -132,6 +132,8 @@ find_tag(struct cr_str v)
 static struct cr_str
 find_uri(struct cr_str v)
 {
+	if (v.p == NULL) /* header absent */
+		return v;
 	const char *p = v.p, *e = v.p + v.len;
 	const char *lt = memchr(p, '<', v.len);
 	if (lt) {
@@ -149,6 +151,8 @@ struct cr_str
 cr_sip_uri_user(struct cr_str v)
 {
 	struct cr_str u = find_uri(v);
+	if (u.p == NULL)
+		return u;
 	const char *p = u.p, *e = u.p + u.len;
 	const char *c = memchr(p, ':', u.len);
 	if (c == NULL)

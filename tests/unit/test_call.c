@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Call state machine through the pure tracker, with recording callbacks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cr_call.h"
+#include "cr_test.h"
+
+static int n_pub, n_unpub, last_state = -1;
+static struct cr_media_ep last_ep;
+static void
+pub(void *c, const struct cr_media_ep *ep)
+{
+	(void)c;
+	n_pub++;
+	last_ep = *ep;
+}
+static void
+unpub(void *c, const struct cr_media_ep *ep)
+{
+	(void)c;
+	(void)ep;
+	n_unpub++;
+}
+static void
+upd(void *c, const struct cr_call *call)
+{
+	(void)c;
+	last_state = call->state;
+}
+
+static int
+feed(struct cr_call_tracker *t, const char *msg, int64_t now)
+{
+	struct cr_sip_msg m;
+	int r = cr_sip_parse(msg, strlen(msg), 0, NULL, &m);
+	if (r != 0)
+		return r;
+	struct cr_addr a = {{0}};
+	return cr_call_on_sip(t, &m, &a, &a, now);
+}
+
+#define HDRS(cid, ftag, ttag, cseq) \
+	"i: " cid "\r\nf: <sip:alice@a>;tag=" ftag "\r\nt: <sip:bob@b>" ttag "\r\nCSeq: " cseq "\r\n"
+
+int
+main(void)
+{
+	struct cr_call_cfg cfg = {.max_calls = 2, .setup_timeout_ns = 10, .linger_ns = 5};
+	struct cr_call_ops ops = {.media_publish = pub, .media_unpublish = unpub, .call_update = upd};
+	struct cr_call_tracker *t = cr_call_tracker_create(&cfg, &ops, NULL);
+	CHECK(t != NULL);
+	/* INVITE with SDP -> 401 -> INVITE again -> 183 with SDP -> 200 -> BYE */
+	CHECK_EQ(feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("c1", "x", "", "1 INVITE")
+		 "Content-Type: application/sdp\r\n\r\nv=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n", 1), 0);
+	CHECK_EQ(n_pub, 1);
+	CHECK_EQ(last_ep.side, CR_SIDE_CALLER);
+	CHECK_EQ(last_state, CR_CALL_ACTIVE);
+	feed(t, "SIP/2.0 401 Unauthorized\r\n" HDRS("c1", "x", ";tag=y", "1 INVITE") "\r\n", 2);
+	CHECK_EQ(cr_call_find(t, "c1")->state, CR_CALL_ACTIVE);
+	feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("c1", "x", "", "2 INVITE") "\r\n", 3);
+	feed(t, "SIP/2.0 183 Progress\r\n" HDRS("c1", "x", ";tag=y", "2 INVITE")
+	     "Content-Type: application/sdp\r\n\r\nv=0\r\nc=IN IP4 192.0.2.2\r\nm=audio 5000 RTP/AVP 8\r\n", 4);
+	CHECK_EQ(n_pub, 2);
+	CHECK_EQ(last_ep.side, CR_SIDE_CALLEE);
+	CHECK_EQ(last_ep.port, 5000);
+	feed(t, "SIP/2.0 200 OK\r\n" HDRS("c1", "x", ";tag=y", "2 INVITE") "\r\n", 5);
+	CHECK_EQ(last_state, CR_CALL_ANSWERED);
+	CHECK_EQ(cr_call_find(t, "c1")->sip_status, 200);
+	/* BYE from the callee */
+	feed(t, "BYE sip:alice@a SIP/2.0\r\ni: c1\r\nf: <sip:bob@b>;tag=y\r\nt: <sip:alice@a>;tag=x\r\nCSeq: 1 BYE\r\n\r\n", 6);
+	CHECK_EQ(last_state, CR_CALL_COMPLETED);
+	CHECK(strcmp(cr_call_find(t, "c1")->from_user, "alice") == 0);
+
+	/* CANCEL before answer -> 487 -> cancelled */
+	feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("c2", "p", "", "1 INVITE") "\r\n", 7);
+	feed(t, "CANCEL sip:bob@b SIP/2.0\r\n" HDRS("c2", "p", "", "1 CANCEL") "\r\n", 8);
+	feed(t, "SIP/2.0 487 Terminated\r\n" HDRS("c2", "p", ";tag=q", "1 INVITE") "\r\n", 9);
+	CHECK_EQ(cr_call_find(t, "c2")->state, CR_CALL_CANCELLED);
+	CHECK_EQ(cr_call_find(t, "c2")->sip_status, 487);
+
+	/* pool of 2: a third dialog is counted, not tracked */
+	CHECK(feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("c3", "r", "", "1 INVITE") "\r\n", 10) < 0);
+	CHECK_EQ(cr_call_stats(t)->drops[CR_CALL_E_TABLE_FULL], 1);
+
+	/* linger passes: ended calls are released and their endpoints unpublished */
+	cr_call_tick(t, 100);
+	CHECK(cr_call_find(t, "c1") == NULL);
+	CHECK_EQ(n_unpub, 2);
+	/* rejected call */
+	feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("c4", "r", "", "1 INVITE") "\r\n", 101);
+	feed(t, "SIP/2.0 486 Busy\r\n" HDRS("c4", "r", ";tag=z", "1 INVITE") "\r\n", 102);
+	CHECK_EQ(cr_call_find(t, "c4")->state, CR_CALL_FAILED);
+	/* setup timeout */
+	feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("c5", "s", "", "1 INVITE") "\r\n", 103);
+	cr_call_tick(t, 200);
+	CHECK_EQ(last_state, CR_CALL_TIMEOUT);
+	cr_call_flush_all(t);
+	CHECK_EQ(cr_call_active_count(t), 0);
+	cr_call_tracker_free(t);
+	TEST_DONE();
+}
