@@ -385,16 +385,26 @@ cr_sip_parse(const char *buf, size_t len, int stream, const char *ctl_hdr, struc
 	return 0;
 }
 
+/* Case-insensitive search of n (nl bytes, may hold any byte) in h (hl bytes). */
+static const char *
+memmem_ci_n(const char *h, size_t hl, const char *n, size_t nl)
+{
+	if (nl == 0 || hl < nl)
+		return NULL;
+	for (size_t i = 0; i + nl <= hl; i++) {
+		size_t k = 0;
+		while (k < nl && tolower((unsigned char)h[i + k]) == tolower((unsigned char)n[k]))
+			k++;
+		if (k == nl)
+			return h + i;
+	}
+	return NULL;
+}
+
 static const char *
 memmem_ci(const char *h, size_t hl, const char *n)
 {
-	size_t nl = strlen(n);
-	if (nl == 0 || hl < nl)
-		return NULL;
-	for (size_t i = 0; i + nl <= hl; i++)
-		if (strncasecmp(h + i, n, nl) == 0)
-			return h + i;
-	return NULL;
+	return memmem_ci_n(h, hl, n, strlen(n));
 }
 
 int
@@ -432,17 +442,21 @@ cr_sip_find_sdp(const struct cr_sip_msg *m, struct cr_str *sdp)
 	size_t bl = (size_t)(be - b);
 	if (bl == 0 || bl + 2 >= sizeof(delim))
 		return -ENOENT;
+	for (size_t i = 0; i < bl; i++) /* RFC 2046 boundary: printable only */
+		if ((unsigned char)b[i] < 0x20 || (unsigned char)b[i] > 0x7e)
+			return -ENOENT;
 	delim[0] = '-';
 	delim[1] = '-';
 	memcpy(delim + 2, b, bl);
 	delim[bl + 2] = 0;
 	const char *body = m->body.p, *end = m->body.p + m->body.len;
-	const char *part = memmem_ci(body, m->body.len, delim);
+	size_t dl = bl + 2;
+	const char *part = memmem_ci_n(body, m->body.len, delim, dl);
 	while (part) {
 		const char *ps = part + bl + 2;
 		if (ps + 2 <= end && ps[0] == '-' && ps[1] == '-')
 			break;
-		const char *next = memmem_ci(ps, (size_t)(end - ps), delim);
+		const char *next = memmem_ci_n(ps, (size_t)(end - ps), delim, dl);
 		const char *pe = next ? next : end;
 		size_t ho = find_hdr_end(ps, (size_t)(pe - ps));
 		if (ho) {
