@@ -110,20 +110,6 @@ media_unpublish(void *ctx, const struct cr_media_ep *ep)
 	u->t_ns = e->now_ns;
 }
 
-static void __rte_unused
-media_unpublish_now(void *ctx, const struct cr_media_ep *ep)
-{
-	struct cr_engine *e = ctx;
-	struct cr_media_key k;
-	memset(&k, 0, sizeof(k));
-	k.addr = ep->addr;
-	k.port = ep->port;
-	void *d;
-	if (rte_hash_lookup_data(e->media, &k, &d) >= 0 &&
-	    ((const struct cr_media_entry *)d)->cur.call_uid == ep->call_uid)
-		rte_hash_del_key(e->media, &k);
-}
-
 static void
 call_update(void *ctx, const struct cr_call *c)
 {
