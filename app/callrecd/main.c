@@ -284,6 +284,7 @@ main(int argc, char **argv)
 			if (probe_pcap(o.pcaps[i], &link, &cnt) != 0)
 				return 2;
 			cfg.ports[i].linktype = link;
+			cfg.ports[i].ts_mode = CR_TS_PCAP_US;
 			cfg.ports[i].expect_pkts = cnt;
 			cfg.ports[i].name = o.pcaps[i];
 		}

@@ -412,10 +412,17 @@ cr_engine_run(struct cr_engine *e)
 			struct rte_mbuf *m = pkts[i];
 			uint64_t *ts = RTE_MBUF_DYNFIELD(m, e->ts_off, uint64_t *);
 			int64_t t;
-			if (e->cfg.offline)
-				t = (int64_t)*ts * 1000; /* pcap PMD: microseconds */
-			else
+			switch (e->cfg.ports[pi].ts_mode) {
+			case CR_TS_PCAP_US:
+				t = (int64_t)*ts * 1000;
+				break;
+			case CR_TS_MBUF_NS:
+				t = (int64_t)*ts;
+				break;
+			default:
 				t = live_now();
+				break;
+			}
 			*ts = (uint64_t)t;
 			m->hash.usr = pi;
 			/* Packet time drives ticks; a timestamp far ahead of the clock
@@ -504,6 +511,25 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 			cs->calls_created, e->idx_calls, e->idx_streams, e->idx_batches,
 			e->idx_errors);
 	}
+}
+
+int
+cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val)
+{
+	if (strcmp(name, "rx") == 0) {
+		*val = e->rx;
+		return 0;
+	}
+	for (int i = 0; i < CR_FATE_MAX; i++) {
+		if (strcmp(name, cr_fate_names[i]) != 0)
+			continue;
+		uint64_t v = e->fate[i];
+		for (unsigned w = 0; w < e->cfg.n_workers; w++)
+			v += e->workers[w].fate[i];
+		*val = v;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 void

@@ -29,9 +29,17 @@
 #define CR_ENGINE_MAX_PORTS 16
 #define CR_ENGINE_MAX_WORKERS 64
 
+/** Where a port's packet time comes from. */
+enum cr_ts_mode {
+	CR_TS_LIVE = 0,	 /**< receive time from the TSC, as wall-clock ns */
+	CR_TS_PCAP_US,	 /**< rx timestamp field in microseconds (pcap PMD) */
+	CR_TS_MBUF_NS,	 /**< rx timestamp field already in ns (injection, NIC PTP) */
+};
+
 struct cr_engine_port {
 	uint16_t port_id;
 	int linktype;		/**< enum cr_linktype */
+	int ts_mode;		/**< enum cr_ts_mode */
 	uint64_t expect_pkts;	/**< offline: packets in the file (end detection) */
 	const char *name;	/**< for messages */
 };
@@ -86,5 +94,12 @@ struct cr_engine_totals {
 	uint64_t calls, streams;
 };
 void cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t);
+
+/**
+ * One counter by name, summed over the main lcore and every worker: a packet
+ * fate ("RTP", "RING_FULL", ...; see the report) or "rx".
+ * @return 0, or -ENOENT for an unknown name.
+ */
+int cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val);
 
 #endif /* CR_ENGINE_H */
