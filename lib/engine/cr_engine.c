@@ -180,6 +180,7 @@ live_now(void)
 struct steer {
 	void *objs[CR_ENGINE_MAX_WORKERS][BURST * 2];
 	unsigned n[CR_ENGINE_MAX_WORKERS];
+	uint64_t enq[CR_ENGINE_MAX_WORKERS]; /* entries handed to each worker */
 };
 
 static void
@@ -194,6 +195,7 @@ flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
 		if (done < n)
 			rte_pause(); /* offline: a file can wait, never drop */
 	}
+	st->enq[w] += done;
 	for (unsigned i = done; i < n; i++) {
 		if (!cr_is_tick(st->objs[w][i])) {
 			rte_pktmbuf_free(st->objs[w][i]);
@@ -228,6 +230,22 @@ is_sip_port(const struct cr_engine *e, uint16_t port)
 		if (e->cfg.sip_ports[i] && e->cfg.sip_ports[i] == port)
 			return 1;
 	return 0;
+}
+
+/* Offline imports: before a SIP message changes the media table, let every
+ * worker finish the packets that precede it, so binding sees the table exactly
+ * as it was at that point of the capture, whatever the worker count or speed.
+ * Live ports never wait: there the packet-time versions in the table apply. */
+static void
+sync_workers(struct cr_engine *e, struct steer *st)
+{
+	if (!e->cfg.offline)
+		return;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+		flush_worker(e, st, w);
+		while (__atomic_load_n(&e->workers[w].done_objs, __ATOMIC_ACQUIRE) < st->enq[w])
+			rte_pause();
+	}
 }
 
 static void classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m,
@@ -315,8 +333,10 @@ classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const uint8_
 	if (p.l4_proto == IPPROTO_TCP) {
 		const char *pl = (const char *)data + p.payload_off;
 		if (is_sip_port(e, p.sport) || is_sip_port(e, p.dport) ||
-		    cr_sip_looks_like(pl, p.payload_len))
+		    cr_sip_looks_like(pl, p.payload_len)) {
+			sync_workers(e, st);
 			cr_sig_handle_tcp(e, &p, data);
+		}
 		else
 			e->fate[CR_FATE_TCP_OTHER]++;
 		rte_pktmbuf_free(m);
@@ -326,6 +346,7 @@ classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const uint8_
 	if (cr_sip_looks_like(pl, p.payload_len) ||
 	    ((is_sip_port(e, p.sport) || is_sip_port(e, p.dport)) && p.payload_len > 0 &&
 	     ((uint8_t)pl[0] & 0xc0) != 0x80)) {
+		sync_workers(e, st);
 		cr_sig_handle(e, m, &p, data, len);
 		rte_pktmbuf_free(m);
 		return;

@@ -83,6 +83,7 @@ struct cr_stream {
 	uint8_t is_srtp;
 	uint8_t dirty;
 	uint16_t bind_tries;
+	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
 	uint64_t rtcp_packets;
 	int64_t last_report_ns;
 	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
@@ -106,6 +107,7 @@ struct cr_worker {
 	uint64_t fate[CR_FATE_MAX];
 	uint64_t rx;
 	uint64_t busy_cycles, idle_cycles;
+	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
 } __rte_cache_aligned;
 
 /* TCP SIP reassembly: a few connections, owned by the main lcore. */

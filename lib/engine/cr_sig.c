@@ -154,22 +154,31 @@ cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t,
 	/* the version valid at this packet's time: announced at or before it */
 	const struct cr_media_ep *ed = (hits & 1) ? valid_at(data[0], t) : NULL;
 	const struct cr_media_ep *es = (hits & 2) ? valid_at(data[1], t) : NULL;
-	if (ed && es && ed->call_uid != es->call_uid)
+	if (s->bound) {
+		/* already bound: only learn payload types, never move the stream */
+		if (ed && ed->call_uid != s->call_uid)
+			ed = NULL;
+		if (es && es->call_uid != s->call_uid)
+			es = NULL;
+	} else if (ed && es && ed->call_uid != es->call_uid) {
 		es = NULL; /* the receiver's SDP decides (senders may share a socket) */
+	}
 	if (ed == NULL && es == NULL)
 		return;
-	s->bound = 1;
-	if (ed) {
+	if (s->bound) {
+		/* nothing to decide */
+	} else if (ed) {
+		s->bound = 1;
 		s->call_uid = ed->call_uid;
 		s->side = ed->side == CR_SIDE_CALLER ? CR_SIDE_CALLEE
 			  : ed->side == CR_SIDE_CALLEE ? CR_SIDE_CALLER
 						      : CR_SIDE_UNKNOWN;
 	} else {
+		s->bound = 1;
 		s->call_uid = es->call_uid;
 		s->side = es->side;
 	}
-	s->n_pt = 0;
-	s->is_srtp = (ed && ed->is_srtp) || (es && es->is_srtp);
+	s->is_srtp |= (ed && ed->is_srtp) || (es && es->is_srtp);
 	const struct cr_media_ep *src[2] = {ed, es};
 	for (int j = 0; j < 2; j++) {
 		if (src[j] == NULL)

@@ -284,6 +284,13 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 
 	struct cr_rtp_pkt_meta meta = {.t_ns = t};
 	const struct cr_media_pt *mp = pt_lookup(s, h.pt);
+	if (mp == NULL && s->bound && h.pt >= 96 &&
+	    !(s->pt_asked[h.pt >> 6 & 1] & (1ULL << (h.pt & 63)))) {
+		/* a PT a later offer/answer introduced (re-INVITE): ask once */
+		s->pt_asked[h.pt >> 6 & 1] |= 1ULL << (h.pt & 63);
+		cr_media_lookup(e, &k, t, s);
+		mp = pt_lookup(s, h.pt);
+	}
 	int is_event = mp && strcasecmp(mp->enc, "telephone-event") == 0;
 	if (h.pt < 96)
 		meta.clock_rate = cr_rtp_static_clock(h.pt);
@@ -340,6 +347,7 @@ cr_worker_main(void *arg)
 			handle_pkt(w, m, scratch);
 			rte_pktmbuf_free(m);
 		}
+		__atomic_store_n(&w->done_objs, w->done_objs + n, __ATOMIC_RELEASE);
 		rte_rcu_qsbr_quiescent(e->qsbr, w->id);
 		w->busy_cycles += rte_rdtsc() - t0;
 	}

@@ -199,7 +199,8 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 		s->t0_ns = m->t_ns;
 		s->first_ns = m->t_ns;
 		s->start_seq = s->stop_seq = s->last_seq = h->seq;
-		s->ext_ts = s->seq_ts = s->ln_ts = h->ts;
+		s->first_ts = h->ts;
+		s->last_nominal_ms = 0;
 		s->t_last_ms = 0;
 		s->pt = s->reg_pt = h->pt;
 		s->packets = 1;
@@ -207,9 +208,12 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 	}
 
 	double now_ms = (double)(m->t_ns - s->t0_ns) / 1e6;
-	/* extend the 32-bit timestamp relative to the previous packet */
-	int64_t ext = s->ext_ts + (int32_t)(h->ts - (uint32_t)s->ext_ts);
-	int in_time = s->seq_ts <= ext;
+	/* "In time" is judged against the stream's first timestamp (half the
+	 * 32-bit range forward, wrap allowed), as Wireshark 4.0 does; a packet
+	 * behind it is late and moves neither the jitter nor the references. */
+	uint32_t f = s->first_ts;
+	int in_time = (f <= h->ts && h->ts - f < 0x80000000u) ||
+		      (f > h->ts && (uint64_t)(0xffffffffu - f) + h->ts < 0x80000000u);
 	int wrong_ts = !in_time;
 
 	if (h->seq < s->start_seq && in_time && !s->under) {
@@ -239,21 +243,22 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 	s->pt = h->pt;
 
 	double cur_jitter = 0;
-	/* Expected arrival = arrival of the last in-order packet + RTP time since
-	 * the last packet that had a clock. Late packets (older RTP time) say
-	 * nothing about transit variation and do not move the jitter; packets
-	 * without a clock (telephone-event, unknown PT) move the arrival
-	 * reference but not the RTP-time reference. Same as Wireshark 4.0. */
-	if (m->clock_rate != 0 && in_time) {
-		s->clock_rate = m->clock_rate;
-		double nominal = (double)(ext - s->ln_ts) / ((double)m->clock_rate / 1000.0);
-		double expected = s->t_last_ms + nominal;
-		double diff = fabs(now_ms - expected);
-		cur_jitter = (15 * s->jitter_ms + diff) / 16;
-		s->jitter_ms = cur_jitter;
-		s->ln_ts = ext;
+	if (in_time) {
+		if (m->clock_rate != 0) {
+			/* nominal time in ms since the first packet; the integer
+			 * samples-per-ms divisor is what Wireshark uses (44100 -> 44) */
+			uint32_t per_ms = m->clock_rate / 1000;
+			double nominal = (double)(uint32_t)(h->ts - f) /
+					 (per_ms ? (double)per_ms : (double)m->clock_rate / 1000.0);
+			double expected = s->t_last_ms + (nominal - s->last_nominal_ms);
+			double diff = fabs(now_ms - expected);
+			cur_jitter = (15 * s->jitter_ms + diff) / 16;
+			s->jitter_ms = cur_jitter;
+			s->last_nominal_ms = nominal;
+			s->clock_rate = m->clock_rate;
+		}
+		s->delta_ms = now_ms - s->t_last_ms;
 	}
-	s->delta_ms = now_ms - s->t_last_ms;
 
 	if (!h->marker && !is_cn && !wrong_ts && !follow_cn) {
 		double n = (double)s->packets;
@@ -272,11 +277,8 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 	}
 	if (!is_cn)
 		s->reg_pt = s->pt;
-	if (in_time) {
+	if (in_time)
 		s->t_last_ms = now_ms;
-		s->seq_ts = ext;
-	}
-	s->ext_ts = ext;
 	s->stop_seq = h->seq;
 	s->packets++;
 }

@@ -88,10 +88,9 @@ struct cr_rtp_stats {
 	uint32_t seq_cycles;
 	uint8_t under, first_done;
 	uint8_t pt, reg_pt;
-	int64_t ext_ts;	   /**< extended timestamp of the last packet */
-	int64_t seq_ts;	   /**< extended timestamp of the last in-time packet */
-	int64_t ln_ts;	   /**< extended timestamp of the last in-time packet with a clock */
-	double t_last_ms;  /**< arrival of the last in-time packet, ms since t0 */
+	uint32_t first_ts;	/**< RTP timestamp of the first packet */
+	double last_nominal_ms; /**< RTP time of the last in-time packet with a clock */
+	double t_last_ms;	/**< arrival of the last in-time packet, ms since t0 */
 	int64_t t0_ns;	   /**< arrival of the first packet */
 	double jitter_ms, max_jitter_ms, mean_jitter_ms, min_jitter_ms;
 	double delta_ms, max_delta_ms, mean_delta_ms, min_delta_ms;

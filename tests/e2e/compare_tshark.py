@@ -22,8 +22,12 @@ TOL_MS = 0.1
 
 
 def tshark_streams(pcap):
+    # T.38 off: once an SDP names a port image/udptl, tshark decodes the G.711
+    # RTP that keeps flowing there as (malformed) T.38 and drops it from the
+    # RTP analysis; a recorder must keep recording it (pcaps/SUMMARY.md, #12).
     out = subprocess.run(
-        ["tshark", "-r", pcap, "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams"],
+        ["tshark", "-r", pcap, "-q", "--disable-protocol", "t38", "-o", "rtp.heuristic_rtp:TRUE",
+         "-z", "rtp,streams"],
         capture_output=True, text=True, check=True).stdout
     streams = []
     for line in out.splitlines():
