@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "cr_store.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <string.h>
+
+#include <rte_hash_crc.h>
+
+uint32_t
+cr_crc32c(const void *p, size_t len, uint32_t init)
+{
+	return rte_hash_crc(p, (uint32_t)len, init);
+}
+
+static inline void
+w16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void
+w32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void
+w64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t
+r16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t
+r32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t
+r64(const uint8_t *p)
+{
+	return (uint64_t)r32(p) | (uint64_t)r32(p + 4) << 32;
+}
+
+/* chunk header layout (96 bytes) */
+#define CH_LEN 96
+enum {
+	CH_MAGIC = 0, CH_VER = 2, CH_HLEN = 3, CH_TOTAL = 4, CH_SUID = 8, CH_CUID = 16,
+	CH_SRC = 24, CH_DST = 40, CH_SPORT = 56, CH_DPORT = 58, CH_SSRC = 60, CH_FSEQ = 64,
+	CH_NPKT = 66, CH_FTS = 68, CH_FNS = 72, CH_RES = 80,
+};
+
+static int
+put_varint(uint8_t *p, uint8_t *end, uint64_t v)
+{
+	int n = 0;
+	do {
+		if (p + n >= end)
+			return -1;
+		uint8_t b = v & 0x7f;
+		v >>= 7;
+		p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+	} while (v);
+	return n;
+}
+
+static int
+get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int s = 0; s < 64; s += 7) {
+		if (*pp >= end)
+			return -1;
+		uint8_t b = *(*pp)++;
+		x |= (uint64_t)(b & 0x7f) << s;
+		if (!(b & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static inline uint64_t
+zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t
+unzz(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+int
+cr_chunk_begin(struct cr_chunk_writer *w, uint8_t *buf, uint32_t cap, const struct cr_chunk_hdr *h)
+{
+	if (cap < CH_LEN + 16)
+		return -ENOSPC;
+	memset(w, 0, sizeof(*w));
+	w->buf = buf;
+	w->cap = cap;
+	w->len = CH_LEN;
+	memset(buf, 0, CH_LEN);
+	w16(buf + CH_MAGIC, CR_CHUNK_MAGIC);
+	buf[CH_VER] = 1;
+	buf[CH_HLEN] = CH_LEN;
+	w64(buf + CH_SUID, h->stream_uid);
+	w64(buf + CH_CUID, h->call_uid);
+	memcpy(buf + CH_SRC, h->src.b, 16);
+	memcpy(buf + CH_DST, h->dst.b, 16);
+	w16(buf + CH_SPORT, h->sport);
+	w16(buf + CH_DPORT, h->dport);
+	w32(buf + CH_SSRC, h->ssrc);
+	return 0;
+}
+
+int
+cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns, uint8_t marker,
+	     uint8_t pt, const uint8_t *payload, uint32_t plen)
+{
+	if (w->n_pkts == UINT16_MAX)
+		return -ENOSPC;
+	uint8_t *p = w->buf + w->len, *end = w->buf + w->cap;
+	int64_t dseq = 0, dts = 0, dt = 0;
+	if (w->n_pkts == 0) {
+		w16(w->buf + CH_FSEQ, seq);
+		w32(w->buf + CH_FTS, ts);
+		w64(w->buf + CH_FNS, (uint64_t)t_ns);
+		w->first_ns = t_ns;
+	} else {
+		dseq = (int16_t)(seq - w->last_seq);
+		dts = (int32_t)(ts - w->last_ts);
+		dt = (t_ns - w->last_ns) / 1000; /* microseconds: what captures carry */
+	}
+	int n = 0, k;
+	if (p >= end)
+		return -ENOSPC;
+	p[n++] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+	if ((k = put_varint(p + n, end, zz(dseq))) < 0)
+		return -ENOSPC;
+	n += k;
+	if ((k = put_varint(p + n, end, zz(dts))) < 0)
+		return -ENOSPC;
+	n += k;
+	if ((k = put_varint(p + n, end, zz(dt))) < 0)
+		return -ENOSPC;
+	n += k;
+	if ((k = put_varint(p + n, end, plen)) < 0)
+		return -ENOSPC;
+	n += k;
+	if (p + n + plen > end)
+		return -ENOSPC;
+	memcpy(p + n, payload, plen);
+	w->len += (uint32_t)n + plen;
+	w->last_seq = seq;
+	w->last_ts = ts;
+	/* keep the rounding of the stored delta so reads reproduce times exactly */
+	w->last_ns = w->n_pkts == 0 ? t_ns : w->last_ns + dt * 1000;
+	w->n_pkts++;
+	return 0;
+}
+
+uint32_t
+cr_chunk_finish(struct cr_chunk_writer *w)
+{
+	w16(w->buf + CH_NPKT, w->n_pkts);
+	w32(w->buf + CH_TOTAL, w->len);
+	return w->len;
+}
+
+int
+cr_chunk_open(struct cr_chunk_reader *r, const uint8_t *b, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	if (len < CH_LEN || r16(b + CH_MAGIC) != CR_CHUNK_MAGIC || b[CH_VER] != 1 ||
+	    b[CH_HLEN] < CH_LEN)
+		return -EINVAL;
+	uint32_t total = r32(b + CH_TOTAL);
+	if (total < b[CH_HLEN] || total > len)
+		return -EINVAL;
+	struct cr_chunk_hdr *h = &r->h;
+	h->stream_uid = r64(b + CH_SUID);
+	h->call_uid = r64(b + CH_CUID);
+	memcpy(h->src.b, b + CH_SRC, 16);
+	memcpy(h->dst.b, b + CH_DST, 16);
+	h->sport = r16(b + CH_SPORT);
+	h->dport = r16(b + CH_DPORT);
+	h->ssrc = r32(b + CH_SSRC);
+	h->first_seq = r16(b + CH_FSEQ);
+	h->n_pkts = r16(b + CH_NPKT);
+	h->first_ts = r32(b + CH_FTS);
+	h->first_ns = (int64_t)r64(b + CH_FNS);
+	h->len = total;
+	r->p = b + b[CH_HLEN];
+	r->end = b + total;
+	r->left = h->n_pkts;
+	r->cur.seq = h->first_seq;
+	r->cur.ts = h->first_ts;
+	r->cur.t_ns = h->first_ns;
+	return (int)total;
+}
+
+int
+cr_chunk_next(struct cr_chunk_reader *r, struct cr_frame *f)
+{
+	if (r->left == 0)
+		return 0;
+	if (r->p >= r->end)
+		return -EINVAL;
+	uint8_t mp = *r->p++;
+	uint64_t a, b, c, l;
+	if (get_varint(&r->p, r->end, &a) || get_varint(&r->p, r->end, &b) ||
+	    get_varint(&r->p, r->end, &c) || get_varint(&r->p, r->end, &l))
+		return -EINVAL;
+	if (l > (uint64_t)(r->end - r->p))
+		return -EINVAL;
+	if (r->left != r->h.n_pkts) {
+		r->cur.seq = (uint16_t)(r->cur.seq + unzz(a));
+		r->cur.ts = (uint32_t)(r->cur.ts + (uint32_t)unzz(b));
+		r->cur.t_ns += unzz(c) * 1000;
+	}
+	r->cur.marker = mp >> 7;
+	r->cur.pt = mp & 0x7f;
+	r->cur.plen = (uint32_t)l;
+	r->cur.payload = r->p;
+	r->p += l;
+	r->left--;
+	*f = r->cur;
+	return 1;
+}
+
+uint32_t
+cr_block_bound(uint32_t raw_len)
+{
+	return CR_BLOCK_HDR_LEN + (uint32_t)LZ4_compressBound((int)raw_len);
+}
+
+/* header: magic(4) len(4) raw_len(4) crc(4) n_chunks(2) flags(2) reserved(4);
+ * the CRC covers the header with crc=0, then the payload */
+int
+cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
+		uint32_t out_cap)
+{
+	if (out_cap < cr_block_bound(raw_len))
+		return -ENOSPC;
+	int c = LZ4_compress_default((const char *)raw, (char *)out + CR_BLOCK_HDR_LEN,
+				     (int)raw_len, (int)(out_cap - CR_BLOCK_HDR_LEN));
+	if (c <= 0)
+		return -ENOSPC;
+	memset(out, 0, CR_BLOCK_HDR_LEN);
+	w32(out, CR_BLOCK_MAGIC);
+	w32(out + 4, (uint32_t)c);
+	w32(out + 8, raw_len);
+	w16(out + 16, n_chunks);
+	uint32_t crc = cr_crc32c(out, CR_BLOCK_HDR_LEN, 0);
+	crc = cr_crc32c(out + CR_BLOCK_HDR_LEN, (size_t)c, crc);
+	w32(out + 12, crc);
+	return CR_BLOCK_HDR_LEN + c;
+}
+
+int
+cr_block_peek(const uint8_t *b, size_t len, uint32_t *raw_len, uint16_t *n_chunks)
+{
+	if (len < CR_BLOCK_HDR_LEN || r32(b) != CR_BLOCK_MAGIC)
+		return -EINVAL;
+	uint32_t c = r32(b + 4), raw = r32(b + 8);
+	if (c == 0 || c > (1u << 26) || raw > (1u << 26))
+		return -EINVAL;
+	if (raw_len)
+		*raw_len = raw;
+	if (n_chunks)
+		*n_chunks = r16(b + 16);
+	return (int)(CR_BLOCK_HDR_LEN + c);
+}
+
+int
+cr_block_decode(const uint8_t *b, size_t len, uint8_t *out, uint32_t out_cap)
+{
+	uint32_t raw;
+	int tot = cr_block_peek(b, len, &raw, NULL);
+	if (tot < 0 || (size_t)tot > len)
+		return -EINVAL;
+	uint8_t hdr[CR_BLOCK_HDR_LEN];
+	memcpy(hdr, b, sizeof(hdr));
+	w32(hdr + 12, 0);
+	uint32_t crc = cr_crc32c(hdr, sizeof(hdr), 0);
+	crc = cr_crc32c(b + CR_BLOCK_HDR_LEN, (size_t)tot - CR_BLOCK_HDR_LEN, crc);
+	if (crc != r32(b + 12))
+		return -EBADMSG;
+	if (raw > out_cap)
+		return -ENOSPC;
+	int d = LZ4_decompress_safe((const char *)b + CR_BLOCK_HDR_LEN, (char *)out,
+				    tot - CR_BLOCK_HDR_LEN, (int)out_cap);
+	if (d < 0 || (uint32_t)d != raw)
+		return -EINVAL;
+	return d;
+}
+
+void
+cr_seg_header(uint8_t out[CR_SEG_HDR_LEN], uint16_t worker, uint64_t seg_id, int64_t created_ns)
+{
+	memset(out, 0, CR_SEG_HDR_LEN);
+	memcpy(out, CR_SEG_MAGIC, 8);
+	w16(out + 8, 1); /* version */
+	w16(out + 10, 0); /* flags: bit 0 = encrypted (not yet) */
+	w16(out + 12, worker);
+	w64(out + 16, seg_id);
+	w64(out + 24, (uint64_t)created_ns);
+	w32(out + 60, cr_crc32c(out, 60, 0));
+}
+
+int
+cr_seg_header_check(const uint8_t *in, size_t len)
+{
+	if (len < CR_SEG_HDR_LEN || memcmp(in, CR_SEG_MAGIC, 8) != 0)
+		return -EINVAL;
+	return cr_crc32c(in, 60, 0) == r32(in + 60) ? 0 : -EINVAL;
+}
