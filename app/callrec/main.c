@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cr_call.h"
+#include "cr_export.h"
 #include "cr_index.h"
 #include "cr_pkt.h"
 
@@ -25,6 +26,8 @@ usage(FILE *f, int rc)
 		"usage: callrec calls --store DIR [--json] [--from NUM] [--to NUM]\n"
 		"                     [--since T] [--until T] [--call-id ID]\n"
 		"       callrec show  --store DIR --call-id ID [--json]\n"
+		"       callrec export --store DIR --call-id ID --out FILE [--format wav]\n"
+		"                     [--channels stereo|mono] [--rate HZ]\n"
 		"\n"
 		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n");
 	return rc;
@@ -266,8 +269,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
 		return usage(stdout, 0);
 	int is_calls = strcmp(cmd, "calls") == 0, is_show = strcmp(cmd, "show") == 0;
-	if (!is_calls && !is_show) {
-		if (!strcmp(cmd, "export") || !strcmp(cmd, "fsck") || !strcmp(cmd, "stats")) {
+	int is_export = strcmp(cmd, "export") == 0;
+	if (!is_calls && !is_show && !is_export) {
+		if (!strcmp(cmd, "fsck") || !strcmp(cmd, "stats")) {
 			fprintf(stderr, "callrec: '%s' is not available yet in this version\n", cmd);
 			return 2;
 		}
@@ -278,12 +282,15 @@ main(int argc, char **argv)
 		{"from", required_argument, NULL, 'f'},	 {"to", required_argument, NULL, 't'},
 		{"since", required_argument, NULL, 'S'}, {"until", required_argument, NULL, 'U'},
 		{"call-id", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+		{"out", required_argument, NULL, 'o'},	   {"format", required_argument, NULL, 'F'},
+		{"channels", required_argument, NULL, 'C'}, {"rate", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cr_index_filter flt;
 	memset(&flt, 0, sizeof(flt));
 	const char *store = NULL;
 	struct out_ctx o = {.detail = is_show};
+	struct cr_export_opts xo = {0};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc - 1, argv + 1, "", lo, NULL)) != -1) {
@@ -309,6 +316,28 @@ main(int argc, char **argv)
 				return bad("--until: '%s' is not a time (ISO 8601 UTC or epoch seconds)", optarg);
 			break;
 		case 'i': flt.call_id = optarg; break;
+		case 'o':
+			if (!is_export)
+				return bad("%s", "--out is for 'export'");
+			xo.out_path = optarg;
+			break;
+		case 'F':
+			if (!is_export || strcmp(optarg, "wav") != 0)
+				return bad("--format: '%s' is not supported (wav; opus is not built yet)", optarg);
+			break;
+		case 'C':
+			if (!is_export || (strcmp(optarg, "stereo") && strcmp(optarg, "mono")))
+				return bad("--channels: '%s' is not stereo or mono", optarg);
+			xo.mono = strcmp(optarg, "mono") == 0;
+			break;
+		case 'R': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!is_export || *end || v < 8000 || v > 192000)
+				return bad("--rate: '%s' is not a sample rate from 8000 to 192000", optarg);
+			xo.rate = (uint32_t)v;
+			break;
+		}
 		case 'h': return usage(stdout, 0);
 		default:
 			return bad("unknown or incomplete option '%s'", argv[optind]);
@@ -318,8 +347,10 @@ main(int argc, char **argv)
 		return bad("unexpected argument '%s'", argv[optind + 1]);
 	if (store == NULL)
 		return bad("%s", "--store DIR is required");
-	if (is_show && flt.call_id == NULL)
-		return bad("%s", "show needs --call-id ID");
+	if ((is_show || is_export) && flt.call_id == NULL)
+		return bad("%s", "this command needs --call-id ID");
+	if (is_export && xo.out_path == NULL)
+		return bad("%s", "export needs --out FILE");
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/index.sqlite", store);
 	struct cr_index *idx;
@@ -327,6 +358,25 @@ main(int argc, char **argv)
 	if (r != 0) {
 		fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
 		return 1;
+	}
+	if (is_export) {
+		char err[512] = "";
+		struct cr_export_result res;
+		xo.store_dir = store;
+		xo.call_id = flt.call_id;
+		r = cr_export_call(idx, &xo, &res, err, sizeof(err));
+		cr_index_close(idx);
+		if (r != 0) {
+			fprintf(stderr, "callrec: export failed: %s\n", err[0] ? err : strerror(-r));
+			return 1;
+		}
+		fprintf(stderr,
+			"callrec: wrote %s: %.3f s, %u Hz, %s, %u stream(s) decoded, %u not "
+			"decodable, %llu packets, %llu ms concealed\n",
+			xo.out_path, res.duration_s, res.rate, xo.mono ? "mono" : "stereo",
+			res.streams_decoded, res.streams_skipped, (unsigned long long)res.packets,
+			(unsigned long long)res.concealed_ms);
+		return 0;
 	}
 	r = cr_index_query(idx, &flt, print_row, &o);
 	if (r != 0) {

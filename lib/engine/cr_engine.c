@@ -43,6 +43,9 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->nb_mbufs = 16383;
 	c->nb_rxd = 1024;
 	c->max_streams = 16384;
+	c->chunk_cap = 4096;
+	c->nb_blocks = 63;
+	c->seg_max_bytes = 256ULL << 20;
 	c->max_calls = 16384;
 	c->media_entries = 65536;
 	c->rtp_timeout_ns = 300 * NS;
@@ -112,7 +115,12 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 	e->msgs = rte_mempool_create("cr_msgs", 4095, sizeof(struct cr_msg), 64, 0, NULL, NULL,
 				     NULL, NULL, (int)rte_socket_id(), 0);
 	e->idx_ring = rte_ring_create("cr_idx", 4096, (int)rte_socket_id(), RING_F_SC_DEQ);
-	if (e->mbufs == NULL || e->msgs == NULL || e->idx_ring == NULL) {
+	e->blocks = rte_mempool_create("cr_blocks", cfg->nb_blocks,
+				       sizeof(struct cr_block_msg) + cr_block_bound(CR_BATCH_RAW), 0, 0,
+				       NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
+	e->io_ring = rte_ring_create("cr_io", 64, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (e->mbufs == NULL || e->msgs == NULL || e->idx_ring == NULL || e->blocks == NULL ||
+	    e->io_ring == NULL) {
 		CR_LOG(ERR, "cannot allocate pools: %s", rte_strerror(rte_errno));
 		errno = ENOMEM;
 		goto fail;
@@ -379,6 +387,11 @@ cr_engine_run(struct cr_engine *e)
 		rte_free(st);
 		return r;
 	}
+	if ((r = cr_io_start(e)) != 0) {
+		cr_idx_stop(e);
+		rte_free(st);
+		return r;
+	}
 	unsigned lc = rte_get_next_lcore(-1, 1, 0);
 	for (unsigned i = 0; i < e->cfg.n_workers; i++) {
 		rte_eal_remote_launch(cr_worker_main, &e->workers[i], lc);
@@ -476,6 +489,7 @@ cr_engine_run(struct cr_engine *e)
 		flush_worker(e, st, w);
 	__atomic_store_n(&e->eof, 1, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
+	cr_io_stop(e); /* every block written, segments sealed, chunk records queued */
 	cr_call_flush_all(e->calls);
 	cr_media_reap(e, 1);
 	cr_idx_stop(e);
@@ -493,6 +507,9 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		for (int i = 0; i < CR_FATE_MAX; i++)
 			fate[i] += e->workers[w].fate[i];
+	/* packets a worker stored but the disk refused are not recorded */
+	fate[CR_FATE_RTP] -= e->io_lost_pkts;
+	fate[CR_FATE_STORE_IO_ERROR] += e->io_lost_pkts;
 	t->rx_packets = e->rx;
 	for (int i = 0; i < CR_FATE_MAX; i++) {
 		if (i == CR_FATE_INDEX_FULL)
@@ -502,7 +519,8 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 	t->sip_msgs = fate[CR_FATE_SIP];
 	t->rtp_packets = fate[CR_FATE_RTP];
 	t->rtcp_packets = fate[CR_FATE_RTCP];
-	t->drops = fate[CR_FATE_RING_FULL] + fate[CR_FATE_STREAM_TABLE_FULL] +
+	t->drops = fate[CR_FATE_STORE_FULL] + fate[CR_FATE_STORE_OVERSIZE] +
+		   fate[CR_FATE_STORE_IO_ERROR] + fate[CR_FATE_RING_FULL] + fate[CR_FATE_STREAM_TABLE_FULL] +
 		   fate[CR_FATE_FRAG_DROP] + fate[CR_FATE_SIP_TCP_GAP] + fate[CR_FATE_INDEX_FULL];
 	t->calls = e->idx_calls;
 	t->streams = e->idx_streams;
@@ -528,9 +546,13 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 				fprintf(f, "  call.%-15s %12" PRIu64 "\n", cr_call_err_token(i),
 					cs->drops[i]);
 		fprintf(f, "calls %" PRIu64 " (records %" PRIu64 "), stream records %" PRIu64
-			   ", index batches %" PRIu64 ", index errors %" PRIu64 "\n",
-			cs->calls_created, e->idx_calls, e->idx_streams, e->idx_batches,
-			e->idx_errors);
+			   ", chunks %" PRIu64 ", index batches %" PRIu64 ", index errors %" PRIu64
+			   "\n",
+			cs->calls_created, e->idx_calls, e->idx_streams, e->idx_chunks,
+			e->idx_batches, e->idx_errors);
+		fprintf(f, "store: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64
+			   " bytes, %" PRIu64 " write errors\n",
+			e->io_segments, e->io_blocks, e->io_bytes, e->io_errors);
 	}
 }
 
@@ -547,6 +569,10 @@ cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val)
 		uint64_t v = e->fate[i];
 		for (unsigned w = 0; w < e->cfg.n_workers; w++)
 			v += e->workers[w].fate[i];
+		if (i == CR_FATE_RTP)
+			v -= e->io_lost_pkts;
+		else if (i == CR_FATE_STORE_IO_ERROR)
+			v += e->io_lost_pkts;
 		*val = v;
 		return 0;
 	}
@@ -566,6 +592,8 @@ cr_engine_free(struct cr_engine *e)
 		cr_worker_free(&e->workers[i]);
 	cr_sig_free(e);
 	rte_ring_free(e->idx_ring);
+	rte_ring_free(e->io_ring);
+	rte_mempool_free(e->blocks);
 	rte_mempool_free(e->msgs);
 	rte_mempool_free(e->mbufs);
 	cr_index_close(e->idx);

@@ -54,6 +54,9 @@ struct cr_engine_cfg {
 	unsigned nb_mbufs;	  /**< mbuf pool size */
 	unsigned nb_rxd;	  /**< RX descriptors per queue */
 	unsigned max_streams;	  /**< per worker */
+	unsigned chunk_cap;	  /**< bytes of one chunk (about a second of G.711) */
+	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread */
+	uint64_t seg_max_bytes;	  /**< rotate a segment beyond this size */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */
 	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */

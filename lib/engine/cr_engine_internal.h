@@ -19,6 +19,7 @@
 #include "cr_index.h"
 #include "cr_pkt.h"
 #include "cr_rtp.h"
+#include "cr_store.h"
 
 extern int cr_engine_logtype;
 #define CR_LOG(level, fmt, ...)                                                            \
@@ -34,6 +35,9 @@ extern int cr_engine_logtype;
 	X(TCP_DUP, "TCP retransmission of SIP already seen")                            \
 	X(SIP_TCP_GAP, "SIP over TCP lost: segment gap, stream resynchronised")         \
 	X(INDEX_FULL, "record lost: index queue full")                                   \
+	X(STORE_FULL, "RTP not stored: block pool or I/O queue full")                   \
+	X(STORE_OVERSIZE, "RTP payload larger than a chunk")                             \
+	X(STORE_IO_ERROR, "RTP not stored: segment write failed")                       \
 	X(FRAG_HELD, "IP fragment held for reassembly")                                  \
 	X(FRAG_DROP, "IP fragment dropped by reassembly")                                \
 	X(RTP, "RTP recorded")                                                           \
@@ -56,13 +60,34 @@ extern const char *const cr_fate_names[CR_FATE_MAX];
 extern const char *const cr_fate_desc[CR_FATE_MAX];
 
 /* Index thread messages (from an rte_mempool; producer fills, index frees). */
-enum { CR_MSG_CALL = 1, CR_MSG_STREAM };
+enum { CR_MSG_CALL = 1, CR_MSG_STREAM, CR_MSG_CHUNKS };
+#define CR_MSG_MAX_CHUNKS 16
 struct cr_msg {
 	uint32_t type;
+	uint32_t n; /* CR_MSG_CHUNKS: records used */
 	union {
 		struct cr_call call;
 		struct cr_stream_rec stream;
+		struct cr_chunk_rec chunks[CR_MSG_MAX_CHUNKS];
 	};
+};
+
+/* A compressed block on its way from a worker to the I/O thread. */
+#define CR_BATCH_RAW (256 * 1024)
+#define CR_BLOCK_MAX_CHUNKS 512
+struct cr_chunk_meta {
+	uint64_t stream_uid, call_uid;
+	int64_t first_ns, last_ns;
+	uint32_t n_pkts;
+};
+struct cr_block_msg {
+	uint16_t worker;
+	uint16_t n_chunks;
+	uint32_t len;
+	int64_t first_ns;
+	uint64_t pkts;
+	struct cr_chunk_meta meta[CR_BLOCK_MAX_CHUNKS];
+	uint8_t data[];
 };
 
 /* Per-worker stream state: owned by that worker only. */
@@ -89,6 +114,9 @@ struct cr_stream {
 	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
 	struct cr_rtp_stats st;
 	uint8_t n_dtmf;
+	uint8_t cw_open; /* a chunk is being filled */
+	struct cr_chunk_writer cw;
+	int64_t cw_last_ns;
 	uint32_t dtmf_last_ts;
 	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
 };
@@ -108,6 +136,12 @@ struct cr_worker {
 	uint64_t rx;
 	uint64_t busy_cycles, idle_cycles;
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
+	uint8_t *chunk_arena; /* max_streams x chunk_cap */
+	uint8_t *batch;	      /* raw chunks of the next block */
+	uint32_t batch_len, batch_n;
+	uint64_t batch_pkts;
+	int64_t batch_first_ns;
+	struct cr_chunk_meta batch_meta[CR_BLOCK_MAX_CHUNKS];
 } __rte_cache_aligned;
 
 /* TCP SIP reassembly: a few connections, owned by the main lcore. */
@@ -160,10 +194,16 @@ struct cr_engine {
 	int64_t now_ns;
 	int64_t last_tick_ns;
 	uint8_t *scratch; /* 64 KiB for reassembled/segmented packets */
+	/* I/O thread: segments */
+	struct rte_mempool *blocks;
+	struct rte_ring *io_ring;
+	pthread_t io_thread;
+	volatile int io_stop;
+	uint64_t io_blocks, io_bytes, io_errors, io_lost_pkts, io_segments, raw_bytes;
 	/* index thread */
 	pthread_t idx_thread;
 	volatile int idx_stop;
-	uint64_t idx_calls, idx_streams, idx_batches, idx_errors;
+	uint64_t idx_calls, idx_streams, idx_chunks, idx_batches, idx_errors;
 	int idx_err;
 	struct cr_worker workers[CR_ENGINE_MAX_WORKERS];
 };
@@ -199,6 +239,15 @@ void cr_media_reap(struct cr_engine *e, int all);
 void cr_sig_free(struct cr_engine *e);
 void cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t_ns,
 		     struct cr_stream *s);
+
+/* I/O thread */
+int cr_io_start(struct cr_engine *e);
+void cr_io_stop(struct cr_engine *e);
+/* worker: store one RTP packet of a stream / close its chunk */
+void cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *h,
+		  const uint8_t *rtp, int64_t t);
+void cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s);
+void cr_store_tick(struct cr_worker *w, int final);
 
 /* index thread */
 int cr_idx_start(struct cr_engine *e);

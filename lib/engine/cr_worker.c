@@ -46,7 +46,10 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 	w->pool = rte_zmalloc("cr_stream_pool", sizeof(struct cr_stream) * e->cfg.max_streams,
 			      RTE_CACHE_LINE_SIZE);
 	w->free_idx = rte_malloc("cr_stream_free", sizeof(uint32_t) * e->cfg.max_streams, 0);
-	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL)
+	w->chunk_arena = rte_malloc("cr_chunks", (size_t)e->cfg.max_streams * e->cfg.chunk_cap, 0);
+	w->batch = rte_malloc("cr_batch", CR_BATCH_RAW, 0);
+	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL ||
+	    w->chunk_arena == NULL || w->batch == NULL)
 		return -ENOMEM;
 	w->n_free = e->cfg.max_streams;
 	for (uint32_t i = 0; i < e->cfg.max_streams; i++)
@@ -63,6 +66,8 @@ cr_worker_free(struct cr_worker *w)
 	rte_hash_free(w->streams);
 	rte_free(w->pool);
 	rte_free(w->free_idx);
+	rte_free(w->chunk_arena);
+	rte_free(w->batch);
 }
 
 static const struct cr_media_pt *
@@ -140,6 +145,8 @@ report(struct cr_worker *w, struct cr_stream *s)
 	cr_idx_send(w->e, m);
 }
 
+int cr_store_chunk_due(const struct cr_worker *w, const struct cr_stream *s);
+
 static void
 stream_free(struct cr_worker *w, struct cr_stream *s)
 {
@@ -163,6 +170,8 @@ on_tick(struct cr_worker *w, int final)
 		while ((pos = rte_hash_iterate(w->streams, &key, &data, &iter)) >= 0) {
 			struct cr_stream *s = &w->pool[(uintptr_t)data];
 			int expired = final || w->now_ns - s->st.last_ns > w->e->cfg.rtp_timeout_ns;
+			if (expired || cr_store_chunk_due(w, s))
+				cr_store_close_chunk(w, s);
 			if (expired) {
 				report(w, s);
 				if (nv < RTE_DIM(victims))
@@ -174,6 +183,7 @@ on_tick(struct cr_worker *w, int final)
 		for (unsigned i = 0; i < nv; i++)
 			stream_free(w, &w->pool[victims[i]]);
 	} while (nv == RTE_DIM(victims));
+	cr_store_tick(w, final);
 }
 
 static void
@@ -304,6 +314,7 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 	cr_rtp_stats_update(&s->st, &h, &meta);
 	s->dirty = 1;
 	w->fate[CR_FATE_RTP]++;
+	cr_store_pkt(w, s, &h, pl, t);
 }
 
 int

@@ -12,7 +12,7 @@ struct cr_index {
 	sqlite3 *db;
 	int mode;
 	uint64_t run_id;
-	sqlite3_stmt *put_call, *put_stream;
+	sqlite3_stmt *put_call, *put_stream, *put_chunk;
 	char err[256];
 };
 
@@ -33,7 +33,10 @@ static const char schema[] =
 	" duplicates INTEGER, payload_bytes INTEGER, max_jitter_ms REAL,"
 	" mean_jitter_ms REAL, max_delta_ms REAL, mos REAL, first_ns INTEGER,"
 	" last_ns INTEGER, rtcp_packets INTEGER, is_srtp INTEGER, dtmf BLOB);"
-	"CREATE INDEX IF NOT EXISTS streams_call ON streams(call_uid);";
+	"CREATE INDEX IF NOT EXISTS streams_call ON streams(call_uid);"
+	"CREATE TABLE IF NOT EXISTS chunks(stream_uid INTEGER, call_uid INTEGER, segment TEXT,"
+	" block_off INTEGER, chunk_no INTEGER, n_pkts INTEGER, first_ns INTEGER, last_ns INTEGER);"
+	"CREATE INDEX IF NOT EXISTS chunks_stream ON chunks(stream_uid, first_ns);";
 
 static int
 fail(struct cr_index *idx)
@@ -98,6 +101,9 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 				       "?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
+		if (sqlite3_prepare_v2(idx->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?,?)", -1,
+				       &idx->put_chunk, NULL) != SQLITE_OK)
+			goto err;
 		sqlite3_free(em);
 	}
 	*out = idx;
@@ -115,6 +121,7 @@ cr_index_close(struct cr_index *idx)
 		return;
 	sqlite3_finalize(idx->put_call);
 	sqlite3_finalize(idx->put_stream);
+	sqlite3_finalize(idx->put_chunk);
 	sqlite3_close(idx->db);
 	free(idx);
 }
@@ -187,6 +194,22 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
+int
+cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c)
+{
+	sqlite3_stmt *s = idx->put_chunk;
+	sqlite3_reset(s);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)c->stream_uid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)c->call_uid);
+	sqlite3_bind_text(s, 3, c->segment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)c->block_off);
+	sqlite3_bind_int(s, 5, (int)c->chunk_no);
+	sqlite3_bind_int(s, 6, (int)c->n_pkts);
+	sqlite3_bind_int64(s, 7, c->first_ns);
+	sqlite3_bind_int64(s, 8, c->last_ns);
+	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
+}
+
 static void
 col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
 {
@@ -238,6 +261,37 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 	if (r->n_dtmf > CR_STREAM_MAX_DTMF)
 		r->n_dtmf = CR_STREAM_MAX_DTMF;
 	col_blob(st, i++, r->dtmf, sizeof(r->dtmf));
+}
+
+int
+cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb, void *ctx)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(idx->db,
+			       "SELECT stream_uid,call_uid,segment,block_off,chunk_no,n_pkts,first_ns,"
+			       "last_ns FROM chunks WHERE stream_uid=?1 ORDER BY first_ns, rowid",
+			       -1, &q, NULL) != SQLITE_OK)
+		return fail(idx);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)stream_uid);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct cr_chunk_rec c;
+		memset(&c, 0, sizeof(c));
+		c.stream_uid = (uint64_t)sqlite3_column_int64(q, 0);
+		c.call_uid = (uint64_t)sqlite3_column_int64(q, 1);
+		col_text(q, 2, c.segment, sizeof(c.segment));
+		c.block_off = (uint64_t)sqlite3_column_int64(q, 3);
+		c.chunk_no = (uint32_t)sqlite3_column_int(q, 4);
+		c.n_pkts = (uint32_t)sqlite3_column_int(q, 5);
+		c.first_ns = sqlite3_column_int64(q, 6);
+		c.last_ns = sqlite3_column_int64(q, 7);
+		if ((ret = cb(ctx, &c)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = fail(idx);
+	sqlite3_finalize(q);
+	return ret;
 }
 
 #define STREAM_COLS                                                                        \

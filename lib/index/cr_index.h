@@ -40,6 +40,16 @@ struct cr_stream_rec {
 	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
 };
 
+/** Where one chunk of a stream is stored. */
+struct cr_chunk_rec {
+	uint64_t stream_uid, call_uid;
+	char segment[96]; /**< path relative to the store */
+	uint64_t block_off;
+	uint32_t chunk_no; /**< index of the chunk inside its block */
+	uint32_t n_pkts;
+	int64_t first_ns, last_ns;
+};
+
 struct cr_index;
 
 enum { CR_INDEX_RO = 0, CR_INDEX_RW = 1 };
@@ -61,6 +71,13 @@ int cr_index_commit(struct cr_index *idx);
 int cr_index_put_call(struct cr_index *idx, const struct cr_call *c);
 /** Insert or replace a stream snapshot. */
 int cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *s);
+
+/** Insert a chunk location. */
+int cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c);
+
+typedef int (*cr_index_chunk_cb)(void *ctx, const struct cr_chunk_rec *c);
+/** Visit the chunks of a stream in time order. @return 0, cb's non-zero, or -EIO. */
+int cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb, void *ctx);
 
 /** Filters of cr_index_query(); zero/NULL fields do not filter. */
 struct cr_index_filter {

@@ -166,6 +166,12 @@ cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns,
 	return 0;
 }
 
+void
+cr_chunk_set_call(struct cr_chunk_writer *w, uint64_t call_uid)
+{
+	w64(w->buf + CH_CUID, call_uid);
+}
+
 uint32_t
 cr_chunk_finish(struct cr_chunk_writer *w)
 {

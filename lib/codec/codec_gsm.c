@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* GSM 06.10 full rate (spandsp, RFC 3551 "VoIP" packing: 33 bytes per 20 ms). */
+#include <stdlib.h>
+
+#include <spandsp.h>
+
+#include "cr_codec.h"
+
+struct gsm {
+	gsm0610_state_t *d;
+	plc_state_t *plc;
+};
+
+static void *
+open_gsm(const struct cr_codec_params *p, uint32_t *rate)
+{
+	(void)p;
+	struct gsm *g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return NULL;
+	g->d = gsm0610_init(NULL, GSM0610_PACKING_VOIP);
+	g->plc = plc_init(NULL);
+	*rate = 8000;
+	return g;
+}
+
+static int
+decode(void *ctx, const uint8_t *in, uint32_t len, int16_t *out, uint32_t max)
+{
+	struct gsm *g = ctx;
+	len -= len % 33;
+	if (len / 33 * 160 > max)
+		len = max / 160 * 33;
+	int n = gsm0610_decode(g->d, out, in, (int)len);
+	if (n > 0)
+		plc_rx(g->plc, out, n);
+	return n;
+}
+
+static int
+conceal(void *ctx, int16_t *out, uint32_t n)
+{
+	struct gsm *g = ctx;
+	return plc_fillin(g->plc, out, (int)n);
+}
+
+static void
+close_gsm(void *ctx)
+{
+	struct gsm *g = ctx;
+	gsm0610_free(g->d);
+	plc_free(g->plc);
+	free(g);
+}
+
+const struct cr_codec_ops cr_codec_gsm = {"GSM", open_gsm, decode, conceal, close_gsm};
