@@ -117,9 +117,11 @@ report(struct cr_worker *w, struct cr_stream *s)
 	if (mp && mp->enc[0]) {
 		snprintf(r->codec, sizeof(r->codec), "%s", mp->enc);
 		r->clock_rate = mp->clock_rate;
+		r->channels = mp->channels;
 	} else if (static_name(pt)) {
 		snprintf(r->codec, sizeof(r->codec), "%s", static_name(pt));
 		r->clock_rate = cr_rtp_static_clock(pt);
+		r->channels = pt == 10 ? 2 : 1;
 	} else {
 		snprintf(r->codec, sizeof(r->codec), "PT%u", pt);
 		r->clock_rate = s->st.clock_rate;

@@ -185,12 +185,13 @@ static int
 decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_result *res)
 {
 	struct cr_codec c;
-	struct cr_codec_params p = {.name = sa->rec.codec, .clock = sa->rec.clock_rate};
+	qsort(sa->f, sa->n, sizeof(*sa->f), cmp_seq);
+	struct cr_codec_params p = {.name = sa->rec.codec, .clock = sa->rec.clock_rate,
+				    .channels = sa->rec.channels};
 	if (cr_codec_open(&c, &p) != 0)
 		return -ENOTSUP;
 	uint32_t clock = sa->rec.clock_rate ? sa->rec.clock_rate : 8000;
 	sa->rate = c.out_rate;
-	qsort(sa->f, sa->n, sizeof(*sa->f), cmp_seq);
 	static int16_t buf[48000 * 2];
 	int64_t anchor_pos = -1; /* sample position of anchor_ts */
 	uint32_t anchor_ts = 0;
@@ -204,19 +205,21 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 		last_seq = f->ext_seq;
 		if (f->pt != sa->rec.pt)
 			continue; /* events, CN, other codecs: silence here */
-		int64_t arr = (f->t_ns - media_start) * (int64_t)c.out_rate / 1000000000LL;
-		if (arr < 0)
-			arr = 0;
 		int64_t pos;
 		if (anchor_pos < 0) {
-			pos = arr;
+			pos = (f->t_ns - media_start) * (int64_t)c.out_rate / 1000000000LL;
+			if (pos < 0)
+				pos = 0;
 		} else {
-			int64_t dts = (int32_t)(f->ts - anchor_ts);
-			pos = anchor_pos + dts * (int64_t)c.out_rate / clock;
-			double drift_s = (double)(pos - arr) / c.out_rate;
-			(void)anchor_t;
-			if (drift_s > 1.0 || drift_s < -1.0)
-				pos = arr; /* timestamp jump: trust arrival time */
+			/* RTP time decides; arrival time only where the two disagree by
+			 * more than a second between consecutive packets (a timestamp
+			 * reset or jump). Slow drift (skew, sender pacing) follows RTP. */
+			int64_t by_ts = (int64_t)(int32_t)(f->ts - anchor_ts) * (int64_t)c.out_rate /
+					clock;
+			int64_t by_arr = (f->t_ns - anchor_t) * (int64_t)c.out_rate / 1000000000LL;
+			pos = anchor_pos + by_ts;
+			if (by_ts - by_arr > (int64_t)c.out_rate || by_arr - by_ts > (int64_t)c.out_rate)
+				pos = anchor_pos + by_arr;
 		}
 		anchor_pos = pos;
 		anchor_ts = f->ts;

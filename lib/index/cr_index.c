@@ -32,7 +32,7 @@ static const char schema[] =
 	" codec TEXT, packets INTEGER, lost INTEGER, out_of_order INTEGER,"
 	" duplicates INTEGER, payload_bytes INTEGER, max_jitter_ms REAL,"
 	" mean_jitter_ms REAL, max_delta_ms REAL, mos REAL, first_ns INTEGER,"
-	" last_ns INTEGER, rtcp_packets INTEGER, is_srtp INTEGER, dtmf BLOB);"
+	" last_ns INTEGER, rtcp_packets INTEGER, is_srtp INTEGER, dtmf BLOB, channels INTEGER);"
 	"CREATE INDEX IF NOT EXISTS streams_call ON streams(call_uid);"
 	"CREATE TABLE IF NOT EXISTS chunks(stream_uid INTEGER, call_uid INTEGER, segment TEXT,"
 	" block_off INTEGER, chunk_no INTEGER, n_pkts INTEGER, first_ns INTEGER, last_ns INTEGER);"
@@ -98,7 +98,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
 				       "INSERT OR REPLACE INTO streams VALUES(?,?,?,?,?,?,?,?,?,?,?,?,"
-				       "?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?,?)", -1,
@@ -191,6 +191,7 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	sqlite3_bind_int(s, i++, r->is_srtp);
 	sqlite3_bind_blob(s, i++, r->dtmf, (int)(r->n_dtmf * sizeof(struct cr_dtmf)),
 			  SQLITE_STATIC);
+	sqlite3_bind_int(s, i++, r->channels ? r->channels : 1);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
@@ -261,6 +262,7 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 	if (r->n_dtmf > CR_STREAM_MAX_DTMF)
 		r->n_dtmf = CR_STREAM_MAX_DTMF;
 	col_blob(st, i++, r->dtmf, sizeof(r->dtmf));
+	r->channels = (uint8_t)sqlite3_column_int(st, i++);
 }
 
 int
@@ -297,7 +299,7 @@ cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb,
 #define STREAM_COLS                                                                        \
 	"uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"     \
 	"out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms," \
-	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf"
+	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels"
 
 /* Streams of one call (or the unbound ones, call_uid 0), in a growable array. */
 static int

@@ -31,6 +31,7 @@ struct cr_stream_rec {
 	uint8_t n_dtmf;
 	uint8_t is_srtp;
 	uint32_t clock_rate;
+	uint8_t channels; /**< from the SDP rtpmap (1 when absent) */
 	char codec[16];
 	uint64_t packets, out_of_order, duplicates, payload_bytes;
 	int64_t lost;
