@@ -26,7 +26,7 @@ usage(FILE *f, int rc)
 		"usage: callrec calls --store DIR [--json] [--from NUM] [--to NUM]\n"
 		"                     [--since T] [--until T] [--call-id ID]\n"
 		"       callrec show  --store DIR --call-id ID [--json]\n"
-		"       callrec export --store DIR --call-id ID --out FILE [--format wav]\n"
+		"       callrec export --store DIR --call-id ID --out FILE [--format wav|opus]\n"
 		"                     [--channels stereo|mono] [--rate HZ]\n"
 		"\n"
 		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n");
@@ -322,8 +322,9 @@ main(int argc, char **argv)
 			xo.out_path = optarg;
 			break;
 		case 'F':
-			if (!is_export || strcmp(optarg, "wav") != 0)
-				return bad("--format: '%s' is not supported (wav; opus is not built yet)", optarg);
+			if (!is_export || (strcmp(optarg, "wav") && strcmp(optarg, "opus")))
+				return bad("--format: '%s' is not wav or opus", optarg);
+			xo.opus = strcmp(optarg, "opus") == 0;
 			break;
 		case 'C':
 			if (!is_export || (strcmp(optarg, "stereo") && strcmp(optarg, "mono")))
@@ -371,9 +372,10 @@ main(int argc, char **argv)
 			return 1;
 		}
 		fprintf(stderr,
-			"callrec: wrote %s: %.3f s, %u Hz, %s, %u stream(s) decoded, %u not "
+			"callrec: wrote %s (%s): %.3f s, %u Hz, %s, %u stream(s) decoded, %u not "
 			"decodable, %llu packets, %llu ms concealed\n",
-			xo.out_path, res.duration_s, res.rate, xo.mono ? "mono" : "stereo",
+			xo.out_path, xo.opus ? "Ogg Opus" : "WAV", res.duration_s, res.rate,
+			xo.mono ? "mono" : "stereo",
 			res.streams_decoded, res.streams_skipped, (unsigned long long)res.packets,
 			(unsigned long long)res.concealed_ms);
 		return 0;

@@ -140,6 +140,17 @@ report(struct cr_worker *w, struct cr_stream *s)
 	int64_t expected = (int64_t)s->st.packets + r->lost;
 	double loss = expected > 0 && r->lost > 0 ? 100.0 * (double)r->lost / (double)expected : 0;
 	r->mos = cr_emodel_mos(r->codec, loss, s->st.mean_jitter_ms, NULL);
+	size_t pl = 0;
+	for (int i = 0; i < s->n_pt && pl < sizeof(r->ptmap); i++) {
+		int k = snprintf(r->ptmap + pl, sizeof(r->ptmap) - pl, "%s%u %s/%u/%u", i ? ";" : "",
+				 s->pt[i].pt, s->pt[i].enc, s->pt[i].clock_rate,
+				 s->pt[i].channels ? s->pt[i].channels : 1);
+		if (k < 0 || (size_t)k >= sizeof(r->ptmap) - pl) {
+			r->ptmap[pl] = 0; /* keep whole entries only */
+			break;
+		}
+		pl += (size_t)k;
+	}
 	r->n_dtmf = s->n_dtmf;
 	memcpy(r->dtmf, s->dtmf, sizeof(struct cr_dtmf) * s->n_dtmf);
 	s->dirty = 0;

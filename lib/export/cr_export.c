@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <opus/opusenc.h>
+
 #include "cr_codec.h"
 #include "cr_store.h"
 
@@ -28,6 +30,8 @@ struct stream_audio {
 	struct cr_stream_rec rec;
 	struct frame *f;
 	uint32_t n, cap;
+	uint8_t **blocks; /* decompressed blocks the frames point into */
+	uint32_t n_blocks, cap_blocks;
 	int16_t *pcm; /* at the codec's rate, from media start */
 	uint64_t pcm_len;
 	uint32_t rate;
@@ -80,11 +84,22 @@ load_block(struct loader *L, const struct cr_chunk_rec *c)
 		return -EBADMSG;
 	}
 	uint8_t *blk = malloc((size_t)tot);
-	uint8_t *raw = realloc(L->raw, raw_len ? raw_len : 1);
-	if (blk == NULL || raw == NULL) {
+	uint8_t *raw = malloc(raw_len ? raw_len : 1);
+	struct stream_audio *sa = L->sa;
+	if (sa->n_blocks == sa->cap_blocks) {
+		uint32_t nc = sa->cap_blocks ? sa->cap_blocks * 2 : 16;
+		uint8_t **nb = realloc(sa->blocks, nc * sizeof(*nb));
+		if (nb) {
+			sa->blocks = nb;
+			sa->cap_blocks = nc;
+		}
+	}
+	if (blk == NULL || raw == NULL || sa->n_blocks == sa->cap_blocks) {
 		free(blk);
+		free(raw);
 		return -ENOMEM;
 	}
+	sa->blocks[sa->n_blocks++] = raw; /* owned by the stream from now on */
 	L->raw = raw;
 	if (pread(L->fd, blk, (size_t)tot, (off_t)c->block_off) != tot) {
 		free(blk);
@@ -147,10 +162,7 @@ on_chunk(void *ctx, const struct cr_chunk_rec *c)
 		x->ts = f.ts;
 		x->pt = f.pt;
 		x->plen = f.plen;
-		x->payload = malloc(f.plen ? f.plen : 1);
-		if (x->payload == NULL)
-			return -ENOMEM;
-		memcpy(x->payload, f.payload, f.plen);
+		x->payload = (uint8_t *)(uintptr_t)f.payload;
 	}
 	return r < 0 ? -EBADMSG : 0;
 }
@@ -181,10 +193,68 @@ ensure(struct stream_audio *sa, uint64_t len)
 /* Decode one stream onto its own timeline (samples at the codec rate since
  * media_start). Positions come from RTP timestamps, re-anchored on arrival
  * time where the two disagree by more than a second (timestamp resets). */
+/* Look a PT up in the stream's "pt name/clock/ch;..." map. */
+static int
+ptmap_find(const char *map, uint8_t pt, char *name, size_t nlen, uint32_t *clock, uint8_t *ch)
+{
+	const char *p = map;
+	while (p && *p) {
+		unsigned v, cl = 0, c = 1;
+		char nm[24];
+		if (sscanf(p, "%u %23[^/]/%u/%u", &v, nm, &cl, &c) >= 2 && v == pt) {
+			snprintf(name, nlen, "%s", nm);
+			*clock = cl;
+			*ch = (uint8_t)c;
+			return 0;
+		}
+		p = strchr(p, ';');
+		if (p)
+			p++;
+	}
+	return -ENOENT;
+}
+
+/* Decoders for the other audio PTs of a stream (codec change by re-INVITE). */
+#define MAX_ALT 4
+struct alt {
+	uint8_t pt, tried, ok;
+	struct cr_codec c;
+	uint32_t clock;
+};
+
+static struct alt *
+alt_for(struct alt *alts, const char *map, uint8_t pt)
+{
+	for (int i = 0; i < MAX_ALT; i++)
+		if (alts[i].tried && alts[i].pt == pt)
+			return alts[i].ok ? &alts[i] : NULL;
+	for (int i = 0; i < MAX_ALT; i++) {
+		if (alts[i].tried)
+			continue;
+		alts[i].tried = 1;
+		alts[i].pt = pt;
+		char name[24];
+		uint32_t clock;
+		uint8_t ch;
+		if (ptmap_find(map, pt, name, sizeof(name), &clock, &ch) != 0 ||
+		    strcasecmp(name, "telephone-event") == 0 || strcasecmp(name, "CN") == 0)
+			return NULL;
+		struct cr_codec_params p = {.name = name, .clock = clock, .channels = ch};
+		if (cr_codec_open(&alts[i].c, &p) != 0)
+			return NULL;
+		alts[i].ok = 1;
+		alts[i].clock = clock ? clock : alts[i].c.out_rate;
+		return &alts[i];
+	}
+	return NULL;
+}
+
 static int
 decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_result *res)
 {
 	struct cr_codec c;
+	struct alt alts[MAX_ALT];
+	memset(alts, 0, sizeof(alts));
 	qsort(sa->f, sa->n, sizeof(*sa->f), cmp_seq);
 	struct cr_codec_params p = {.name = sa->rec.codec, .clock = sa->rec.clock_rate,
 				    .channels = sa->rec.channels};
@@ -203,8 +273,15 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 		if (f->ext_seq == last_seq)
 			continue; /* duplicate */
 		last_seq = f->ext_seq;
-		if (f->pt != sa->rec.pt)
-			continue; /* events, CN, other codecs: silence here */
+		struct cr_codec *dc = &c;
+		uint32_t fclock = clock;
+		if (f->pt != sa->rec.pt) {
+			struct alt *a = alt_for(alts, sa->rec.ptmap, f->pt);
+			if (a == NULL)
+				continue; /* events, CN, undecodable: silence here */
+			dc = &a->c;
+			fclock = a->clock;
+		}
 		int64_t pos;
 		if (anchor_pos < 0) {
 			pos = (f->t_ns - media_start) * (int64_t)c.out_rate / 1000000000LL;
@@ -215,7 +292,7 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 			 * more than a second between consecutive packets (a timestamp
 			 * reset or jump). Slow drift (skew, sender pacing) follows RTP. */
 			int64_t by_ts = (int64_t)(int32_t)(f->ts - anchor_ts) * (int64_t)c.out_rate /
-					clock;
+					fclock;
 			int64_t by_arr = (f->t_ns - anchor_t) * (int64_t)c.out_rate / 1000000000LL;
 			pos = anchor_pos + by_ts;
 			if (by_ts - by_arr > (int64_t)c.out_rate || by_arr - by_ts > (int64_t)c.out_rate)
@@ -226,9 +303,25 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 		anchor_t = f->t_ns;
 		if (pos < 0)
 			pos = 0;
-		int n = c.ops->decode(c.ctx, f->payload, f->plen, buf, sizeof(buf) / sizeof(buf[0]));
+		int n = dc->ops->decode(dc->ctx, f->payload, f->plen, buf,
+					sizeof(buf) / sizeof(buf[0]) / 2);
 		if (n <= 0)
 			continue;
+		if (dc->out_rate != c.out_rate) {
+			/* another codec's rate: bring it to the stream's (linear) */
+			static int16_t rs[48000 * 2];
+			int m = (int)((int64_t)n * c.out_rate / dc->out_rate);
+			if (m > (int)(sizeof(rs) / sizeof(rs[0])))
+				m = (int)(sizeof(rs) / sizeof(rs[0]));
+			for (int k = 0; k < m; k++) {
+				double x = (double)k * dc->out_rate / c.out_rate;
+				int i0 = (int)x;
+				double fr = x - i0;
+				rs[k] = (int16_t)(buf[i0] * (1 - fr) + (i0 + 1 < n ? buf[i0 + 1] : 0) * fr);
+			}
+			memcpy(buf, rs, sizeof(int16_t) * (size_t)m);
+			n = m;
+		}
 		res->packets++;
 		if ((uint64_t)pos > wpos) {
 			uint64_t gap = (uint64_t)pos - wpos;
@@ -247,6 +340,9 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 			wpos = (uint64_t)pos + (uint64_t)n;
 	}
 	cr_codec_close(&c);
+	for (int i = 0; i < MAX_ALT; i++)
+		if (alts[i].ok)
+			cr_codec_close(&alts[i].c);
 	return 0;
 }
 
@@ -312,6 +408,34 @@ write_wav(const char *path, const int16_t *pcm, uint64_t frames, unsigned ch, ui
 	return ok ? 0 : -EIO;
 }
 
+static int
+write_opus(const char *path, const int16_t *pcm, uint64_t frames, unsigned ch, uint32_t rate,
+	   const char *call_id)
+{
+	int err;
+	OggOpusComments *com = ope_comments_create();
+	if (com == NULL)
+		return -ENOMEM;
+	ope_comments_add(com, "ENCODER", "callrec");
+	ope_comments_add(com, "CALL_ID", call_id);
+	OggOpusEnc *enc = ope_encoder_create_file(path, com, (opus_int32)rate, (int)ch, 0, &err);
+	ope_comments_destroy(com);
+	if (enc == NULL)
+		return -EIO;
+	ope_encoder_ctl(enc, OPUS_SET_BITRATE(ch == 2 ? 48000 : 32000));
+	int r = 0;
+	for (uint64_t off = 0; off < frames && r == 0;) {
+		int n = frames - off > 4800 ? 4800 : (int)(frames - off);
+		if (ope_encoder_write(enc, pcm + off * ch, n) != OPE_OK)
+			r = -EIO;
+		off += (uint64_t)n;
+	}
+	if (r == 0 && ope_encoder_drain(enc) != OPE_OK)
+		r = -EIO;
+	ope_encoder_destroy(enc);
+	return r;
+}
+
 int
 cr_export_call(struct cr_index *idx, const struct cr_export_opts *o, struct cr_export_result *res,
 	       char *err, size_t errlen)
@@ -345,7 +469,6 @@ cr_export_call(struct cr_index *idx, const struct cr_export_opts *o, struct cr_e
 		r = cr_index_chunks(idx, F.s[i].uid, on_chunk, &L);
 		if (L.fd >= 0)
 			close(L.fd);
-		free(L.raw);
 		if (sa[i].n) {
 			if (sa[i].f[0].t_ns < start)
 				start = sa[i].f[0].t_ns;
@@ -396,6 +519,15 @@ cr_export_call(struct cr_index *idx, const struct cr_export_opts *o, struct cr_e
 			if (s->pcm_len == 0)
 				continue;
 			int ch = s->rec.side == CR_SIDE_CALLEE ? 1 : 0;
+			if (s->rate == rate) {
+				uint64_t m = s->pcm_len < frames ? s->pcm_len : frames;
+				for (uint64_t k = 0; k < m; k++) {
+					int32_t a = out[k * 2 + (unsigned)ch] + s->pcm[k];
+					out[k * 2 + (unsigned)ch] =
+						(int16_t)(a > 32767 ? 32767 : a < -32768 ? -32768 : a);
+				}
+				continue;
+			}
 			for (uint64_t k = 0; k < frames; k++) {
 				/* linear interpolation from the stream's rate */
 				double x = (double)k * s->rate / rate;
@@ -414,7 +546,9 @@ cr_export_call(struct cr_index *idx, const struct cr_export_opts *o, struct cr_e
 			for (uint64_t k = 0; k < frames; k++)
 				out[k] = (int16_t)(((int32_t)out[2 * k] + out[2 * k + 1]) / 2);
 		if (r == 0) {
-			r = write_wav(o->out_path, out, frames, o->mono ? 1 : 2, rate);
+			r = o->opus ? write_opus(o->out_path, out, frames, o->mono ? 1 : 2, rate,
+						 o->call_id)
+				    : write_wav(o->out_path, out, frames, o->mono ? 1 : 2, rate);
 			if (r != 0)
 				snprintf(err, errlen, "cannot write %s: %s", o->out_path, strerror(-r));
 		}
@@ -424,8 +558,9 @@ cr_export_call(struct cr_index *idx, const struct cr_export_opts *o, struct cr_e
 	}
 	free(out);
 	for (uint32_t i = 0; i < F.n; i++) {
-		for (uint32_t k = 0; k < sa[i].n; k++)
-			free(sa[i].f[k].payload);
+		for (uint32_t k = 0; k < sa[i].n_blocks; k++)
+			free(sa[i].blocks[k]);
+		free(sa[i].blocks);
 		free(sa[i].f);
 		free(sa[i].pcm);
 	}

@@ -23,6 +23,7 @@ struct cr_export_opts {
 	const char *call_id;
 	const char *out_path;
 	int mono;	/**< 0: stereo caller/callee, 1: mono mix */
+	int opus;	/**< 0: WAV (16-bit PCM), 1: Ogg Opus (libopusenc) */
 	uint32_t rate;	/**< 0: the widest codec's rate */
 };
 

@@ -8,6 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#define STREAM_COLS                                                                        \
+	"uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"     \
+	"out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms," \
+	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels,ptmap"
+
 struct cr_index {
 	sqlite3 *db;
 	int mode;
@@ -32,7 +37,7 @@ static const char schema[] =
 	" codec TEXT, packets INTEGER, lost INTEGER, out_of_order INTEGER,"
 	" duplicates INTEGER, payload_bytes INTEGER, max_jitter_ms REAL,"
 	" mean_jitter_ms REAL, max_delta_ms REAL, mos REAL, first_ns INTEGER,"
-	" last_ns INTEGER, rtcp_packets INTEGER, is_srtp INTEGER, dtmf BLOB, channels INTEGER);"
+	" last_ns INTEGER, rtcp_packets INTEGER, is_srtp INTEGER, dtmf BLOB);"
 	"CREATE INDEX IF NOT EXISTS streams_call ON streams(call_uid);"
 	"CREATE TABLE IF NOT EXISTS chunks(stream_uid INTEGER, call_uid INTEGER, segment TEXT,"
 	" block_off INTEGER, chunk_no INTEGER, n_pkts INTEGER, first_ns INTEGER, last_ns INTEGER);"
@@ -81,6 +86,14 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		char *em = NULL;
 		if (sqlite3_exec(idx->db, schema, NULL, NULL, &em) != SQLITE_OK)
 			goto err;
+		/* Columns added after a store was created: add what is missing
+		 * (an existing column makes ALTER fail harmlessly). */
+		static const char *const migrations[] = {
+			"ALTER TABLE streams ADD COLUMN channels INTEGER",
+			"ALTER TABLE streams ADD COLUMN ptmap TEXT",
+		};
+		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
+			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
 		sqlite3_exec(idx->db,
 			     "INSERT INTO meta VALUES('run',1) ON CONFLICT(key) DO UPDATE SET "
 			     "value=value+1;",
@@ -98,7 +111,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
 				       "INSERT OR REPLACE INTO streams VALUES(?,?,?,?,?,?,?,?,?,?,?,?,"
-				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?,?)", -1,
@@ -192,6 +205,7 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	sqlite3_bind_blob(s, i++, r->dtmf, (int)(r->n_dtmf * sizeof(struct cr_dtmf)),
 			  SQLITE_STATIC);
 	sqlite3_bind_int(s, i++, r->channels ? r->channels : 1);
+	sqlite3_bind_text(s, i++, r->ptmap, -1, SQLITE_STATIC);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
@@ -263,6 +277,7 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 		r->n_dtmf = CR_STREAM_MAX_DTMF;
 	col_blob(st, i++, r->dtmf, sizeof(r->dtmf));
 	r->channels = (uint8_t)sqlite3_column_int(st, i++);
+	col_text(st, i++, r->ptmap, sizeof(r->ptmap));
 }
 
 int
@@ -296,10 +311,7 @@ cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb,
 	return ret;
 }
 
-#define STREAM_COLS                                                                        \
-	"uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"     \
-	"out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms," \
-	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels"
+
 
 /* Streams of one call (or the unbound ones, call_uid 0), in a growable array. */
 static int

@@ -32,6 +32,7 @@ struct cr_stream_rec {
 	uint8_t is_srtp;
 	uint32_t clock_rate;
 	uint8_t channels; /**< from the SDP rtpmap (1 when absent) */
+	char ptmap[120];  /**< "pt name/clock/ch;..." of every PT the SDPs gave the stream */
 	char codec[16];
 	uint64_t packets, out_of_order, duplicates, payload_bytes;
 	int64_t lost;

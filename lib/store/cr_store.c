@@ -108,7 +108,7 @@ cr_chunk_begin(struct cr_chunk_writer *w, uint8_t *buf, uint32_t cap, const stru
 	w->len = CH_LEN;
 	memset(buf, 0, CH_LEN);
 	w16(buf + CH_MAGIC, CR_CHUNK_MAGIC);
-	buf[CH_VER] = 1;
+	buf[CH_VER] = 2;
 	buf[CH_HLEN] = CH_LEN;
 	w64(buf + CH_SUID, h->stream_uid);
 	w64(buf + CH_CUID, h->call_uid);
@@ -120,6 +120,13 @@ cr_chunk_begin(struct cr_chunk_writer *w, uint8_t *buf, uint32_t cap, const stru
 	return 0;
 }
 
+/* packet flags */
+#define PF_MARKER 0x80
+#define PF_SEQ1 0x40  /* seq = previous + 1 */
+#define PF_DTS 0x20   /* ts step = previous step */
+#define PF_PT 0x10    /* same payload type */
+#define PF_LEN 0x08   /* same payload length */
+
 int
 cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns, uint8_t marker,
 	     uint8_t pt, const uint8_t *payload, uint32_t plen)
@@ -127,41 +134,72 @@ cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns,
 	if (w->n_pkts == UINT16_MAX)
 		return -ENOSPC;
 	uint8_t *p = w->buf + w->len, *end = w->buf + w->cap;
-	int64_t dseq = 0, dts = 0, dt = 0;
+	uint8_t fl = marker ? PF_MARKER : 0;
+	int32_t dts = 0;
+	int64_t dt_us = 0;
 	if (w->n_pkts == 0) {
 		w16(w->buf + CH_FSEQ, seq);
 		w32(w->buf + CH_FTS, ts);
 		w64(w->buf + CH_FNS, (uint64_t)t_ns);
 		w->first_ns = t_ns;
+		fl |= PF_SEQ1 | PF_DTS; /* first packet: nothing to encode but pt/len */
 	} else {
-		dseq = (int16_t)(seq - w->last_seq);
 		dts = (int32_t)(ts - w->last_ts);
-		dt = (t_ns - w->last_ns) / 1000; /* microseconds: what captures carry */
+		dt_us = (t_ns - w->last_ns) / 1000; /* microseconds: what captures carry */
+		if ((uint16_t)(w->last_seq + 1) == seq)
+			fl |= PF_SEQ1;
+		if (dts == w->last_dts)
+			fl |= PF_DTS;
 	}
+	if (w->n_pkts && pt == w->last_pt)
+		fl |= PF_PT;
+	if (w->n_pkts && plen == w->last_plen)
+		fl |= PF_LEN;
 	int n = 0, k;
 	if (p >= end)
 		return -ENOSPC;
-	p[n++] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
-	if ((k = put_varint(p + n, end, zz(dseq))) < 0)
-		return -ENOSPC;
-	n += k;
-	if ((k = put_varint(p + n, end, zz(dts))) < 0)
-		return -ENOSPC;
-	n += k;
-	if ((k = put_varint(p + n, end, zz(dt))) < 0)
-		return -ENOSPC;
-	n += k;
-	if ((k = put_varint(p + n, end, plen)) < 0)
-		return -ENOSPC;
-	n += k;
+	p[n++] = fl;
+	if (!(fl & PF_PT)) {
+		if (p + n >= end)
+			return -ENOSPC;
+		p[n++] = pt & 0x7f;
+	}
+	if (!(fl & PF_SEQ1)) {
+		if ((k = put_varint(p + n, end, zz((int16_t)(seq - w->last_seq)))) < 0)
+			return -ENOSPC;
+		n += k;
+	}
+	if (!(fl & PF_DTS)) {
+		if ((k = put_varint(p + n, end, zz(dts))) < 0)
+			return -ENOSPC;
+		n += k;
+	}
+	if (!(fl & PF_LEN)) {
+		if ((k = put_varint(p + n, end, plen)) < 0)
+			return -ENOSPC;
+		n += k;
+	}
+	if (w->n_pkts) {
+		if ((k = put_varint(p + n, end, zz(dt_us - w->last_dt_us))) < 0)
+			return -ENOSPC;
+		n += k;
+	}
 	if (p + n + plen > end)
 		return -ENOSPC;
 	memcpy(p + n, payload, plen);
 	w->len += (uint32_t)n + plen;
 	w->last_seq = seq;
 	w->last_ts = ts;
-	/* keep the rounding of the stored delta so reads reproduce times exactly */
-	w->last_ns = w->n_pkts == 0 ? t_ns : w->last_ns + dt * 1000;
+	w->last_pt = pt;
+	w->last_plen = plen;
+	if (w->n_pkts) {
+		w->last_dts = dts;
+		w->last_dt_us = dt_us;
+		/* keep the rounding of the stored delta so reads reproduce times exactly */
+		w->last_ns += dt_us * 1000;
+	} else {
+		w->last_ns = t_ns;
+	}
 	w->n_pkts++;
 	return 0;
 }
@@ -184,7 +222,7 @@ int
 cr_chunk_open(struct cr_chunk_reader *r, const uint8_t *b, size_t len)
 {
 	memset(r, 0, sizeof(*r));
-	if (len < CH_LEN || r16(b + CH_MAGIC) != CR_CHUNK_MAGIC || b[CH_VER] != 1 ||
+	if (len < CH_LEN || r16(b + CH_MAGIC) != CR_CHUNK_MAGIC || b[CH_VER] != 2 ||
 	    b[CH_HLEN] < CH_LEN)
 		return -EINVAL;
 	uint32_t total = r32(b + CH_TOTAL);
@@ -219,23 +257,50 @@ cr_chunk_next(struct cr_chunk_reader *r, struct cr_frame *f)
 		return 0;
 	if (r->p >= r->end)
 		return -EINVAL;
-	uint8_t mp = *r->p++;
-	uint64_t a, b, c, l;
-	if (get_varint(&r->p, r->end, &a) || get_varint(&r->p, r->end, &b) ||
-	    get_varint(&r->p, r->end, &c) || get_varint(&r->p, r->end, &l))
+	int first = r->left == r->h.n_pkts;
+	uint8_t fl = *r->p++;
+	uint64_t v;
+	if (!(fl & PF_PT)) {
+		if (r->p >= r->end)
+			return -EINVAL;
+		r->cur.pt = *r->p++ & 0x7f;
+	} else if (first) {
 		return -EINVAL;
-	if (l > (uint64_t)(r->end - r->p))
-		return -EINVAL;
-	if (r->left != r->h.n_pkts) {
-		r->cur.seq = (uint16_t)(r->cur.seq + unzz(a));
-		r->cur.ts = (uint32_t)(r->cur.ts + (uint32_t)unzz(b));
-		r->cur.t_ns += unzz(c) * 1000;
 	}
-	r->cur.marker = mp >> 7;
-	r->cur.pt = mp & 0x7f;
-	r->cur.plen = (uint32_t)l;
+	if (!(fl & PF_SEQ1)) {
+		if (first || get_varint(&r->p, r->end, &v))
+			return -EINVAL;
+		r->cur.seq = (uint16_t)(r->cur.seq + unzz(v));
+	} else if (!first) {
+		r->cur.seq++;
+	}
+	int32_t dts = r->last_dts;
+	if (!(fl & PF_DTS)) {
+		if (first || get_varint(&r->p, r->end, &v))
+			return -EINVAL;
+		dts = (int32_t)unzz(v);
+	}
+	if (!(fl & PF_LEN)) {
+		if (get_varint(&r->p, r->end, &v) || v > (uint64_t)(r->end - r->p))
+			return -EINVAL;
+		r->cur.plen = (uint32_t)v;
+	} else if (first) {
+		return -EINVAL;
+	}
+	if (!first) {
+		if (get_varint(&r->p, r->end, &v))
+			return -EINVAL;
+		int64_t dt = r->last_dt_us + unzz(v);
+		r->cur.ts += (uint32_t)dts;
+		r->cur.t_ns += dt * 1000;
+		r->last_dts = dts;
+		r->last_dt_us = dt;
+	}
+	if (r->cur.plen > (uint32_t)(r->end - r->p))
+		return -EINVAL;
+	r->cur.marker = fl >> 7;
 	r->cur.payload = r->p;
-	r->p += l;
+	r->p += r->cur.plen;
 	r->left--;
 	*f = r->cur;
 	return 1;

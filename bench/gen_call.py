@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Write a pcap with one realistic SIP call: INVITE/180/200/ACK, RTP both ways
+for the given minutes (20 ms frames, real audio payloads taken from a file of
+the codec's bytes, looped), BYE/200. Deterministic for a given seed.
+usage: gen_call.py OUT.pcap MINUTES PAYLOAD_FILE [PT=0]"""
+import random
+import struct
+import sys
+
+out, minutes, payload_file = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+pt = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+audio = open(payload_file, "rb").read()
+rnd = random.Random(7)
+A, B = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 20])
+T0 = 1767225600.0
+frames = []
+
+
+def udp(t, src, sp, dst, dp, pl):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + len(pl), 0, 0, 64, 17, 0, src, dst)
+    u = struct.pack("!HHHH", sp, dp, 8 + len(pl), 0)
+    eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    frames.append((t, eth + ip + u + pl))
+
+
+def sip(t, a2b, text):
+    udp(t, A if a2b else B, 5060, B if a2b else A, 5060, text.replace("\n", "\r\n").encode())
+
+
+hdr = ("Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\nFrom: <sip:1001@192.0.2.10>;tag=a\n"
+       "To: <sip:2002@192.0.2.20>{tt}\nCall-ID: bench-call@192.0.2.10\nCSeq: {cs}\n")
+sdp = "v=0\no=- 1 1 IN IP4 {ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\nm=audio {port} RTP/AVP {pt}\n"
+def msg(first, tt, cs, body=None):
+    s = first + "\n" + hdr.format(tt=tt, cs=cs)
+    if body:
+        b = body.replace("\n", "\r\n")
+        return s + f"Content-Type: application/sdp\nContent-Length: {len(b)}\n\n" + body
+    return s + "Content-Length: 0\n\n"
+sip(T0, 1, msg("INVITE sip:2002@192.0.2.20 SIP/2.0", "", "1 INVITE", sdp.format(ip="192.0.2.10", port=40000, pt=pt)))
+sip(T0 + 0.01, 0, msg("SIP/2.0 180 Ringing", ";tag=b", "1 INVITE"))
+sip(T0 + 1.0, 0, msg("SIP/2.0 200 OK", ";tag=b", "1 INVITE", sdp.format(ip="192.0.2.20", port=50000, pt=pt)))
+sip(T0 + 1.01, 1, msg("ACK sip:2002@192.0.2.20 SIP/2.0", ";tag=b", "1 ACK"))
+n = int(minutes * 60 * 50)
+for d, (src, sp, dst, dp, ssrc, off) in enumerate(((A, 40000, B, 50000, 0x1111, 0), (B, 50000, A, 40000, 0x2222, 80000))):
+    for i in range(n):
+        t = T0 + 1.02 + i * 0.02 + rnd.uniform(0, 0.002)
+        o = (off + i * 160) % max(1, len(audio) - 160)
+        rtp = struct.pack("!BBHII", 0x80, pt, i & 0xffff, (i * 160) & 0xffffffff, ssrc) + audio[o:o + 160]
+        udp(t, src, sp, dst, dp, rtp)
+te = T0 + 1.02 + n * 0.02 + 0.01
+sip(te, 1, msg("BYE sip:2002@192.0.2.20 SIP/2.0", ";tag=b", "2 BYE"))
+sip(te + 0.005, 0, msg("SIP/2.0 200 OK", ";tag=b", "2 BYE"))
+frames.sort(key=lambda f: f[0])
+with open(out, "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for t, b in frames:
+        sec = int(t)
+        f.write(struct.pack("<IIII", sec, int(round((t - sec) * 1e6)), len(b), len(b)))
+        f.write(b)
+print(f"{out}: {len(frames)} packets, {n} RTP frames per direction, payload {2 * n * 160} bytes")
