@@ -184,6 +184,13 @@ collect(void *ctx, const struct cr_index_call_row *row, const struct cr_stream_r
 	return 0;
 }
 
+static int
+count_chunk(void *ctx, const struct cr_chunk_rec *c)
+{
+	*(uint64_t *)ctx += c->n_pkts;
+	return 0;
+}
+
 static void
 check_store(const char *store, struct seen *v)
 {
@@ -195,6 +202,12 @@ check_store(const char *store, struct seen *v)
 	memset(&f, 0, sizeof(f));
 	memset(v, 0, sizeof(*v));
 	CHECK_EQ(cr_index_query(idx, &f, collect, v), 0);
+	/* every recorded packet is in a stored chunk */
+	for (uint32_t i = 0; i < v->ns; i++) {
+		uint64_t stored = 0;
+		CHECK_EQ(cr_index_chunks(idx, v->s[i].uid, count_chunk, &stored), 0);
+		CHECK_EQ(stored, v->s[i].packets);
+	}
 	cr_index_close(idx);
 	CHECK_EQ(v->calls, 1);
 	CHECK(strcmp(v->call.call_id, "c1@test") == 0);
@@ -368,9 +381,10 @@ main(int argc, char **argv)
 	alarm(3);
 	CHECK_EQ(cr_engine_run(live_engine), 0);
 	cr_engine_totals(live_engine, &t);
-	uint64_t rtp_rec = 0, ring_full = 0;
+	uint64_t rtp_rec = 0, ring_full = 0, store_full = 0;
 	CHECK_EQ(cr_engine_counter(live_engine, "RTP", &rtp_rec), 0);
 	CHECK_EQ(cr_engine_counter(live_engine, "RING_FULL", &ring_full), 0);
+	CHECK_EQ(cr_engine_counter(live_engine, "STORE_FULL", &store_full), 0);
 	CHECK(cr_engine_counter(live_engine, "NO_SUCH", &rtp_rec) == -ENOENT);
 	CHECK_EQ(cr_engine_counter(live_engine, "RTP", &rtp_rec), 0);
 	printf("live: sent %lu, received %lu, RTP recorded %lu, RING_FULL %lu\n",
@@ -379,8 +393,8 @@ main(int argc, char **argv)
 	CHECK_EQ(t.rx_packets, sent);
 	CHECK_EQ(t.accounted, t.rx_packets);
 	/* every RTP packet sent is either recorded or counted as dropped */
-	uint64_t other_ring_drops = ring_full; /* SIP is never queued, so drops are RTP */
-	CHECK_EQ(rtp_rec + other_ring_drops, (uint64_t)rtp_sent * 12);
+	/* SIP is never queued, so ring drops are RTP; RTP recorded is RTP stored */
+	CHECK_EQ(rtp_rec + ring_full + store_full, (uint64_t)rtp_sent * 12);
 	cr_engine_free(live_engine);
 	live_engine = NULL;
 
