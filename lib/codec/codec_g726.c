@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* G.726 16/24/32/40 (spandsp). RFC 3551 names ("G726-32") specify LSB-first
- * packing, AAL2 names MSB-first. Real devices (baresip/spandsp among them)
- * send MSB-first under the RFC name, so for RFC names the first frames are
- * decoded both ways and the packing whose output is smoother (less
- * high-frequency energy: wrong bit order decodes to noise) is kept. */
+/* G.726 16/24/32/40 kbit/s: spandsp's ADPCM decoder fed with code words we
+ * unpack ourselves, LSB-first as RFC 3551 4.5.4 specifies for "G726-nn", or
+ * MSB-first as ITU-T I.366.2 (AAL2) does.
+ *
+ * Real devices (baresip/spandsp among them) send MSB-first under the RFC
+ * name, so for RFC names both orders are decoded for the first frames and the
+ * order whose output short-term linear prediction follows better is kept: the
+ * wrong order scrambles code words in time and decodes to noise-like audio
+ * with a far lower prediction gain, whatever the signal. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,83 +15,131 @@
 
 #include "cr_codec.h"
 
+#define PROBE_FRAMES 25
+
 struct g726 {
-	int rate;
-	int packing; /* G726_PACKING_LEFT/RIGHT, 0 = not decided yet */
-	g726_state_t *left, *right;
+	int bits;
+	int order; /* 0 undecided, 1 LSB-first (RFC), 2 MSB-first (AAL2) */
+	g726_state_t *d[2];
 	plc_state_t *plc;
-	double hf[2], lf[2];
+	double err[2], sig[2];
 	int probe;
 };
 
 static void *
-open_rate(int bitrate, int packing, uint32_t *rate)
+open_rate(int bitrate, int order, uint32_t *rate)
 {
 	struct g726 *g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return NULL;
-	g->rate = bitrate;
-	g->packing = packing;
-	g->left = g726_init(NULL, bitrate, G726_ENCODING_LINEAR, G726_PACKING_LEFT);
-	g->right = g726_init(NULL, bitrate, G726_ENCODING_LINEAR, G726_PACKING_RIGHT);
+	g->bits = bitrate / 8000;
+	g->order = order;
+	for (int i = 0; i < 2; i++)
+		g->d[i] = g726_init(NULL, bitrate, G726_ENCODING_LINEAR, G726_PACKING_NONE);
 	g->plc = plc_init(NULL);
 	*rate = 8000;
 	return g;
 }
 
-#define OPEN(fn, br, pk)                                                                   \
+#define OPEN(fn, br, order)                                                                \
 	static void *fn(const struct cr_codec_params *p, uint32_t *rate)                   \
 	{                                                                                  \
 		(void)p;                                                                   \
-		return open_rate(br, pk, rate);                                            \
+		return open_rate(br, order, rate);                                         \
 	}
 OPEN(open16, 16000, 0)
 OPEN(open24, 24000, 0)
 OPEN(open32, 32000, 0)
 OPEN(open40, 40000, 0)
-OPEN(open16a, 16000, G726_PACKING_LEFT)
-OPEN(open24a, 24000, G726_PACKING_LEFT)
-OPEN(open32a, 32000, G726_PACKING_LEFT)
-OPEN(open40a, 40000, G726_PACKING_LEFT)
+OPEN(open16a, 16000, 2)
+OPEN(open24a, 24000, 2)
+OPEN(open32a, 32000, 2)
+OPEN(open40a, 40000, 2)
 
-static void
-energy(const int16_t *x, int n, double *hf, double *lf)
+/* Unpack k-bit code words, one per output byte. @return code words. */
+static int
+unpack(const uint8_t *in, uint32_t len, int k, int msb_first, uint8_t *codes, int max)
 {
-	for (int i = 1; i < n; i++) {
-		double d = (double)x[i] - x[i - 1], s = (double)x[i] + x[i - 1];
-		*hf += d * d;
-		*lf += s * s;
+	uint32_t acc = 0;
+	int nb = 0, n = 0;
+	uint8_t mask = (uint8_t)((1u << k) - 1);
+	for (uint32_t i = 0; i < len && n < max; i++) {
+		if (msb_first) {
+			acc = (acc << 8) | in[i];
+			nb += 8;
+			while (nb >= k && n < max) {
+				codes[n++] = (uint8_t)((acc >> (nb - k)) & mask);
+				nb -= k;
+			}
+		} else {
+			acc |= (uint32_t)in[i] << nb;
+			nb += 8;
+			while (nb >= k && n < max) {
+				codes[n++] = (uint8_t)(acc & mask);
+				acc >>= k;
+				nb -= k;
+			}
+		}
 	}
+	return n;
+}
+
+/* Order-4 LPC residual and signal energy of one frame (autocorrelation +
+ * Levinson-Durbin). */
+static void
+lpc_energy(const int16_t *x, int n, double *err, double *sig)
+{
+	double r[5] = {0};
+	for (int l = 0; l <= 4; l++)
+		for (int i = l; i < n; i++)
+			r[l] += (double)x[i] * x[i - l];
+	if (r[0] <= 0)
+		return;
+	double a[5] = {1, 0, 0, 0, 0}, e = r[0] * (1 + 1e-9);
+	for (int i = 1; i <= 4; i++) {
+		double acc = r[i];
+		for (int j = 1; j < i; j++)
+			acc += a[j] * r[i - j];
+		double kk = -acc / e;
+		double tmp[5];
+		memcpy(tmp, a, sizeof(a));
+		for (int j = 1; j < i; j++)
+			a[j] = tmp[j] + kk * tmp[i - j];
+		a[i] = kk;
+		e *= 1 - kk * kk;
+	}
+	*err += e;
+	*sig += r[0];
 }
 
 static int
 decode(void *ctx, const uint8_t *in, uint32_t len, int16_t *out, uint32_t max)
 {
 	struct g726 *g = ctx;
-	int bits = g->rate / 8000;
-	if (len * 8 / (uint32_t)bits > max)
-		len = max * (uint32_t)bits / 8;
+	uint8_t codes[4096] = {0};
+	int cap = max < sizeof(codes) ? (int)max : (int)sizeof(codes);
 	int n;
-	if (g->packing == 0) {
-		/* decide on the first ~50 frames of speech-bearing audio */
-		int16_t tmp[2048];
-		int nl = g726_decode(g->left, out, in, (int)len);
-		int nr = g726_decode(g->right, tmp, in, (int)len < 2048 ? (int)len : 2048);
-		energy(out, nl, &g->hf[0], &g->lf[0]);
-		energy(tmp, nr, &g->hf[1], &g->lf[1]);
-		if (++g->probe >= 50) {
-			double rl = g->hf[0] / (g->lf[0] + 1), rr = g->hf[1] / (g->lf[1] + 1);
-			g->packing = rl <= rr ? G726_PACKING_LEFT : G726_PACKING_RIGHT;
-		}
-		double rl = g->hf[0] / (g->lf[0] + 1), rr = g->hf[1] / (g->lf[1] + 1);
-		if (rr < rl) {
-			memcpy(out, tmp, sizeof(int16_t) * (size_t)nr);
-			nl = nr;
+	if (g->order == 0) {
+		int16_t alt[4096];
+		int nl = unpack(in, len, g->bits, 0, codes, cap);
+		nl = g726_decode(g->d[0], out, codes, nl);
+		int nm = unpack(in, len, g->bits, 1, codes, cap);
+		nm = g726_decode(g->d[1], alt, codes, nm);
+		lpc_energy(out, nl, &g->err[0], &g->sig[0]);
+		lpc_energy(alt, nm, &g->err[1], &g->sig[1]);
+		/* residual/signal: smaller is better predicted */
+		double q0 = g->err[0] / (g->sig[0] + 1), q1 = g->err[1] / (g->sig[1] + 1);
+		if (++g->probe >= PROBE_FRAMES && g->sig[0] + g->sig[1] > 0)
+			g->order = q0 <= q1 ? 1 : 2;
+		if (q1 < q0) {
+			memcpy(out, alt, sizeof(int16_t) * (size_t)nm);
+			nl = nm;
 		}
 		n = nl;
 	} else {
-		n = g726_decode(g->packing == G726_PACKING_LEFT ? g->left : g->right, out, in,
-				(int)len);
+		int msb = g->order == 2;
+		n = unpack(in, len, g->bits, msb, codes, cap);
+		n = g726_decode(g->d[msb], out, codes, n);
 	}
 	if (n > 0)
 		plc_rx(g->plc, out, n);
@@ -105,8 +157,8 @@ static void
 close_g726(void *ctx)
 {
 	struct g726 *g = ctx;
-	g726_free(g->left);
-	g726_free(g->right);
+	g726_free(g->d[0]);
+	g726_free(g->d[1]);
 	plc_free(g->plc);
 	free(g);
 }
