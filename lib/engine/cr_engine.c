@@ -551,8 +551,8 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 			cs->calls_created, e->idx_calls, e->idx_streams, e->idx_chunks,
 			e->idx_batches, e->idx_errors);
 		fprintf(f, "store: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64
-			   " bytes, %" PRIu64 " write errors\n",
-			e->io_segments, e->io_blocks, e->io_bytes, e->io_errors);
+			   " bytes in %" PRIu64 " writes, %" PRIu64 " write errors\n",
+			e->io_segments, e->io_blocks, e->io_bytes, e->io_writes, e->io_errors);
 	}
 }
 

@@ -199,7 +199,7 @@ struct cr_engine {
 	struct rte_ring *io_ring;
 	pthread_t io_thread;
 	volatile int io_stop;
-	uint64_t io_blocks, io_bytes, io_errors, io_lost_pkts, io_segments, raw_bytes;
+	uint64_t io_blocks, io_bytes, io_writes, io_errors, io_lost_pkts, io_segments;
 	/* index thread */
 	pthread_t idx_thread;
 	volatile int idx_stop;

@@ -159,14 +159,32 @@ cr_store_chunk_due(const struct cr_worker *w, const struct cr_stream *s)
 
 /* ---- I/O thread ---- */
 
+#define WBUF (1u << 20) /* writes go out in 1 MiB, aligned for O_DIRECT */
+#define WALIGN 4096
+
+/* chunk records waiting for their bytes to reach the file */
+struct pending {
+	struct cr_chunk_meta meta;
+	uint64_t block_off;
+	uint32_t chunk_no;
+};
+
 struct seg {
-	int fd;
+	int fd;	 /* buffered: header, tails, footer */
+	int dfd; /* O_DIRECT, or -1 where the file system refuses it */
 	char rel[96];
-	uint64_t off;
+	uint64_t off;	  /* logical end of the segment */
+	uint64_t flushed; /* bytes on disk (wbuf starts here) */
+	uint8_t *wbuf;	  /* WBUF bytes, WALIGN-aligned */
+	uint32_t wlen;
 	uint64_t seq;
 	int hour; /* YYYYMMDDHH of the segment's packet time */
 	uint32_t n_blocks, cap_blocks;
 	uint64_t *blocks;
+	struct pending *pend;
+	uint32_t n_pend, cap_pend;
+	uint64_t pend_pkts;
+	int64_t last_flush_ns;
 };
 
 static int
@@ -202,11 +220,51 @@ write_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static void send_pending(struct cr_engine *e, struct seg *s);
+
+/* Write the staged bytes. Full, aligned buffers go through O_DIRECT; a
+ * partial tail goes through the page cache (and is rewritten in place when
+ * more data follows, since wbuf keeps it). */
+static int
+flush_seg(struct cr_engine *e, struct seg *s, int keep_tail)
+{
+	if (s->fd < 0 || s->wlen == 0)
+		return 0;
+	int r;
+	int aligned = (s->flushed % WALIGN) == 0 && (s->wlen % WALIGN) == 0;
+	if (s->dfd >= 0 && aligned)
+		r = write_all(s->dfd, s->wbuf, s->wlen, s->flushed);
+	else
+		r = write_all(s->fd, s->wbuf, s->wlen, s->flushed);
+	if (r != 0)
+		return r;
+	e->io_writes++;
+	send_pending(e, s);
+	if (keep_tail && !aligned) {
+		/* keep the unaligned tail staged so the next flush starts aligned */
+		uint32_t keep = s->wlen % WALIGN;
+		uint32_t drop = s->wlen - keep;
+		memmove(s->wbuf, s->wbuf + drop, keep);
+		s->flushed += drop;
+		s->wlen = keep;
+	} else {
+		s->flushed += s->wlen;
+		s->wlen = 0;
+	}
+	return 0;
+}
+
 static void
 seal(struct cr_engine *e, struct seg *s)
 {
 	if (s->fd < 0)
 		return;
+	if (flush_seg(e, s, 0) != 0) {
+		e->io_errors++;
+		e->io_lost_pkts += s->pend_pkts;
+		s->n_pend = 0;
+		s->pend_pkts = 0;
+	}
 	/* footer: "CRFT" n_blocks offsets[] crc; trailer: footer_off "CRSEGEND" */
 	size_t fl = 8 + (size_t)s->n_blocks * 8 + 4;
 	uint8_t *f = malloc(fl + 16);
@@ -225,7 +283,10 @@ seal(struct cr_engine *e, struct seg *s)
 	if (fdatasync(s->fd) != 0)
 		e->io_errors++;
 	close(s->fd);
+	if (s->dfd >= 0)
+		close(s->dfd);
 	s->fd = -1;
+	s->dfd = -1;
 	s->n_blocks = 0;
 }
 
@@ -247,14 +308,20 @@ open_seg(struct cr_engine *e, struct seg *s, unsigned worker, int64_t t)
 	s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (s->fd < 0)
 		return -errno;
-	uint8_t hdr[CR_SEG_HDR_LEN];
-	cr_seg_header(hdr, (uint16_t)worker, s->seq, t);
-	if ((r = write_all(s->fd, hdr, sizeof(hdr), 0)) != 0) {
+	s->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC); /* tmpfs etc. refuse: buffered */
+	if (s->wbuf == NULL && posix_memalign((void **)&s->wbuf, WALIGN, WBUF) != 0) {
 		close(s->fd);
 		s->fd = -1;
-		return r;
+		return -ENOMEM;
 	}
+	s->wlen = 0;
+	uint8_t hdr[CR_SEG_HDR_LEN];
+	cr_seg_header(hdr, (uint16_t)worker, s->seq, t);
 	s->off = CR_SEG_HDR_LEN;
+	/* staged with the blocks so that every full buffer is one aligned write */
+	memcpy(s->wbuf, hdr, sizeof(hdr));
+	s->wlen = CR_SEG_HDR_LEN;
+	s->flushed = 0;
 	s->hour = (tm.tm_year + 1900) * 1000000 + (tm.tm_mon + 1) * 10000 + tm.tm_mday * 100 +
 		  tm.tm_hour;
 	s->n_blocks = 0;
@@ -273,31 +340,56 @@ hour_of(int64_t t)
 }
 
 static void
-send_chunks(struct cr_engine *e, const struct seg *s, const struct cr_block_msg *b,
-	    uint64_t block_off)
+send_pending(struct cr_engine *e, struct seg *s)
 {
-	for (unsigned i = 0; i < b->n_chunks;) {
+	for (uint32_t i = 0; i < s->n_pend;) {
 		struct cr_msg *m = cr_idx_msg_get(e);
 		if (m == NULL) {
 			e->fate[CR_FATE_INDEX_FULL]++;
-			return;
+			break;
 		}
 		m->type = CR_MSG_CHUNKS;
 		m->n = 0;
-		for (; i < b->n_chunks && m->n < CR_MSG_MAX_CHUNKS; i++) {
+		for (; i < s->n_pend && m->n < CR_MSG_MAX_CHUNKS; i++) {
+			const struct pending *p = &s->pend[i];
 			struct cr_chunk_rec *c = &m->chunks[m->n++];
 			memset(c, 0, sizeof(*c));
-			c->stream_uid = b->meta[i].stream_uid;
-			c->call_uid = b->meta[i].call_uid;
+			c->stream_uid = p->meta.stream_uid;
+			c->call_uid = p->meta.call_uid;
 			snprintf(c->segment, sizeof(c->segment), "%s", s->rel);
-			c->block_off = block_off;
-			c->chunk_no = i;
-			c->n_pkts = b->meta[i].n_pkts;
-			c->first_ns = b->meta[i].first_ns;
-			c->last_ns = b->meta[i].last_ns;
+			c->block_off = p->block_off;
+			c->chunk_no = p->chunk_no;
+			c->n_pkts = p->meta.n_pkts;
+			c->first_ns = p->meta.first_ns;
+			c->last_ns = p->meta.last_ns;
 		}
 		cr_idx_send(e, m);
 	}
+	s->n_pend = 0;
+	s->pend_pkts = 0;
+}
+
+static int
+stage(struct seg *s, const struct cr_block_msg *b)
+{
+	if (s->n_pend + b->n_chunks > s->cap_pend) {
+		uint32_t nc = s->cap_pend ? s->cap_pend * 2 : 1024;
+		while (nc < s->n_pend + b->n_chunks)
+			nc *= 2;
+		struct pending *np = realloc(s->pend, nc * sizeof(*np));
+		if (np == NULL)
+			return -ENOMEM;
+		s->pend = np;
+		s->cap_pend = nc;
+	}
+	for (unsigned i = 0; i < b->n_chunks; i++) {
+		struct pending *p = &s->pend[s->n_pend++];
+		p->meta = b->meta[i];
+		p->block_off = s->off;
+		p->chunk_no = i;
+	}
+	s->pend_pkts += b->pkts;
+	return 0;
 }
 
 static void
@@ -308,15 +400,33 @@ write_block(struct cr_engine *e, struct seg *s, struct cr_block_msg *b)
 		seal(e, s);
 	if (s->fd < 0)
 		r = open_seg(e, s, b->worker, b->first_ns);
-	if (r == 0)
+	if (r == 0 && s->wlen + b->len > WBUF)
+		r = flush_seg(e, s, 1);
+	if (r == 0 && b->len > WBUF - s->wlen) {
+		/* larger than the staging buffer: straight through */
 		r = write_all(s->fd, b->data, b->len, s->off);
+		if (r == 0) {
+			s->flushed = s->off + b->len;
+			r = stage(s, b);
+			send_pending(e, s);
+		}
+	} else if (r == 0) {
+		memcpy(s->wbuf + s->wlen, b->data, b->len);
+		s->wlen += b->len;
+		r = stage(s, b);
+	}
 	if (r != 0) {
 		/* never report a failed segment durable: close it, count the loss */
 		e->io_errors++;
-		e->io_lost_pkts += b->pkts;
+		e->io_lost_pkts += b->pkts + s->pend_pkts;
+		s->n_pend = 0;
+		s->pend_pkts = 0;
+		s->wlen = 0;
 		if (s->fd >= 0) {
 			close(s->fd);
-			s->fd = -1;
+			if (s->dfd >= 0)
+				close(s->dfd);
+			s->fd = s->dfd = -1;
 		}
 		return;
 	}
@@ -330,7 +440,6 @@ write_block(struct cr_engine *e, struct seg *s, struct cr_block_msg *b)
 	}
 	if (s->n_blocks < s->cap_blocks)
 		s->blocks[s->n_blocks++] = s->off;
-	send_chunks(e, s, b, s->off);
 	s->off += b->len;
 	e->io_blocks++;
 	e->io_bytes += b->len;
@@ -342,7 +451,8 @@ io_main(void *arg)
 	struct cr_engine *e = arg;
 	struct seg *segs = calloc(e->cfg.n_workers, sizeof(*segs));
 	for (unsigned i = 0; i < e->cfg.n_workers; i++)
-		segs[i].fd = -1;
+		segs[i].fd = segs[i].dfd = -1;
+	unsigned idle = 0;
 	void *objs[16];
 	for (;;) {
 		unsigned n = rte_ring_sc_dequeue_burst(e->io_ring, objs, RTE_DIM(objs), NULL);
@@ -350,9 +460,15 @@ io_main(void *arg)
 			if (__atomic_load_n(&e->io_stop, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(e->io_ring))
 				break;
+			/* quiet for ~1 s: push staged tails out (bounded loss on a crash) */
+			if (++idle == 1000)
+				for (unsigned i = 0; i < e->cfg.n_workers; i++)
+					if (flush_seg(e, &segs[i], 1) != 0)
+						e->io_errors++;
 			usleep(1000);
 			continue;
 		}
+		idle = 0;
 		for (unsigned i = 0; i < n; i++) {
 			struct cr_block_msg *b = objs[i];
 			write_block(e, &segs[b->worker], b);
@@ -362,6 +478,8 @@ io_main(void *arg)
 	for (unsigned i = 0; i < e->cfg.n_workers; i++) {
 		seal(e, &segs[i]);
 		free(segs[i].blocks);
+		free(segs[i].pend);
+		free(segs[i].wbuf);
 	}
 	free(segs);
 	return NULL;
