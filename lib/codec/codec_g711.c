@@ -5,10 +5,11 @@
 #include <spandsp.h>
 
 #include "cr_codec.h"
+#include "cr_codec_internal.h"
 
 struct g711 {
+	struct cr_plc p; /* first: shared conceal */
 	int alaw;
-	plc_state_t *plc;
 };
 
 static void *
@@ -18,7 +19,7 @@ open_common(int alaw, uint32_t *rate)
 	if (g == NULL)
 		return NULL;
 	g->alaw = alaw;
-	g->plc = plc_init(NULL);
+	g->p.plc = plc_init(NULL);
 	*rate = 8000;
 	return g;
 }
@@ -42,24 +43,16 @@ decode(void *ctx, const uint8_t *in, uint32_t len, int16_t *out, uint32_t max)
 	uint32_t n = len < max ? len : max;
 	for (uint32_t i = 0; i < n; i++)
 		out[i] = g->alaw ? alaw_to_linear(in[i]) : ulaw_to_linear(in[i]);
-	plc_rx(g->plc, out, (int)n);
-	return (int)n;
-}
-
-static int
-conceal(void *ctx, int16_t *out, uint32_t n)
-{
-	struct g711 *g = ctx;
-	return plc_fillin(g->plc, out, (int)n);
+	return cr_plc_keep(g, out, (int)n);
 }
 
 static void
 close_g(void *ctx)
 {
 	struct g711 *g = ctx;
-	plc_free(g->plc);
+	plc_free(g->p.plc);
 	free(g);
 }
 
-const struct cr_codec_ops cr_codec_pcmu = {"PCMU", open_u, decode, conceal, close_g};
-const struct cr_codec_ops cr_codec_pcma = {"PCMA", open_a, decode, conceal, close_g};
+const struct cr_codec_ops cr_codec_pcmu = {"PCMU", open_u, decode, cr_plc_conceal, close_g};
+const struct cr_codec_ops cr_codec_pcma = {"PCMA", open_a, decode, cr_plc_conceal, close_g};

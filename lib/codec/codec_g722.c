@@ -5,10 +5,11 @@
 #include <spandsp.h>
 
 #include "cr_codec.h"
+#include "cr_codec_internal.h"
 
 struct g722 {
+	struct cr_plc p; /* first: shared conceal */
 	g722_decode_state_t *d;
-	plc_state_t *plc;
 };
 
 static void *
@@ -19,7 +20,7 @@ open_g722(const struct cr_codec_params *p, uint32_t *rate)
 	if (g == NULL)
 		return NULL;
 	g->d = g722_decode_init(NULL, 64000, 0);
-	g->plc = plc_init(NULL);
+	g->p.plc = plc_init(NULL);
 	*rate = 16000;
 	return g;
 }
@@ -30,17 +31,7 @@ decode(void *ctx, const uint8_t *in, uint32_t len, int16_t *out, uint32_t max)
 	struct g722 *g = ctx;
 	if (len * 2 > max)
 		len = max / 2;
-	int n = g722_decode(g->d, out, in, (int)len);
-	if (n > 0)
-		plc_rx(g->plc, out, n);
-	return n;
-}
-
-static int
-conceal(void *ctx, int16_t *out, uint32_t n)
-{
-	struct g722 *g = ctx;
-	return plc_fillin(g->plc, out, (int)n);
+	return cr_plc_keep(g, out, g722_decode(g->d, out, in, (int)len));
 }
 
 static void
@@ -48,8 +39,8 @@ close_g722(void *ctx)
 {
 	struct g722 *g = ctx;
 	g722_decode_free(g->d);
-	plc_free(g->plc);
+	plc_free(g->p.plc);
 	free(g);
 }
 
-const struct cr_codec_ops cr_codec_g722 = {"G722", open_g722, decode, conceal, close_g722};
+const struct cr_codec_ops cr_codec_g722 = {"G722", open_g722, decode, cr_plc_conceal, close_g722};

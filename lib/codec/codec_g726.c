@@ -14,14 +14,15 @@
 #include <spandsp.h>
 
 #include "cr_codec.h"
+#include "cr_codec_internal.h"
 
 #define PROBE_FRAMES 25
 
 struct g726 {
+	struct cr_plc p; /* first: shared conceal */
 	int bits;
 	int order; /* 0 undecided, 1 LSB-first (RFC), 2 MSB-first (AAL2) */
 	g726_state_t *d[2];
-	plc_state_t *plc;
 	double err[2], sig[2];
 	int probe;
 };
@@ -36,7 +37,7 @@ open_rate(int bitrate, int order, uint32_t *rate)
 	g->order = order;
 	for (int i = 0; i < 2; i++)
 		g->d[i] = g726_init(NULL, bitrate, G726_ENCODING_LINEAR, G726_PACKING_NONE);
-	g->plc = plc_init(NULL);
+	g->p.plc = plc_init(NULL);
 	*rate = 8000;
 	return g;
 }
@@ -141,16 +142,7 @@ decode(void *ctx, const uint8_t *in, uint32_t len, int16_t *out, uint32_t max)
 		n = unpack(in, len, g->bits, msb, codes, cap);
 		n = g726_decode(g->d[msb], out, codes, n);
 	}
-	if (n > 0)
-		plc_rx(g->plc, out, n);
-	return n;
-}
-
-static int
-conceal(void *ctx, int16_t *out, uint32_t n)
-{
-	struct g726 *g = ctx;
-	return plc_fillin(g->plc, out, (int)n);
+	return cr_plc_keep(g, out, n);
 }
 
 static void
@@ -159,19 +151,19 @@ close_g726(void *ctx)
 	struct g726 *g = ctx;
 	g726_free(g->d[0]);
 	g726_free(g->d[1]);
-	plc_free(g->plc);
+	plc_free(g->p.plc);
 	free(g);
 }
 
-const struct cr_codec_ops cr_codec_g726_16 = {"G726-16", open16, decode, conceal, close_g726};
-const struct cr_codec_ops cr_codec_g726_24 = {"G726-24", open24, decode, conceal, close_g726};
-const struct cr_codec_ops cr_codec_g726_32 = {"G726-32", open32, decode, conceal, close_g726};
-const struct cr_codec_ops cr_codec_g726_40 = {"G726-40", open40, decode, conceal, close_g726};
-const struct cr_codec_ops cr_codec_aal2_g726_16 = {"AAL2-G726-16", open16a, decode, conceal,
+const struct cr_codec_ops cr_codec_g726_16 = {"G726-16", open16, decode, cr_plc_conceal, close_g726};
+const struct cr_codec_ops cr_codec_g726_24 = {"G726-24", open24, decode, cr_plc_conceal, close_g726};
+const struct cr_codec_ops cr_codec_g726_32 = {"G726-32", open32, decode, cr_plc_conceal, close_g726};
+const struct cr_codec_ops cr_codec_g726_40 = {"G726-40", open40, decode, cr_plc_conceal, close_g726};
+const struct cr_codec_ops cr_codec_aal2_g726_16 = {"AAL2-G726-16", open16a, decode, cr_plc_conceal,
 						   close_g726};
-const struct cr_codec_ops cr_codec_aal2_g726_24 = {"AAL2-G726-24", open24a, decode, conceal,
+const struct cr_codec_ops cr_codec_aal2_g726_24 = {"AAL2-G726-24", open24a, decode, cr_plc_conceal,
 						   close_g726};
-const struct cr_codec_ops cr_codec_aal2_g726_32 = {"AAL2-G726-32", open32a, decode, conceal,
+const struct cr_codec_ops cr_codec_aal2_g726_32 = {"AAL2-G726-32", open32a, decode, cr_plc_conceal,
 						   close_g726};
-const struct cr_codec_ops cr_codec_aal2_g726_40 = {"AAL2-G726-40", open40a, decode, conceal,
+const struct cr_codec_ops cr_codec_aal2_g726_40 = {"AAL2-G726-40", open40a, decode, cr_plc_conceal,
 						   close_g726};

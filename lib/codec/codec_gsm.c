@@ -5,10 +5,11 @@
 #include <spandsp.h>
 
 #include "cr_codec.h"
+#include "cr_codec_internal.h"
 
 struct gsm {
+	struct cr_plc p; /* first: shared conceal */
 	gsm0610_state_t *d;
-	plc_state_t *plc;
 };
 
 static void *
@@ -19,7 +20,7 @@ open_gsm(const struct cr_codec_params *p, uint32_t *rate)
 	if (g == NULL)
 		return NULL;
 	g->d = gsm0610_init(NULL, GSM0610_PACKING_VOIP);
-	g->plc = plc_init(NULL);
+	g->p.plc = plc_init(NULL);
 	*rate = 8000;
 	return g;
 }
@@ -31,17 +32,7 @@ decode(void *ctx, const uint8_t *in, uint32_t len, int16_t *out, uint32_t max)
 	len -= len % 33;
 	if (len / 33 * 160 > max)
 		len = max / 160 * 33;
-	int n = gsm0610_decode(g->d, out, in, (int)len);
-	if (n > 0)
-		plc_rx(g->plc, out, n);
-	return n;
-}
-
-static int
-conceal(void *ctx, int16_t *out, uint32_t n)
-{
-	struct gsm *g = ctx;
-	return plc_fillin(g->plc, out, (int)n);
+	return cr_plc_keep(g, out, gsm0610_decode(g->d, out, in, (int)len));
 }
 
 static void
@@ -49,8 +40,8 @@ close_gsm(void *ctx)
 {
 	struct gsm *g = ctx;
 	gsm0610_free(g->d);
-	plc_free(g->plc);
+	plc_free(g->p.plc);
 	free(g);
 }
 
-const struct cr_codec_ops cr_codec_gsm = {"GSM", open_gsm, decode, conceal, close_gsm};
+const struct cr_codec_ops cr_codec_gsm = {"GSM", open_gsm, decode, cr_plc_conceal, close_gsm};

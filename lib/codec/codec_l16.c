@@ -6,10 +6,11 @@
 #include <spandsp.h>
 
 #include "cr_codec.h"
+#include "cr_codec_internal.h"
 
 struct l16 {
+	struct cr_plc p; /* first: shared conceal */
 	unsigned ch;
-	plc_state_t *plc;
 };
 
 static void *
@@ -19,7 +20,7 @@ open_l16(const struct cr_codec_params *p, uint32_t *rate)
 	if (l == NULL)
 		return NULL;
 	l->ch = p->channels ? p->channels : 1;
-	l->plc = plc_init(NULL);
+	l->p.plc = plc_init(NULL);
 	*rate = p->clock ? p->clock : 44100;
 	return l;
 }
@@ -37,23 +38,15 @@ decode(void *ctx, const uint8_t *in, uint32_t len, int16_t *out, uint32_t max)
 		}
 		out[n++] = (int16_t)(acc / (int32_t)l->ch);
 	}
-	plc_rx(l->plc, out, (int)n);
-	return (int)n;
-}
-
-static int
-conceal(void *ctx, int16_t *out, uint32_t n)
-{
-	struct l16 *l = ctx;
-	return plc_fillin(l->plc, out, (int)n);
+	return cr_plc_keep(l, out, (int)n);
 }
 
 static void
 close_l16(void *ctx)
 {
 	struct l16 *l = ctx;
-	plc_free(l->plc);
+	plc_free(l->p.plc);
 	free(l);
 }
 
-const struct cr_codec_ops cr_codec_l16 = {"L16", open_l16, decode, conceal, close_l16};
+const struct cr_codec_ops cr_codec_l16 = {"L16", open_l16, decode, cr_plc_conceal, close_l16};
