@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cr_call.h"
+#include "cr_codec.h"
 #include "cr_export.h"
 #include "cr_index.h"
 #include "cr_pkt.h"
@@ -207,10 +208,11 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 			",\"lost\":%" PRId64 ",\"out_of_order\":%" PRIu64 ",\"duplicates\":%" PRIu64
 			",\"max_jitter_ms\":%.3f,\"mean_jitter_ms\":%.3f,\"max_delta_ms\":%.3f"
 			",\"mos\":%.2f,\"first\":%s,\"last\":%s,\"payload_bytes\":%" PRIu64
-			",\"rtcp_packets\":%" PRIu64 ",\"srtp\":%s,\"dtmf\":",
+			",\"rtcp_packets\":%" PRIu64 ",\"srtp\":%s,\"decodable\":%s,\"dtmf\":",
 			r->pt, r->clock_rate, r->packets, r->lost, r->out_of_order, r->duplicates,
 			r->max_jitter_ms, r->mean_jitter_ms, r->max_delta_ms, r->mos, t1, t2,
-			r->payload_bytes, r->rtcp_packets, r->is_srtp ? "true" : "false");
+			r->payload_bytes, r->rtcp_packets, r->is_srtp ? "true" : "false",
+			cr_codec_find(r->codec) && !r->is_srtp ? "true" : "false");
 		json_dtmf(f, r->dtmf, r->n_dtmf);
 		fputc('}', f);
 	}
@@ -252,11 +254,21 @@ print_row(void *ctx, const struct cr_index_call_row *row, const struct cr_stream
 		       ", jitter max %.3f mean %.3f ms, MOS %.2f\n",
 		       a, b, s[i].ssrc, side_name(s[i].side), s[i].codec, s[i].pt, s[i].packets,
 		       s[i].lost, s[i].max_jitter_ms, s[i].mean_jitter_ms, s[i].mos);
-		for (unsigned k = 0; k < s[i].n_dtmf; k++)
-			printf("    DTMF %c (%u ms)\n", s[i].dtmf[k].digit, s[i].dtmf[k].duration_ms);
+		if (!cr_codec_find(s[i].codec))
+			printf("    stored losslessly; no decoder for %s in this build\n", s[i].codec);
+		for (unsigned k = 0; k < s[i].n_dtmf; k++) {
+			char td[48];
+			fmt_time(td, sizeof(td), s[i].dtmf[k].t_ns);
+			printf("    DTMF %c at %.23s (%u ms)\n", s[i].dtmf[k].digit, td + 1,
+			       s[i].dtmf[k].duration_ms);
+		}
 	}
-	for (unsigned k = 0; k < c->n_dtmf; k++)
-		printf("  DTMF %c via SIP INFO (%u ms)\n", c->dtmf[k].digit, c->dtmf[k].duration_ms);
+	for (unsigned k = 0; k < c->n_dtmf; k++) {
+		char td[48];
+		fmt_time(td, sizeof(td), c->dtmf[k].t_ns);
+		printf("  DTMF %c at %.23s via SIP INFO (%u ms)\n", c->dtmf[k].digit, td + 1,
+		       c->dtmf[k].duration_ms);
+	}
 	return 0;
 }
 

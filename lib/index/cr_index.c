@@ -14,6 +14,7 @@
 	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels,ptmap"
 
 struct cr_index {
+	char stream_sel[512]; /* stream columns to SELECT; NULL for ones an old store lacks */
 	sqlite3 *db;
 	int mode;
 	uint64_t run_id;
@@ -119,6 +120,22 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			goto err;
 		sqlite3_free(em);
 	}
+	/* columns added after a store was created read as NULL from older stores */
+	int has_ch = 0, has_pm = 0;
+	sqlite3_stmt *ti;
+	if (sqlite3_prepare_v2(idx->db, "PRAGMA table_info(streams)", -1, &ti, NULL) == SQLITE_OK) {
+		while (sqlite3_step(ti) == SQLITE_ROW) {
+			const char *n = (const char *)sqlite3_column_text(ti, 1);
+			has_ch |= n && strcmp(n, "channels") == 0;
+			has_pm |= n && strcmp(n, "ptmap") == 0;
+		}
+		sqlite3_finalize(ti);
+	}
+	snprintf(idx->stream_sel, sizeof(idx->stream_sel),
+		 "uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"
+		 "out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms,"
+		 "mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,%s,%s",
+		 has_ch ? "channels" : "NULL", has_pm ? "ptmap" : "NULL");
 	*out = idx;
 	return 0;
 err:;
@@ -383,11 +400,13 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 	struct cr_stream_rec *arr = NULL;
 	uint32_t ns = 0, cap = 0;
 	int ret = 0;
+	char ssql[768];
+	snprintf(ssql, sizeof(ssql),
+		 "SELECT %s FROM streams WHERE call_uid=?1 "
+		 "ORDER BY first_ns, src, sport, dst, dport, ssrc, uid",
+		 idx->stream_sel);
 	if (sqlite3_prepare_v2(idx->db, sql, -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(idx->db,
-			       "SELECT " STREAM_COLS " FROM streams WHERE call_uid=?1 "
-			       "ORDER BY first_ns, src, sport, dst, dport, ssrc, uid",
-			       -1, &sst, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(idx->db, ssql, -1, &sst, NULL) != SQLITE_OK) {
 		ret = fail(idx);
 		goto out;
 	}
