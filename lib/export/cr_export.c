@@ -33,7 +33,7 @@ struct stream_audio {
 	uint8_t **blocks; /* decompressed blocks the frames point into */
 	uint32_t n_blocks, cap_blocks;
 	int16_t *pcm; /* at the codec's rate, from media start */
-	uint64_t pcm_len;
+	uint64_t pcm_len, pcm_cap;
 	uint32_t rate;
 };
 
@@ -176,16 +176,24 @@ cmp_seq(const void *a, const void *b)
 	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
 }
 
+/* Grow the stream's PCM to at least len samples; new space is silence.
+ * Capacity doubles, so a long call costs O(log n) reallocations. */
 static int
 ensure(struct stream_audio *sa, uint64_t len)
 {
 	if (len <= sa->pcm_len)
 		return 0;
-	int16_t *n = realloc(sa->pcm, len * sizeof(int16_t));
-	if (n == NULL)
-		return -ENOMEM;
-	memset(n + sa->pcm_len, 0, (len - sa->pcm_len) * sizeof(int16_t));
-	sa->pcm = n;
+	if (len > sa->pcm_cap) {
+		uint64_t cap = sa->pcm_cap ? sa->pcm_cap * 2 : 8000 * 60;
+		while (cap < len)
+			cap *= 2;
+		int16_t *n = realloc(sa->pcm, cap * sizeof(int16_t));
+		if (n == NULL)
+			return -ENOMEM;
+		memset(n + sa->pcm_cap, 0, (cap - sa->pcm_cap) * sizeof(int16_t));
+		sa->pcm = n;
+		sa->pcm_cap = cap;
+	}
 	sa->pcm_len = len;
 	return 0;
 }
@@ -262,6 +270,17 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 		return -ENOTSUP;
 	uint32_t clock = sa->rec.clock_rate ? sa->rec.clock_rate : 8000;
 	sa->rate = c.out_rate;
+	if (sa->n && sa->pcm == NULL) {
+		/* the span is known: reserve once, zero pages come lazily from calloc */
+		int64_t last = sa->f[0].t_ns;
+		for (uint32_t i = 1; i < sa->n; i++)
+			if (sa->f[i].t_ns > last)
+				last = sa->f[i].t_ns;
+		uint64_t want = (uint64_t)((last - media_start) / 1000000LL + 2000) * c.out_rate / 1000;
+		sa->pcm = calloc(want, sizeof(int16_t));
+		if (sa->pcm)
+			sa->pcm_cap = want;
+	}
 	static int16_t buf[48000 * 2];
 	int64_t anchor_pos = -1; /* sample position of anchor_ts */
 	uint32_t anchor_ts = 0;
