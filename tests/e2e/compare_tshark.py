@@ -67,6 +67,51 @@ def tshark_invites(pcap):
     return calls
 
 
+def tshark_states(pcap):
+    """Call state per Call-ID from tshark's SIP fields, the way Wireshark's VoIP
+    calls dialog classifies dialogs: a 2xx to INVITE then BYE = completed, a 2xx
+    without BYE = answered (in call), CANCEL or 487 = cancelled, another final
+    3xx-6xx (401/407 challenges excepted) = failed, else still in setup."""
+    out = subprocess.run(
+        ["tshark", "-r", pcap, "-Y", "sip", "-T", "fields", "-e", "sip.Call-ID", "-e", "sip.Method",
+         "-e", "sip.Status-Code", "-e", "sip.CSeq.method"],
+        capture_output=True, text=True, check=True).stdout
+    st = {}
+    for line in out.splitlines():
+        f = (line.split("\t") + ["", "", "", ""])[:4]
+        cid, meth, code, cseqm = f
+        if not cid:
+            continue
+        d = st.setdefault(cid, {"invite": False, "ok": False, "bye": False, "cancel": False, "fail": False})
+        if meth == "INVITE":
+            d["invite"] = True
+        elif meth == "BYE":
+            d["bye"] = True
+        elif meth == "CANCEL":
+            d["cancel"] = True
+        if code and cseqm == "INVITE":
+            c = int(code.split(",")[0])
+            if 200 <= c < 300:
+                d["ok"] = True
+            elif c == 487:
+                d["cancel"] = True
+            elif c >= 300 and c not in (401, 407):
+                d["fail"] = True
+    res = {}
+    for cid, d in st.items():
+        if not d["invite"]:
+            continue
+        if d["ok"]:
+            res[cid] = "completed" if d["bye"] else "answered"
+        elif d["cancel"]:
+            res[cid] = "cancelled"
+        elif d["fail"]:
+            res[cid] = "failed"
+        else:
+            res[cid] = "active"
+    return res
+
+
 def run_callrec(build, pcap, workers, store):
     r = subprocess.run([os.path.join(build, "app", "callrecd"), "--pcap", pcap, "--store", store,
                         "--workers", str(workers), "--quiet"], capture_output=True, text=True)
@@ -131,6 +176,10 @@ def main():
                 continue
             if sig[cid]["from_user"] != u["from_user"] or sig[cid]["to_user"] != u["to_user"]:
                 errs.append(f"call {cid}: users {sig[cid]['from_user']}/{sig[cid]['to_user']} vs tshark {u['from_user']}/{u['to_user']}")
+        states = tshark_states(pcap)
+        for cid, want in states.items():
+            if cid in sig and cid in inv and sig[cid]["state"] != want:
+                errs.append(f"call {cid}: state {sig[cid]['state']} vs {want} from tshark's SIP")
         for cid in sig:
             if cid not in inv:
                 errs.append(f"extra call {cid} (tshark sees no initial INVITE)")
