@@ -48,6 +48,7 @@ usage(FILE *f)
 		"  --store DIR     recording store (created if missing)\n"
 		"  --config FILE   configuration file (INI)\n"
 		"  --workers N     worker lcores (default 1)\n"
+		"  --profile FILE  port profile (drivers-config/*.ini)\n"
 		"  --quiet         no counter report at exit\n");
 }
 
@@ -131,7 +132,49 @@ struct opts {
 	int workers_set;
 	int quiet;
 	int progress;
+	const char *profile;
 };
+
+/* drivers-config profile: [port] nb_rxd, nb_mbufs, rx_queues, rss, promiscuous */
+static int
+load_profile(const char *path, struct cr_engine_cfg *cfg)
+{
+	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
+	if (cf == NULL) {
+		fprintf(stderr, "callrecd: cannot load port profile %s\n", path);
+		return 2;
+	}
+	int n = rte_cfgfile_section_num_entries(cf, "port");
+	if (n < 0) {
+		fprintf(stderr, "callrecd: %s: no [port] section\n", path);
+		rte_cfgfile_close(cf);
+		return 2;
+	}
+	struct rte_cfgfile_entry ent[32];
+	n = rte_cfgfile_section_entries(cf, "port", ent, 32);
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		const char *k = ent[i].name, *v = ent[i].value;
+		unsigned u;
+		if (strcmp(k, "nb_rxd") == 0 && parse_uint(v, 64, 65536, &u) == 0)
+			cfg->nb_rxd = u;
+		else if (strcmp(k, "nb_mbufs") == 0 && parse_uint(v, 1023, 1u << 22, &u) == 0)
+			cfg->nb_mbufs = u;
+		else if (strcmp(k, "rx_queues") == 0 && parse_uint(v, 1, 1, &u) == 0)
+			; /* software steering: one queue per port until run-to-completion lands */
+		else if (strcmp(k, "rss") == 0 && (strcmp(v, "off") == 0 || strcmp(v, "symmetric") == 0))
+			; /* symmetric RSS applies with multi-queue run-to-completion (not built) */
+		else if (strcmp(k, "promiscuous") == 0 && (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0))
+			cfg->promiscuous = strcmp(v, "yes") == 0;
+		else {
+			fprintf(stderr, "callrecd: %s: [port] %s = '%s' is not valid%s\n", path, k, v,
+				strcmp(k, "rx_queues") == 0 ? " (only 1 is supported yet)" : "");
+			rc = 2;
+		}
+	}
+	rte_cfgfile_close(cf);
+	return rc;
+}
 
 static int
 load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
@@ -174,6 +217,11 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		}
 		cfg->setup_timeout_ns = (int64_t)u * 1000000000LL;
 	}
+	static char profile[PATH_MAX];
+	if ((v = rte_cfgfile_get_entry(cf, "ports", "profile")) && o->profile == NULL) {
+		snprintf(profile, sizeof(profile), "%s", v);
+		o->profile = profile;
+	}
 	rte_cfgfile_close(cf);
 	return 0;
 }
@@ -186,6 +234,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		{"config", required_argument, NULL, 'c'}, {"workers", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},	{"progress", no_argument, NULL, 'P'},
 		{"no-progress", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
+		{"profile", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -219,6 +268,9 @@ parse_app_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'N':
 			o->progress = 0;
+			break;
+		case 'f':
+			o->profile = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -262,6 +314,8 @@ main(int argc, char **argv)
 	if (r != 0)
 		return r;
 	if (o.config && (r = load_config(o.config, &o, &cfg)) != 0)
+		return r;
+	if (o.profile && (r = load_profile(o.profile, &cfg)) != 0)
 		return r;
 	if (!live && o.n_pcaps == 0)
 		return bad("%s", "offline mode needs --pcap FILE (live mode: EAL options -- --config FILE)");

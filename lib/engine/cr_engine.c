@@ -42,6 +42,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->ring_size = 4096;
 	c->nb_mbufs = 16383;
 	c->nb_rxd = 1024;
+	c->promiscuous = 1;
 	c->max_streams = 16384;
 	c->chunk_cap = 4096;
 	c->nb_blocks = 63;
@@ -71,7 +72,8 @@ port_setup(struct cr_engine *e, uint16_t port)
 	r = rte_eth_tx_queue_setup(port, 0, nb_txd, rte_eth_dev_socket_id(port), NULL);
 	if (r < 0)
 		return r;
-	rte_eth_promiscuous_enable(port); /* a copy of the network: take everything */
+	if (e->cfg.promiscuous)
+		rte_eth_promiscuous_enable(port); /* a copy of the network: take everything */
 	return rte_eth_dev_start(port);
 }
 

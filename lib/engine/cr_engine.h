@@ -53,6 +53,7 @@ struct cr_engine_cfg {
 	unsigned ring_size;	  /**< per-worker ring (power of two) */
 	unsigned nb_mbufs;	  /**< mbuf pool size */
 	unsigned nb_rxd;	  /**< RX descriptors per queue */
+	int promiscuous;	  /**< receive every frame the copy port sees (default 1) */
 	unsigned max_streams;	  /**< per worker */
 	unsigned chunk_cap;	  /**< bytes of one chunk (about a second of G.711) */
 	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread */

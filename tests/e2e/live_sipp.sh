@@ -45,6 +45,7 @@ ip netns exec $SW dumpcap -q -i br0 -w "$W/oracle.pcap" 2>"$W/dumpcap.err" & DCP
 ip netns exec $SW "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --lcores '(0-2)@(0,1)' \
   --file-prefix=$S --no-telemetry --log-level=user1:error \
   --vdev=net_af_packet0,iface=br0,framecnt=4096 -- --store "$W/store" --workers 2 \
+  --profile "$HERE/../../drivers-config/af_packet.ini" \
   > "$W/callrecd.out" 2>&1 & CRPID=$!
 sleep 3
 ip netns exec $B sipp -sf "$W/uas.xml" -i $BIP -p 5060 -mi $BIP -mp 7000 -m 2 -nostdin \

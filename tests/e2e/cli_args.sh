@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The command-line contract: bad arguments get a clear message and exit 2.
+set -u
+B=$1 D=$2
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+fail=0
+expect() { # code, then the command
+  local want=$1; shift
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  if [ $rc != "$want" ] || { [ "$want" = 2 ] && ! [ -s "$T/err" ]; }; then
+    echo "FAIL (rc $rc, want $want): $*"; cat "$T/err"; fail=1
+  else
+    echo "ok   (rc $rc): $* -> $(head -c 100 "$T/err" | head -1)"
+  fi
+}
+printf "[port]\nnb_rxd = 12\n" > "$T/bad.ini"
+printf "[general]\nworkers = many\n" > "$T/badcfg.ini"
+expect 2 "$B/app/callrecd"
+expect 2 "$B/app/callrecd" --bogus
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --workers 0
+expect 2 "$B/app/callrecd" --pcap "$T/missing.pcap" --store "$T/s"
+expect 2 "$B/app/callrecd" --pcap "$D"
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --profile "$T/bad.ini"
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --config "$T/badcfg.ini"
+head -c 100 "$D" > "$T/trunc.pcap"; printf 'garbage' > "$T/junk.pcap"
+expect 2 "$B/app/callrecd" --pcap "$T/junk.pcap" --store "$T/s"
+expect 0 "$B/app/callrecd" --quiet --pcap "$T/trunc.pcap" --store "$T/s"
+expect 0 "$B/app/callrecd" --quiet --pcap "$D" --store "$T/s"
+expect 2 "$B/app/callrec"
+expect 2 "$B/app/callrec" frobnicate
+expect 2 "$B/app/callrec" calls
+expect 2 "$B/app/callrec" calls --store "$T/s" --since yesterday
+expect 2 "$B/app/callrec" show --store "$T/s"
+expect 2 "$B/app/callrec" export --store "$T/s" --call-id x
+expect 2 "$B/app/callrec" export --store "$T/s" --call-id x --out "$T/o" --channels quad
+expect 1 "$B/app/callrec" calls --store "$T/nostore"
+expect 0 "$B/app/callrec" calls --store "$T/s" --since 2000-01-01T00:00:00Z --until 2100-01-01
+exit $fail
