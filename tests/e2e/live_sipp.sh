@@ -48,6 +48,9 @@ ip netns exec $SW "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --
   --profile "$HERE/../../drivers-config/af_packet.ini" \
   > "$W/callrecd.out" 2>&1 & CRPID=$!
 sleep 3
+if ! kill -0 $CRPID 2>/dev/null; then
+  wait $CRPID; echo "callrecd exited early (rc $?):"; cat "$W/callrecd.out"; CRPID=; exit 1
+fi
 ip netns exec $B sipp -sf "$W/uas.xml" -i $BIP -p 5060 -mi $BIP -mp 7000 -m 2 -nostdin \
   -trace_err > "$W/uas.out" 2>&1 & UAS=$!
 sleep 0.5
