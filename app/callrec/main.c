@@ -171,9 +171,12 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 		fmt_time(ta, sizeof(ta), c->answer_ns);
 		fprintf(f, ",%s\"answer\":%s", nl, ta);
 	}
-	fprintf(f, ",%s\"state\":\"%s\",%s\"sip_status\":%u,%s\"recorded\":true", nl,
-		row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), nl,
-		c->sip_status, nl);
+	int incomplete = 0;
+	for (uint32_t k = 0; k < n; k++)
+		incomplete |= s[k].store_lost > 0;
+	fprintf(f, ",%s\"state\":\"%s\",%s\"sip_status\":%u,%s\"recorded\":true,%s\"incomplete\":%s",
+		nl, row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), nl,
+		c->sip_status, nl, nl, incomplete ? "true" : "false");
 	fprintf(f, ",%s\"dtmf\":", nl);
 	/* all digits of the call: SIP INFO on the call, RFC 4733 on its streams */
 	struct cr_dtmf all[CR_CALL_MAX_DTMF + 64] = {0};
@@ -208,11 +211,12 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 			",\"lost\":%" PRId64 ",\"out_of_order\":%" PRIu64 ",\"duplicates\":%" PRIu64
 			",\"max_jitter_ms\":%.3f,\"mean_jitter_ms\":%.3f,\"max_delta_ms\":%.3f"
 			",\"mos\":%.2f,\"first\":%s,\"last\":%s,\"payload_bytes\":%" PRIu64
-			",\"rtcp_packets\":%" PRIu64 ",\"srtp\":%s,\"decodable\":%s,\"dtmf\":",
+			",\"rtcp_packets\":%" PRIu64 ",\"srtp\":%s,\"decodable\":%s,"
+			"\"not_stored\":%" PRIu64 ",\"dtmf\":",
 			r->pt, r->clock_rate, r->packets, r->lost, r->out_of_order, r->duplicates,
 			r->max_jitter_ms, r->mean_jitter_ms, r->max_delta_ms, r->mos, t1, t2,
 			r->payload_bytes, r->rtcp_packets, r->is_srtp ? "true" : "false",
-			cr_codec_find(r->codec) && !r->is_srtp ? "true" : "false");
+			cr_codec_find(r->codec) && !r->is_srtp ? "true" : "false", r->store_lost);
 		json_dtmf(f, r->dtmf, r->n_dtmf);
 		fputc('}', f);
 	}

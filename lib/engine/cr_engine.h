@@ -58,6 +58,7 @@ struct cr_engine_cfg {
 	unsigned chunk_cap;	  /**< bytes of one chunk (about a second of G.711) */
 	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread */
 	uint64_t seg_max_bytes;	  /**< rotate a segment beyond this size */
+	unsigned fault_block_every; /**< test knob: every Nth block fails to store (0: off) */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */
 	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */

@@ -60,7 +60,7 @@ extern const char *const cr_fate_names[CR_FATE_MAX];
 extern const char *const cr_fate_desc[CR_FATE_MAX];
 
 /* Index thread messages (from an rte_mempool; producer fills, index frees). */
-enum { CR_MSG_CALL = 1, CR_MSG_STREAM, CR_MSG_CHUNKS };
+enum { CR_MSG_CALL = 1, CR_MSG_STREAM, CR_MSG_CHUNKS, CR_MSG_LOSS };
 #define CR_MSG_MAX_CHUNKS 16
 struct cr_msg {
 	uint32_t type;
@@ -79,6 +79,7 @@ struct cr_chunk_meta {
 	uint64_t stream_uid, call_uid;
 	int64_t first_ns, last_ns;
 	uint32_t n_pkts;
+	uint32_t pool_idx; /* worker-local stream slot, to charge a loss back */
 };
 struct cr_block_msg {
 	uint16_t worker;
@@ -115,6 +116,7 @@ struct cr_stream {
 	struct cr_rtp_stats st;
 	uint8_t n_dtmf;
 	uint8_t cw_open; /* a chunk is being filled */
+	uint64_t store_lost; /* packets received but not stored (overload, oversize) */
 	struct cr_chunk_writer cw;
 	int64_t cw_last_ns;
 	uint32_t dtmf_last_ts;
@@ -139,6 +141,7 @@ struct cr_worker {
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
 	uint8_t *batch;	      /* raw chunks of the next block */
 	uint32_t batch_len, batch_n;
+	uint64_t blocks_emitted;
 	uint64_t batch_pkts;
 	int64_t batch_first_ns;
 	struct cr_chunk_meta batch_meta[CR_BLOCK_MAX_CHUNKS];

@@ -65,6 +65,10 @@ idx_main(void *arg)
 				} else if (m->type == CR_MSG_STREAM) {
 					r = cr_index_put_stream(e->idx, &m->stream);
 					e->idx_streams++;
+				} else if (m->type == CR_MSG_LOSS) {
+					for (uint32_t c = 0; c < m->n && r == 0; c++)
+						r = cr_index_put_loss(e->idx, m->chunks[c].stream_uid,
+								      m->chunks[c].n_pkts);
 				} else if (m->type == CR_MSG_CHUNKS) {
 					for (uint32_t c = 0; c < m->n && r == 0; c++)
 						r = cr_index_put_chunk(e->idx, &m->chunks[c]);

@@ -38,7 +38,9 @@ emit_block(struct cr_worker *w)
 	if (w->batch_n == 0)
 		return;
 	void *obj = NULL;
-	while (rte_mempool_get(e->blocks, &obj) != 0) {
+	unsigned every = e->cfg.fault_block_every;
+	int inject = every && ++w->blocks_emitted % every == 0;
+	while (!inject && rte_mempool_get(e->blocks, &obj) != 0) {
 		if (!e->cfg.offline) {
 			obj = NULL;
 			break;
@@ -71,6 +73,14 @@ emit_block(struct cr_worker *w)
 	if (b == NULL) {
 		w->fate[CR_FATE_RTP] -= w->batch_pkts;
 		w->fate[CR_FATE_STORE_FULL] += w->batch_pkts;
+		/* the streams are incomplete now: say so in their records */
+		for (uint32_t i = 0; i < w->batch_n; i++) {
+			struct cr_stream *s = &w->pool[w->batch_meta[i].pool_idx];
+			if (s->uid == w->batch_meta[i].stream_uid) {
+				s->store_lost += w->batch_meta[i].n_pkts;
+				s->dirty = 1;
+			}
+		}
 	}
 	w->batch_len = 0;
 	w->batch_n = 0;
@@ -96,6 +106,7 @@ cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s)
 	m->first_ns = s->cw.first_ns;
 	m->last_ns = s->cw_last_ns;
 	m->n_pkts = s->cw.n_pkts;
+	m->pool_idx = (uint32_t)(s - w->pool);
 	w->batch_len += len;
 	w->batch_pkts += s->cw.n_pkts;
 }
@@ -136,6 +147,7 @@ cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *
 		if (r != 0) {
 			w->fate[CR_FATE_RTP]--;
 			w->fate[CR_FATE_STORE_OVERSIZE]++;
+			s->store_lost++;
 			return;
 		}
 	}
@@ -221,6 +233,7 @@ write_all(int fd, const void *buf, size_t len, uint64_t off)
 }
 
 static void send_pending(struct cr_engine *e, struct seg *s);
+static void report_loss(struct cr_engine *e, const struct cr_chunk_meta *meta, uint32_t n);
 
 /* Write the staged bytes. Full, aligned buffers go through O_DIRECT; a
  * partial tail goes through the page cache (and is rewritten in place when
@@ -262,6 +275,8 @@ seal(struct cr_engine *e, struct seg *s)
 	if (flush_seg(e, s, 0) != 0) {
 		e->io_errors++;
 		e->io_lost_pkts += s->pend_pkts;
+		for (uint32_t i = 0; i < s->n_pend; i++)
+			report_loss(e, &s->pend[i].meta, 1);
 		s->n_pend = 0;
 		s->pend_pkts = 0;
 	}
@@ -369,6 +384,27 @@ send_pending(struct cr_engine *e, struct seg *s)
 	s->pend_pkts = 0;
 }
 
+/* Packets the disk refused: recorded against their streams in the index. */
+static void
+report_loss(struct cr_engine *e, const struct cr_chunk_meta *meta, uint32_t n)
+{
+	for (uint32_t i = 0; i < n;) {
+		struct cr_msg *m = cr_idx_msg_get(e);
+		if (m == NULL)
+			return;
+		m->type = CR_MSG_LOSS;
+		m->n = 0;
+		for (; i < n && m->n < CR_MSG_MAX_CHUNKS; i++) {
+			struct cr_chunk_rec *c = &m->chunks[m->n++];
+			memset(c, 0, sizeof(*c));
+			c->stream_uid = meta[i].stream_uid;
+			c->call_uid = meta[i].call_uid;
+			c->n_pkts = meta[i].n_pkts;
+		}
+		cr_idx_send(e, m);
+	}
+}
+
 static int
 stage(struct seg *s, const struct cr_block_msg *b)
 {
@@ -419,6 +455,9 @@ write_block(struct cr_engine *e, struct seg *s, struct cr_block_msg *b)
 		/* never report a failed segment durable: close it, count the loss */
 		e->io_errors++;
 		e->io_lost_pkts += b->pkts + s->pend_pkts;
+		report_loss(e, b->meta, b->n_chunks);
+		for (uint32_t i = 0; i < s->n_pend; i++)
+			report_loss(e, &s->pend[i].meta, 1);
 		s->n_pend = 0;
 		s->pend_pkts = 0;
 		s->wlen = 0;

@@ -137,6 +137,7 @@ report(struct cr_worker *w, struct cr_stream *s)
 	r->first_ns = s->st.first_ns;
 	r->last_ns = s->st.last_ns;
 	r->rtcp_packets = s->rtcp_packets;
+	r->store_lost = s->store_lost;
 	int64_t expected = (int64_t)s->st.packets + r->lost;
 	double loss = expected > 0 && r->lost > 0 ? 100.0 * (double)r->lost / (double)expected : 0;
 	r->mos = cr_emodel_mos(r->codec, loss, s->st.mean_jitter_ms, NULL);

@@ -11,7 +11,7 @@
 #define STREAM_COLS                                                                        \
 	"uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"     \
 	"out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms," \
-	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels,ptmap"
+	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels,ptmap,store_lost"
 
 struct cr_index {
 	char stream_sel[512]; /* stream columns to SELECT; NULL for ones an old store lacks */
@@ -42,7 +42,9 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS streams_call ON streams(call_uid);"
 	"CREATE TABLE IF NOT EXISTS chunks(stream_uid INTEGER, call_uid INTEGER, segment TEXT,"
 	" block_off INTEGER, chunk_no INTEGER, n_pkts INTEGER, first_ns INTEGER, last_ns INTEGER);"
-	"CREATE INDEX IF NOT EXISTS chunks_stream ON chunks(stream_uid, first_ns);";
+	"CREATE INDEX IF NOT EXISTS chunks_stream ON chunks(stream_uid, first_ns);"
+	"CREATE TABLE IF NOT EXISTS losses(stream_uid INTEGER, packets INTEGER);"
+	"CREATE INDEX IF NOT EXISTS losses_stream ON losses(stream_uid);";
 
 static int
 fail(struct cr_index *idx)
@@ -92,6 +94,8 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		static const char *const migrations[] = {
 			"ALTER TABLE streams ADD COLUMN channels INTEGER",
 			"ALTER TABLE streams ADD COLUMN ptmap TEXT",
+			"ALTER TABLE streams ADD COLUMN store_lost INTEGER",
+			"CREATE TABLE IF NOT EXISTS losses(stream_uid INTEGER, packets INTEGER)",
 		};
 		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
@@ -111,8 +115,8 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 				       -1, &idx->put_call, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
-				       "INSERT OR REPLACE INTO streams VALUES(?,?,?,?,?,?,?,?,?,?,?,?,"
-				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				       "INSERT OR REPLACE INTO streams(" STREAM_COLS ") VALUES(?,?,?,?,?,"
+				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?,?)", -1,
@@ -121,21 +125,32 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		sqlite3_free(em);
 	}
 	/* columns added after a store was created read as NULL from older stores */
-	int has_ch = 0, has_pm = 0;
+	int has_ch = 0, has_pm = 0, has_sl = 0, has_loss = 0;
 	sqlite3_stmt *ti;
 	if (sqlite3_prepare_v2(idx->db, "PRAGMA table_info(streams)", -1, &ti, NULL) == SQLITE_OK) {
 		while (sqlite3_step(ti) == SQLITE_ROW) {
 			const char *n = (const char *)sqlite3_column_text(ti, 1);
 			has_ch |= n && strcmp(n, "channels") == 0;
 			has_pm |= n && strcmp(n, "ptmap") == 0;
+			has_sl |= n && strcmp(n, "store_lost") == 0;
 		}
 		sqlite3_finalize(ti);
 	}
+	if (sqlite3_prepare_v2(idx->db, "SELECT 1 FROM sqlite_master WHERE name='losses'", -1, &ti,
+			       NULL) == SQLITE_OK) {
+		has_loss = sqlite3_step(ti) == SQLITE_ROW;
+		sqlite3_finalize(ti);
+	}
+	char lost_expr[160];
+	snprintf(lost_expr, sizeof(lost_expr), "%s%s",
+		 has_sl ? "IFNULL(store_lost,0)" : "0",
+		 has_loss ? "+IFNULL((SELECT SUM(packets) FROM losses l WHERE l.stream_uid=uid),0)"
+			  : "");
 	snprintf(idx->stream_sel, sizeof(idx->stream_sel),
 		 "uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"
 		 "out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms,"
-		 "mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,%s,%s",
-		 has_ch ? "channels" : "NULL", has_pm ? "ptmap" : "NULL");
+		 "mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,%s,%s,%s",
+		 has_ch ? "channels" : "NULL", has_pm ? "ptmap" : "NULL", lost_expr);
 	*out = idx;
 	return 0;
 err:;
@@ -223,6 +238,7 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 			  SQLITE_STATIC);
 	sqlite3_bind_int(s, i++, r->channels ? r->channels : 1);
 	sqlite3_bind_text(s, i++, r->ptmap, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->store_lost);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
@@ -240,6 +256,19 @@ cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c)
 	sqlite3_bind_int64(s, 7, c->first_ns);
 	sqlite3_bind_int64(s, 8, c->last_ns);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
+}
+
+int
+cr_index_put_loss(struct cr_index *idx, uint64_t stream_uid, uint64_t packets)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(idx->db, "INSERT INTO losses VALUES(?1,?2)", -1, &s, NULL) != SQLITE_OK)
+		return fail(idx);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)stream_uid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)packets);
+	int r = sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
+	sqlite3_finalize(s);
+	return r;
 }
 
 static void
@@ -295,6 +324,7 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 	col_blob(st, i++, r->dtmf, sizeof(r->dtmf));
 	r->channels = (uint8_t)sqlite3_column_int(st, i++);
 	col_text(st, i++, r->ptmap, sizeof(r->ptmap));
+	r->store_lost = (uint64_t)sqlite3_column_int64(st, i++);
 }
 
 int

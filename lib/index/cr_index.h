@@ -39,6 +39,7 @@ struct cr_stream_rec {
 	double max_jitter_ms, mean_jitter_ms, max_delta_ms, mos;
 	int64_t first_ns, last_ns;
 	uint64_t rtcp_packets;
+	uint64_t store_lost; /**< received but not stored (overload, disk errors) */
 	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
 };
 
@@ -73,6 +74,9 @@ int cr_index_commit(struct cr_index *idx);
 int cr_index_put_call(struct cr_index *idx, const struct cr_call *c);
 /** Insert or replace a stream snapshot. */
 int cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *s);
+
+/** Record packets of a stream that the disk refused (adds to store_lost). */
+int cr_index_put_loss(struct cr_index *idx, uint64_t stream_uid, uint64_t packets);
 
 /** Insert a chunk location. */
 int cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c);
