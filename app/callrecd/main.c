@@ -217,6 +217,15 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		}
 		cfg->setup_timeout_ns = (int64_t)u * 1000000000LL;
 	}
+	if ((v = rte_cfgfile_get_entry(cf, "timeouts", "session_s"))) {
+		if (parse_uint(v, 1, 7 * 86400, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [timeouts] session_s: '%s' is not 1..604800\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->session_timeout_ns = (int64_t)u * 1000000000LL;
+	}
 	static char profile[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "ports", "profile")) && o->profile == NULL) {
 		snprintf(profile, sizeof(profile), "%s", v);

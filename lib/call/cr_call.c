@@ -13,6 +13,7 @@ struct cr_call_tracker {
 	struct cr_call *free_list;
 	struct cr_call **buckets;
 	uint32_t n_buckets; /* power of two */
+	struct cr_call **by_uid; /* n_buckets slots, uid & mask; collisions resolved by checking */
 	uint32_t n_active;
 	uint64_t next_uid;
 	struct cr_call_stats stats;
@@ -78,7 +79,8 @@ cr_call_tracker_create(const struct cr_call_cfg *cfg, const struct cr_call_ops *
 	while (t->n_buckets < cfg->max_calls)
 		t->n_buckets <<= 1;
 	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-	if (t->pool == NULL || t->buckets == NULL) {
+	t->by_uid = calloc(t->n_buckets, sizeof(*t->by_uid));
+	if (t->pool == NULL || t->buckets == NULL || t->by_uid == NULL) {
 		cr_call_tracker_free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -97,6 +99,7 @@ cr_call_tracker_free(struct cr_call_tracker *t)
 		return;
 	free(t->pool);
 	free(t->buckets);
+	free(t->by_uid);
 	free(t);
 }
 
@@ -156,6 +159,8 @@ release(struct cr_call_tracker *t, struct cr_call *c)
 		if (t->ops.media_unpublish)
 			t->ops.media_unpublish(t->ctx, &c->ep[i]);
 	unlink_call(t, c);
+	if (t->by_uid[c->uid & (t->n_buckets - 1)] == c)
+		t->by_uid[c->uid & (t->n_buckets - 1)] = NULL;
 	c->next = t->free_list;
 	t->free_list = c;
 	t->n_active--;
@@ -270,6 +275,9 @@ create(struct cr_call_tracker *t, const struct cr_sip_msg *m, uint32_t h, int64_
 	c->state = CR_CALL_ACTIVE;
 	c->next = t->buckets[h & (t->n_buckets - 1)];
 	t->buckets[h & (t->n_buckets - 1)] = c;
+	/* uids are sequential, so uid & mask is a perfect index while fewer than
+	 * n_buckets calls are live; a stale slot only loses an activity hint */
+	t->by_uid[c->uid & (t->n_buckets - 1)] = c;
 	t->n_active++;
 	t->stats.calls_created++;
 	return c;
@@ -397,6 +405,14 @@ cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m, const stru
 }
 
 void
+cr_call_media_activity(struct cr_call_tracker *t, uint64_t call_uid, int64_t t_ns)
+{
+	struct cr_call *c = t->by_uid[call_uid & (t->n_buckets - 1)];
+	if (c && c->uid == call_uid && t_ns > c->last_media_ns)
+		c->last_media_ns = t_ns;
+}
+
+void
 cr_call_tick(struct cr_call_tracker *t, int64_t now)
 {
 	for (uint32_t b = 0; b < t->n_buckets; b++) {
@@ -409,7 +425,10 @@ cr_call_tick(struct cr_call_tracker *t, int64_t now)
 			} else {
 				int64_t lim = c->state == CR_CALL_ANSWERED ? t->cfg.session_timeout_ns
 									   : t->cfg.setup_timeout_ns;
-				if (lim > 0 && now - c->last_sip_ns > lim) {
+				int64_t last = c->last_sip_ns;
+				if (c->state == CR_CALL_ANSWERED && c->last_media_ns > last)
+					last = c->last_media_ns;
+				if (lim > 0 && now - last > lim) {
 					end_call(t, c, CR_CALL_TIMEOUT, now);
 					emit(t, c);
 				}

@@ -76,6 +76,7 @@ struct cr_call {
 	char from_uri[CR_CALL_URI_LEN], to_uri[CR_CALL_URI_LEN];
 	char caller_tag[CR_CALL_TAG_LEN];
 	int64_t start_ns, answer_ns, end_ns, last_sip_ns;
+	int64_t last_media_ns; /**< last RTP the workers reported for the call */
 	uint16_t sip_status;
 	uint8_t state;
 	uint8_t cancel_seen;
@@ -115,7 +116,7 @@ enum {
 struct cr_call_cfg {
 	uint32_t max_calls;	    /**< pool size */
 	int64_t setup_timeout_ns;   /**< no final response within this: timeout */
-	int64_t session_timeout_ns; /**< answered, no SIP within this: timeout */
+	int64_t session_timeout_ns; /**< answered, no SIP and no RTP within this: timeout */
 	int64_t linger_ns;	    /**< keep ended calls (and their endpoints) this long */
 	uint64_t uid_base;	    /**< first call uid - 1 */
 };
@@ -139,6 +140,12 @@ void cr_call_tracker_free(struct cr_call_tracker *t);
  */
 int cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m,
 		   const struct cr_addr *src, const struct cr_addr *dst, int64_t now_ns);
+
+/**
+ * Media of a call was seen at t_ns (reported by workers); keeps an answered
+ * call from timing out while its RTP flows. Unknown uids are ignored.
+ */
+void cr_call_media_activity(struct cr_call_tracker *t, uint64_t call_uid, int64_t t_ns);
 
 /** Advance packet time: expire timed-out calls, free lingering ones. */
 void cr_call_tick(struct cr_call_tracker *t, int64_t now_ns);

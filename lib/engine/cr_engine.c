@@ -51,7 +51,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->media_entries = 65536;
 	c->rtp_timeout_ns = 300 * NS;
 	c->setup_timeout_ns = 300 * NS;
-	c->session_timeout_ns = 4 * 3600 * NS;
+	c->session_timeout_ns = 3600 * NS; /* answered, neither SIP nor RTP for an hour */
 	c->sip_ports[0] = 5060;
 	c->sip_ports[1] = 5080;
 }
@@ -228,6 +228,7 @@ send_ticks(struct cr_engine *e, struct steer *st, int64_t now)
 {
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		steer_to(e, st, w, cr_tick_encode(now));
+	cr_sig_drain_activity(e);
 	cr_call_tick(e->calls, now);
 	cr_media_reap(e, 0);
 	e->last_tick_ns = now;

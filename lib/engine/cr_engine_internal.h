@@ -112,6 +112,7 @@ struct cr_stream {
 	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
 	uint64_t rtcp_packets;
 	int64_t last_report_ns;
+	int64_t last_act_ns; /* last activity hint sent for this stream */
 	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
 	struct cr_rtp_stats st;
 	uint8_t n_dtmf;
@@ -138,6 +139,7 @@ struct cr_worker {
 	uint64_t rx;
 	uint64_t busy_cycles, idle_cycles;
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
+	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
 	uint8_t *batch;	      /* raw chunks of the next block */
 	uint32_t batch_len, batch_n;
@@ -242,6 +244,13 @@ void cr_media_reap(struct cr_engine *e, int all);
 void cr_sig_free(struct cr_engine *e);
 void cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t_ns,
 		     struct cr_stream *s);
+
+struct cr_activity {
+	uint64_t call_uid;
+	int64_t t_ns;
+};
+/* main lcore: apply the workers' media activity hints to the call tracker */
+void cr_sig_drain_activity(struct cr_engine *e);
 
 /* I/O thread */
 int cr_io_start(struct cr_engine *e);

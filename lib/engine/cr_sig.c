@@ -193,6 +193,19 @@ cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t,
 	}
 }
 
+void
+cr_sig_drain_activity(struct cr_engine *e)
+{
+	struct cr_activity a[64];
+	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+		unsigned n;
+		while ((n = rte_ring_sc_dequeue_burst_elem(e->workers[w].act, a, sizeof(a[0]),
+							   RTE_DIM(a), NULL)) > 0)
+			for (unsigned i = 0; i < n; i++)
+				cr_call_media_activity(e->calls, a[i].call_uid, a[i].t_ns);
+	}
+}
+
 int
 cr_sig_init(struct cr_engine *e)
 {

@@ -43,6 +43,11 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 		.socket_id = (int)rte_socket_id(),
 	};
 	w->streams = rte_hash_create(&hp);
+	snprintf(name, sizeof(name), "cr_act%u", id);
+	w->act = rte_ring_create_elem(name, sizeof(struct cr_activity), 4096, rte_socket_id(),
+				      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (w->act == NULL)
+		return -ENOMEM;
 	w->pool = rte_zmalloc("cr_stream_pool", sizeof(struct cr_stream) * e->cfg.max_streams,
 			      RTE_CACHE_LINE_SIZE);
 	w->free_idx = rte_malloc("cr_stream_free", sizeof(uint32_t) * e->cfg.max_streams, 0);
@@ -63,6 +68,7 @@ void
 cr_worker_free(struct cr_worker *w)
 {
 	rte_ring_free(w->ring);
+	rte_ring_free(w->act);
 	rte_hash_free(w->streams);
 	rte_free(w->pool);
 	rte_free(w->free_idx);
@@ -192,6 +198,13 @@ on_tick(struct cr_worker *w, int final)
 					victims[nv++] = (uint32_t)(uintptr_t)data;
 			} else if (s->dirty && w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
 				report(w, s);
+			}
+			/* tell the signalling owner the call's media is alive (a hint:
+			 * a full ring just loses it, the next tick sends another) */
+			if (!expired && s->bound && s->st.last_ns - s->last_act_ns >= 1000000000LL) {
+				struct cr_activity a = {s->call_uid, s->st.last_ns};
+				if (rte_ring_sp_enqueue_elem(w->act, &a, sizeof(a)) == 0)
+					s->last_act_ns = s->st.last_ns;
 			}
 		}
 		for (unsigned i = 0; i < nv; i++)

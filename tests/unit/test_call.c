@@ -98,5 +98,24 @@ main(void)
 	cr_call_flush_all(t);
 	CHECK_EQ(cr_call_active_count(t), 0);
 	cr_call_tracker_free(t);
+
+	/* RTP keeps an answered call alive; neither SIP nor RTP: timeout */
+	struct cr_call_cfg c2 = {.max_calls = 4, .setup_timeout_ns = 10, .session_timeout_ns = 100,
+				 .linger_ns = 1000};
+	t = cr_call_tracker_create(&c2, &ops, NULL);
+	feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("m1", "x", "", "1 INVITE") "\r\n", 1);
+	feed(t, "SIP/2.0 200 OK\r\n" HDRS("m1", "x", ";tag=y", "1 INVITE") "\r\n", 2);
+	uint64_t uid = cr_call_find(t, "m1")->uid;
+	for (int64_t now = 50; now <= 500; now += 50) {
+		cr_call_media_activity(t, uid, now - 10);
+		cr_call_tick(t, now);
+	}
+	CHECK_EQ(cr_call_find(t, "m1")->state, CR_CALL_ANSWERED);
+	cr_call_media_activity(t, uid + 12345, 10000); /* unknown uid: ignored */
+	cr_call_tick(t, 560);
+	CHECK_EQ(cr_call_find(t, "m1")->state, CR_CALL_ANSWERED);
+	cr_call_tick(t, 700); /* 210 since the last RTP */
+	CHECK_EQ(cr_call_find(t, "m1")->state, CR_CALL_TIMEOUT);
+	cr_call_tracker_free(t);
 	TEST_DONE();
 }
