@@ -198,33 +198,26 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 			return 2;
 		}
 	}
-	unsigned u;
-	if ((v = rte_cfgfile_get_entry(cf, "timeouts", "rtp_s"))) {
-		if (parse_uint(v, 1, 86400, &u) != 0) {
-			fprintf(stderr, "callrecd: %s: [timeouts] rtp_s: '%s' is not 1..86400\n",
-				path, v);
+	static const struct {
+		const char *key;
+		unsigned max;
+		int64_t *dst;
+	} secs[] = {
+		{"rtp_s", 86400, &cfg->rtp_timeout_ns},
+		{"setup_s", 86400, &cfg->setup_timeout_ns},
+		{"session_s", 7 * 86400, &cfg->session_timeout_ns},
+	};
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		unsigned u;
+		if ((v = rte_cfgfile_get_entry(cf, "timeouts", secs[i].key)) == NULL)
+			continue;
+		if (parse_uint(v, 1, secs[i].max, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [timeouts] %s: '%s' is not 1..%u\n", path,
+				secs[i].key, v, secs[i].max);
 			rte_cfgfile_close(cf);
 			return 2;
 		}
-		cfg->rtp_timeout_ns = (int64_t)u * 1000000000LL;
-	}
-	if ((v = rte_cfgfile_get_entry(cf, "timeouts", "setup_s"))) {
-		if (parse_uint(v, 1, 86400, &u) != 0) {
-			fprintf(stderr, "callrecd: %s: [timeouts] setup_s: '%s' is not 1..86400\n",
-				path, v);
-			rte_cfgfile_close(cf);
-			return 2;
-		}
-		cfg->setup_timeout_ns = (int64_t)u * 1000000000LL;
-	}
-	if ((v = rte_cfgfile_get_entry(cf, "timeouts", "session_s"))) {
-		if (parse_uint(v, 1, 7 * 86400, &u) != 0) {
-			fprintf(stderr, "callrecd: %s: [timeouts] session_s: '%s' is not 1..604800\n",
-				path, v);
-			rte_cfgfile_close(cf);
-			return 2;
-		}
-		cfg->session_timeout_ns = (int64_t)u * 1000000000LL;
+		*secs[i].dst = (int64_t)u * 1000000000LL;
 	}
 	static char profile[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "ports", "profile")) && o->profile == NULL) {
