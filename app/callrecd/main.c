@@ -198,7 +198,7 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 			return 2;
 		}
 	}
-	static const struct {
+	const struct {
 		const char *key;
 		unsigned max;
 		int64_t *dst;
