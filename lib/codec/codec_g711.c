@@ -2,10 +2,8 @@
 /* G.711 mu-law and A-law (spandsp's tables), spandsp PLC for loss. */
 #include <stdlib.h>
 
-#include <spandsp.h>
-
-#include "cr_codec.h"
 #include "cr_codec_internal.h"
+#include "cr_codec.h"
 
 struct g711 {
 	struct cr_plc p; /* first: shared conceal */
@@ -19,7 +17,7 @@ open_common(int alaw, uint32_t *rate)
 	if (g == NULL)
 		return NULL;
 	g->alaw = alaw;
-	g->p.plc = plc_init(NULL);
+	g->p.plc = plc_init(CR_SPAN_NEW(plc_state_t));
 	*rate = 8000;
 	return g;
 }

@@ -2,10 +2,8 @@
 /* G.722 at 64 kbit/s (spandsp), 16 kHz output; RTP clock 8000 by RFC 3551. */
 #include <stdlib.h>
 
-#include <spandsp.h>
-
-#include "cr_codec.h"
 #include "cr_codec_internal.h"
+#include "cr_codec.h"
 
 struct g722 {
 	struct cr_plc p; /* first: shared conceal */
@@ -19,8 +17,8 @@ open_g722(const struct cr_codec_params *p, uint32_t *rate)
 	struct g722 *g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return NULL;
-	g->d = g722_decode_init(NULL, 64000, 0);
-	g->p.plc = plc_init(NULL);
+	g->d = g722_decode_init(CR_SPAN_NEW(g722_decode_state_t), 64000, 0);
+	g->p.plc = plc_init(CR_SPAN_NEW(plc_state_t));
 	*rate = 16000;
 	return g;
 }

@@ -2,10 +2,8 @@
 /* GSM 06.10 full rate (spandsp, RFC 3551 "VoIP" packing: 33 bytes per 20 ms). */
 #include <stdlib.h>
 
-#include <spandsp.h>
-
-#include "cr_codec.h"
 #include "cr_codec_internal.h"
+#include "cr_codec.h"
 
 struct gsm {
 	struct cr_plc p; /* first: shared conceal */
@@ -19,8 +17,8 @@ open_gsm(const struct cr_codec_params *p, uint32_t *rate)
 	struct gsm *g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return NULL;
-	g->d = gsm0610_init(NULL, GSM0610_PACKING_VOIP);
-	g->p.plc = plc_init(NULL);
+	g->d = gsm0610_init(CR_SPAN_NEW(gsm0610_state_t), GSM0610_PACKING_VOIP);
+	g->p.plc = plc_init(CR_SPAN_NEW(plc_state_t));
 	*rate = 8000;
 	return g;
 }

@@ -3,10 +3,8 @@
  * (mixed down to mono), spandsp PLC. */
 #include <stdlib.h>
 
-#include <spandsp.h>
-
-#include "cr_codec.h"
 #include "cr_codec_internal.h"
+#include "cr_codec.h"
 
 struct l16 {
 	struct cr_plc p; /* first: shared conceal */
@@ -20,7 +18,7 @@ open_l16(const struct cr_codec_params *p, uint32_t *rate)
 	if (l == NULL)
 		return NULL;
 	l->ch = p->channels ? p->channels : 1;
-	l->p.plc = plc_init(NULL);
+	l->p.plc = plc_init(CR_SPAN_NEW(plc_state_t));
 	*rate = p->clock ? p->clock : 44100;
 	return l;
 }

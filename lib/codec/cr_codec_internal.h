@@ -4,7 +4,16 @@
 #ifndef CR_CODEC_INTERNAL_H
 #define CR_CODEC_INTERNAL_H
 
+#include <stdlib.h>
+
+/* spandsp's *_init(NULL, ...) leave parts of the state they malloc
+ * uninitialised (decoded audio then depends on heap contents: found by
+ * MALLOC_PERTURB_); the structures are exposed so we allocate them zeroed. */
+#define SPANDSP_EXPOSE_INTERNAL_STRUCTURES
 #include <spandsp.h>
+
+/* calloc a spandsp state, or NULL */
+#define CR_SPAN_NEW(type) ((type *)calloc(1, sizeof(type)))
 
 struct cr_plc {
 	plc_state_t *plc;
