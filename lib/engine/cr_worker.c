@@ -85,18 +85,6 @@ pt_lookup(const struct cr_stream *s, uint8_t pt)
 	return NULL;
 }
 
-static const char *
-static_name(uint8_t pt)
-{
-	static const char *const n[35] = {
-		[0] = "PCMU", [3] = "GSM",   [4] = "G723", [5] = "DVI4", [6] = "DVI4",
-		[7] = "LPC",  [8] = "PCMA",  [9] = "G722", [10] = "L16", [11] = "L16",
-		[12] = "QCELP", [13] = "CN", [14] = "MPA", [15] = "G728", [18] = "G729",
-		[19] = "CN",  [26] = "JPEG", [31] = "H261", [34] = "H263",
-	};
-	return pt < 35 && n[pt] ? n[pt] : NULL;
-}
-
 static void
 report(struct cr_worker *w, struct cr_stream *s)
 {
@@ -124,8 +112,8 @@ report(struct cr_worker *w, struct cr_stream *s)
 		snprintf(r->codec, sizeof(r->codec), "%s", mp->enc);
 		r->clock_rate = mp->clock_rate;
 		r->channels = mp->channels;
-	} else if (static_name(pt)) {
-		snprintf(r->codec, sizeof(r->codec), "%s", static_name(pt));
+	} else if (cr_rtp_static_name(pt)) {
+		snprintf(r->codec, sizeof(r->codec), "%s", cr_rtp_static_name(pt));
 		r->clock_rate = cr_rtp_static_clock(pt);
 		r->channels = pt == 10 ? 2 : 1;
 	} else {

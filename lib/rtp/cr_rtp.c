@@ -137,6 +137,18 @@ cr_rtp_static_clock(uint8_t pt)
 	}
 }
 
+const char *
+cr_rtp_static_name(uint8_t pt)
+{
+	static const char *const n[35] = {
+		[0] = "PCMU", [3] = "GSM",   [4] = "G723", [5] = "DVI4", [6] = "DVI4",
+		[7] = "LPC",  [8] = "PCMA",  [9] = "G722", [10] = "L16", [11] = "L16",
+		[12] = "QCELP", [13] = "CN", [14] = "MPA", [15] = "G728", [18] = "G729",
+		[19] = "CN",  [26] = "JPEG", [31] = "H261", [32] = "MPV", [34] = "H263",
+	};
+	return pt < 35 ? n[pt] : NULL;
+}
+
 void
 cr_rtp_stats_init(struct cr_rtp_stats *s)
 {

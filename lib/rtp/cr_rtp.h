@@ -79,6 +79,8 @@ int cr_rtcp_parse(const uint8_t *p, size_t len, struct cr_rtcp_info *info);
 
 /** RFC 3551 clock rate of a static payload type, 0 if unknown or dynamic. */
 uint32_t cr_rtp_static_clock(uint8_t pt);
+/** RFC 3551 encoding name of a static payload type ("PCMU", ...), NULL if none. */
+const char *cr_rtp_static_name(uint8_t pt);
 
 /** Per-stream statistics, updated once per packet in arrival order. */
 struct cr_rtp_stats {

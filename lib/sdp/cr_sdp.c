@@ -177,16 +177,9 @@ cr_sdp_parse(const char *buf, size_t len, struct cr_sdp *sdp)
 				f->pt = (uint8_t)pt;
 				f->clock_rate = cr_rtp_static_clock((uint8_t)pt);
 				f->channels = 1;
-				static const char *const snames[35] = {
-					[0] = "PCMU", [3] = "GSM",   [4] = "G723", [5] = "DVI4",
-					[6] = "DVI4", [7] = "LPC",   [8] = "PCMA", [9] = "G722",
-					[10] = "L16", [11] = "L16",  [12] = "QCELP", [13] = "CN",
-					[14] = "MPA", [15] = "G728", [18] = "G729", [19] = "CN",
-					[26] = "JPEG", [31] = "H261", [32] = "MPV", [34] = "H263",
-				};
-				if (pt < 35 && snames[pt])
-					copy_bounded(f->enc, sizeof(f->enc), snames[pt],
-						     strlen(snames[pt]));
+				const char *sn = cr_rtp_static_name((uint8_t)pt);
+				if (sn)
+					copy_bounded(f->enc, sizeof(f->enc), sn, strlen(sn));
 				if (pt == 10)
 					f->channels = 2;
 			}
