@@ -26,7 +26,10 @@
 #include "cr_engine_internal.h"
 
 #define NS 1000000000LL
-#define CHUNK_SPAN_NS (1 * NS) /* a chunk holds about this much of a stream */
+/* a chunk holds at most this much of a stream (less when its buffer fills):
+ * longer chunks amortise the 80-byte chunk header over more packets (1.5 % of
+ * a 20 ms G.729 stream at 4 s); shorter ones lose less on a crash */
+#define CHUNK_SPAN_NS (4 * NS)
 #define BATCH_SPAN_NS (1 * NS) /* a batch waits at most this long (packet time) */
 
 /* ---- worker side ---- */

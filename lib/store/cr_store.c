@@ -47,12 +47,13 @@ r64(const uint8_t *p)
 	return (uint64_t)r32(p) | (uint64_t)r32(p + 4) << 32;
 }
 
-/* chunk header layout (96 bytes) */
-#define CH_LEN 96
+/* chunk header layout (80 bytes; readers honour a longer header length) */
+#define CH_LEN 80
+#define CH_VERSION 3
 enum {
 	CH_MAGIC = 0, CH_VER = 2, CH_HLEN = 3, CH_TOTAL = 4, CH_SUID = 8, CH_CUID = 16,
 	CH_SRC = 24, CH_DST = 40, CH_SPORT = 56, CH_DPORT = 58, CH_SSRC = 60, CH_FSEQ = 64,
-	CH_NPKT = 66, CH_FTS = 68, CH_FNS = 72, CH_RES = 80,
+	CH_NPKT = 66, CH_FTS = 68, CH_FNS = 72,
 };
 
 static int
@@ -108,7 +109,7 @@ cr_chunk_begin(struct cr_chunk_writer *w, uint8_t *buf, uint32_t cap, const stru
 	w->len = CH_LEN;
 	memset(buf, 0, CH_LEN);
 	w16(buf + CH_MAGIC, CR_CHUNK_MAGIC);
-	buf[CH_VER] = 2;
+	buf[CH_VER] = CH_VERSION;
 	buf[CH_HLEN] = CH_LEN;
 	w64(buf + CH_SUID, h->stream_uid);
 	w64(buf + CH_CUID, h->call_uid);
@@ -120,12 +121,24 @@ cr_chunk_begin(struct cr_chunk_writer *w, uint8_t *buf, uint32_t cap, const stru
 	return 0;
 }
 
-/* packet flags */
-#define PF_MARKER 0x80
-#define PF_SEQ1 0x40  /* seq = previous + 1 */
-#define PF_DTS 0x20   /* ts step = previous step */
-#define PF_PT 0x10    /* same payload type */
-#define PF_LEN 0x08   /* same payload length */
+/*
+ * Packet record. The common packet (seq + 1, same timestamp step, PT and
+ * length, no marker) is one or two bytes holding only the change of the
+ * inter-arrival gap, which is all a steady stream leaves to store:
+ *   0xxxxxxx            common, gap change zz7 (-64..63 us)
+ *   10xxxxxx xxxxxxxx   common, gap change zz14 (-8192..8191 us), high bits first
+ *   110MSDPL            other: marker, then which fields repeat (seq+1, ts
+ *                       step, PT, length); then PT byte, zz varints of seq and
+ *                       ts deltas, length varint, gap change zz varint
+ * then the payload bytes. The first packet of a chunk is always 110....
+ */
+#define PF_LONG 0xC0
+#define PF_MARKER 0x10
+#define PF_SEQ1 0x08 /* seq = previous + 1 */
+#define PF_DTS 0x04  /* ts step = previous step */
+#define PF_PT 0x02   /* same payload type */
+#define PF_LEN 0x01  /* same payload length */
+#define PF_COMMON (PF_SEQ1 | PF_DTS | PF_PT | PF_LEN)
 
 int
 cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns, uint8_t marker,
@@ -137,6 +150,7 @@ cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns,
 	uint8_t fl = marker ? PF_MARKER : 0;
 	int32_t dts = 0;
 	int64_t dt_us = 0;
+	uint64_t dgap = 0;
 	if (w->n_pkts == 0) {
 		w16(w->buf + CH_FSEQ, seq);
 		w32(w->buf + CH_FTS, ts);
@@ -146,43 +160,48 @@ cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns,
 	} else {
 		dts = (int32_t)(ts - w->last_ts);
 		dt_us = (t_ns - w->last_ns) / 1000; /* microseconds: what captures carry */
+		dgap = zz(dt_us - w->last_dt_us);
 		if ((uint16_t)(w->last_seq + 1) == seq)
 			fl |= PF_SEQ1;
 		if (dts == w->last_dts)
 			fl |= PF_DTS;
+		if (pt == w->last_pt)
+			fl |= PF_PT;
+		if (plen == w->last_plen)
+			fl |= PF_LEN;
 	}
-	if (w->n_pkts && pt == w->last_pt)
-		fl |= PF_PT;
-	if (w->n_pkts && plen == w->last_plen)
-		fl |= PF_LEN;
 	int n = 0, k;
-	if (p >= end)
+	if (p + 2 > end)
 		return -ENOSPC;
-	p[n++] = fl;
-	if (!(fl & PF_PT)) {
-		if (p + n >= end)
-			return -ENOSPC;
-		p[n++] = pt & 0x7f;
-	}
-	if (!(fl & PF_SEQ1)) {
-		if ((k = put_varint(p + n, end, zz((int16_t)(seq - w->last_seq)))) < 0)
-			return -ENOSPC;
-		n += k;
-	}
-	if (!(fl & PF_DTS)) {
-		if ((k = put_varint(p + n, end, zz(dts))) < 0)
-			return -ENOSPC;
-		n += k;
-	}
-	if (!(fl & PF_LEN)) {
-		if ((k = put_varint(p + n, end, plen)) < 0)
-			return -ENOSPC;
-		n += k;
-	}
-	if (w->n_pkts) {
-		if ((k = put_varint(p + n, end, zz(dt_us - w->last_dt_us))) < 0)
-			return -ENOSPC;
-		n += k;
+	if (w->n_pkts && fl == PF_COMMON && dgap < 0x80) {
+		p[n++] = (uint8_t)dgap;
+	} else if (w->n_pkts && fl == PF_COMMON && dgap < 0x4000) {
+		p[n++] = (uint8_t)(0x80 | dgap >> 8);
+		p[n++] = (uint8_t)dgap;
+	} else {
+		p[n++] = PF_LONG | fl;
+		if (!(fl & PF_PT))
+			p[n++] = pt & 0x7f;
+		if (!(fl & PF_SEQ1)) {
+			if ((k = put_varint(p + n, end, zz((int16_t)(seq - w->last_seq)))) < 0)
+				return -ENOSPC;
+			n += k;
+		}
+		if (!(fl & PF_DTS)) {
+			if ((k = put_varint(p + n, end, zz(dts))) < 0)
+				return -ENOSPC;
+			n += k;
+		}
+		if (!(fl & PF_LEN)) {
+			if ((k = put_varint(p + n, end, plen)) < 0)
+				return -ENOSPC;
+			n += k;
+		}
+		if (w->n_pkts) {
+			if ((k = put_varint(p + n, end, dgap)) < 0)
+				return -ENOSPC;
+			n += k;
+		}
 	}
 	if (p + n + plen > end)
 		return -ENOSPC;
@@ -222,7 +241,7 @@ int
 cr_chunk_open(struct cr_chunk_reader *r, const uint8_t *b, size_t len)
 {
 	memset(r, 0, sizeof(*r));
-	if (len < CH_LEN || r16(b + CH_MAGIC) != CR_CHUNK_MAGIC || b[CH_VER] != 2 ||
+	if (len < CH_LEN || r16(b + CH_MAGIC) != CR_CHUNK_MAGIC || b[CH_VER] != CH_VERSION ||
 	    b[CH_HLEN] < CH_LEN)
 		return -EINVAL;
 	uint32_t total = r32(b + CH_TOTAL);
@@ -258,8 +277,24 @@ cr_chunk_next(struct cr_chunk_reader *r, struct cr_frame *f)
 	if (r->p >= r->end)
 		return -EINVAL;
 	int first = r->left == r->h.n_pkts;
-	uint8_t fl = *r->p++;
-	uint64_t v;
+	uint8_t b = *r->p++;
+	uint8_t fl;
+	uint64_t v, dgap = 0;
+	if ((b & PF_LONG) != PF_LONG) {
+		if (first)
+			return -EINVAL;
+		fl = PF_COMMON;
+		dgap = b;
+		if (b & 0x80) {
+			if (r->p >= r->end)
+				return -EINVAL;
+			dgap = (uint64_t)(b & 0x3f) << 8 | *r->p++;
+		}
+	} else {
+		fl = b & 0x3f;
+		if (fl & 0x20)
+			return -EINVAL; /* reserved bit */
+	}
 	if (!(fl & PF_PT)) {
 		if (r->p >= r->end)
 			return -EINVAL;
@@ -288,9 +323,9 @@ cr_chunk_next(struct cr_chunk_reader *r, struct cr_frame *f)
 		return -EINVAL;
 	}
 	if (!first) {
-		if (get_varint(&r->p, r->end, &v))
+		if ((b & PF_LONG) == PF_LONG && get_varint(&r->p, r->end, &dgap))
 			return -EINVAL;
-		int64_t dt = r->last_dt_us + unzz(v);
+		int64_t dt = r->last_dt_us + unzz(dgap);
 		r->cur.ts += (uint32_t)dts;
 		r->cur.t_ns += dt * 1000;
 		r->last_dts = dts;
@@ -298,7 +333,7 @@ cr_chunk_next(struct cr_chunk_reader *r, struct cr_frame *f)
 	}
 	if (r->cur.plen > (uint32_t)(r->end - r->p))
 		return -EINVAL;
-	r->cur.marker = fl >> 7;
+	r->cur.marker = (fl & PF_MARKER) != 0;
 	r->cur.payload = r->p;
 	r->p += r->cur.plen;
 	r->left--;
@@ -313,22 +348,33 @@ cr_block_bound(uint32_t raw_len)
 }
 
 /* header: magic(4) len(4) raw_len(4) crc(4) n_chunks(2) flags(2) reserved(4);
- * the CRC covers the header with crc=0, then the payload */
+ * the CRC covers the header with crc=0, then the payload. Flag BF_STORED: the
+ * payload is the raw chunks, because lz4 could not make them smaller (Opus,
+ * G.729, encrypted-looking payloads): saves lz4's expansion on such data. */
+#define BF_STORED 0x0001
+
 int
 cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
 		uint32_t out_cap)
 {
 	if (out_cap < cr_block_bound(raw_len))
 		return -ENOSPC;
+	uint16_t flags = 0;
 	int c = LZ4_compress_default((const char *)raw, (char *)out + CR_BLOCK_HDR_LEN,
 				     (int)raw_len, (int)(out_cap - CR_BLOCK_HDR_LEN));
 	if (c <= 0)
 		return -ENOSPC;
+	if ((uint32_t)c >= raw_len) {
+		memcpy(out + CR_BLOCK_HDR_LEN, raw, raw_len);
+		c = (int)raw_len;
+		flags |= BF_STORED;
+	}
 	memset(out, 0, CR_BLOCK_HDR_LEN);
 	w32(out, CR_BLOCK_MAGIC);
 	w32(out + 4, (uint32_t)c);
 	w32(out + 8, raw_len);
 	w16(out + 16, n_chunks);
+	w16(out + 18, flags);
 	uint32_t crc = cr_crc32c(out, CR_BLOCK_HDR_LEN, 0);
 	crc = cr_crc32c(out + CR_BLOCK_HDR_LEN, (size_t)c, crc);
 	w32(out + 12, crc);
@@ -341,7 +387,7 @@ cr_block_peek(const uint8_t *b, size_t len, uint32_t *raw_len, uint16_t *n_chunk
 	if (len < CR_BLOCK_HDR_LEN || r32(b) != CR_BLOCK_MAGIC)
 		return -EINVAL;
 	uint32_t c = r32(b + 4), raw = r32(b + 8);
-	if (c == 0 || c > (1u << 26) || raw > (1u << 26))
+	if (c == 0 || c > (1u << 26) || raw > (1u << 26) || (r16(b + 18) & ~BF_STORED))
 		return -EINVAL;
 	if (raw_len)
 		*raw_len = raw;
@@ -366,6 +412,12 @@ cr_block_decode(const uint8_t *b, size_t len, uint8_t *out, uint32_t out_cap)
 		return -EBADMSG;
 	if (raw > out_cap)
 		return -ENOSPC;
+	if (r16(b + 18) & BF_STORED) {
+		if ((uint32_t)tot - CR_BLOCK_HDR_LEN != raw)
+			return -EINVAL;
+		memcpy(out, b + CR_BLOCK_HDR_LEN, raw);
+		return (int)raw;
+	}
 	int d = LZ4_decompress_safe((const char *)b + CR_BLOCK_HDR_LEN, (char *)out,
 				    tot - CR_BLOCK_HDR_LEN, (int)out_cap);
 	if (d < 0 || (uint32_t)d != raw)

@@ -4,16 +4,16 @@
  * Segment store format: lossless wire frames of RTP streams.
  *
  *  segment = header (64 B) | block* | footer (when sealed) | trailer (16 B)
- *  block   = header (24 B: magic, len, raw_len, CRC32C, n_chunks) | lz4(chunks)
- *  chunk   = header (one stream: ids, 5-tuple, first seq/ts/time) | packets
- *  packet  = flags (1 B: marker, and which fields repeat the predictable
- *            value: seq+1, same ts step, same PT, same length); then only the
- *            fields that differ (PT byte, zigzag varints of seq delta, ts delta,
- *            length) and always the arrival time as a zigzag varint of the
- *            change of the inter-arrival gap (us); then the payload. A steady
- *            20 ms stream costs 3 bytes a packet.
+ *  block   = header (24 B: magic, len, raw_len, CRC32C, n_chunks, flags) |
+ *            lz4(chunks), or the chunks as they are when lz4 cannot shrink them
+ *  chunk   = header (80 B, one stream: ids, 5-tuple, first seq/ts/time) | packets
+ *  packet  = a packet that repeats the predictable fields (seq+1, same ts
+ *            step, PT and length, no marker) is 1 byte (2 when jitter is
+ *            above 64 us) holding the change of its inter-arrival gap; any
+ *            other packet has a flags byte and only the fields that differ;
+ *            then the payload. Format: docs/formats.md.
  *
- * A chunk holds about a second of one stream, so a call's audio is read
+ * A chunk holds a few seconds of one stream, so a call's audio is read
  * without touching other calls' data; the 5-tuple in every chunk lets the
  * index be rebuilt from segments alone. All integers little-endian.
  *

@@ -6,6 +6,15 @@
 #include "cr_store.h"
 #include "cr_test.h"
 
+static uint64_t
+xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 int
 main(void)
 {
@@ -80,6 +89,57 @@ main(void)
 		CHECK(cr_block_decode(blk, (size_t)bl, out, sizeof(out)) < 0);
 		blk[i] ^= 0x10;
 	}
+	/* every packet form: jitter of each size and sign, VBR lengths, seq
+	 * jumps and reorders, timestamp jumps (DTX), PT changes, markers */
+	uint64_t rng = 88172645463325252ull;
+#define RND() xorshift(&rng)
+	static struct cr_frame want[4096];
+	static uint8_t pay[4096][64];
+	CHECK_EQ(cr_chunk_begin(&w, chunk, sizeof(chunk), &h), 0);
+	uint16_t seq = 100;
+	uint32_t ts = 5;
+	int64_t t = t0;
+	for (n = 0; n < 4096; n++) {
+		unsigned kind = (unsigned)(RND() % 16);
+		int64_t jit[] = {0, 13, -64, 63, 64, -65, 8191, -8192, 8192, -8193, 400000, -19000};
+		t += 20000000LL + jit[RND() % 12] * 1000 + (int64_t)(RND() % 1000); /* sub-us kept out */
+		t -= t % 1000;
+		seq = (uint16_t)(seq + (kind == 0 ? 3 : kind == 1 ? (uint16_t)-1 : 1));
+		ts += kind == 2 ? 19200 : 160;
+		struct cr_frame *e = &want[n];
+		e->seq = seq, e->ts = ts, e->t_ns = t, e->marker = kind == 3;
+		e->pt = kind == 4 ? 13 : 111;
+		e->plen = kind < 8 ? 40 : (uint32_t)(RND() % 64);
+		for (uint32_t i = 0; i < e->plen; i++)
+			pay[n][i] = (uint8_t)RND();
+		int r = cr_chunk_add(&w, e->seq, e->ts, e->t_ns, e->marker, e->pt, pay[n], e->plen);
+		if (r == -ENOSPC)
+			break;
+		CHECK_EQ(r, 0);
+	}
+	CHECK(n > 100);
+	clen = cr_chunk_finish(&w);
+	CHECK_EQ(cr_chunk_open(&rd, chunk, clen), (int)clen);
+	for (k = 0; cr_chunk_next(&rd, &f) == 1; k++) {
+		CHECK_EQ(f.seq, want[k].seq);
+		CHECK_EQ(f.ts, want[k].ts);
+		CHECK_EQ(f.t_ns, want[k].t_ns);
+		CHECK_EQ(f.marker, want[k].marker);
+		CHECK_EQ(f.pt, want[k].pt);
+		CHECK_EQ(f.plen, want[k].plen);
+		CHECK(memcmp(f.payload, pay[k], f.plen) == 0);
+	}
+	CHECK_EQ(k, n);
+	/* incompressible chunks are stored as they are, not expanded by lz4 */
+	bl = cr_block_encode(chunk, clen, 1, blk, sizeof(blk));
+	CHECK(bl > 0 && (uint32_t)bl <= clen + CR_BLOCK_HDR_LEN);
+	CHECK_EQ(cr_block_decode(blk, (size_t)bl, out, sizeof(out)), (int)clen);
+	CHECK(memcmp(out, chunk, clen) == 0);
+	for (int cut = 0; cut < bl; cut++)
+		CHECK(cr_block_decode(blk, (size_t)cut, out, sizeof(out)) < 0);
+	blk[18] |= 0x80; /* unknown block flag */
+	CHECK(cr_block_decode(blk, (size_t)bl, out, sizeof(out)) < 0);
+
 	uint8_t sh[CR_SEG_HDR_LEN];
 	cr_seg_header(sh, 1, 42, t0);
 	CHECK_EQ(cr_seg_header_check(sh, sizeof(sh)), 0);
