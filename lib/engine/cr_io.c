@@ -34,6 +34,8 @@
 
 /* ---- worker side ---- */
 
+static void report_loss(struct cr_engine *e, const struct cr_chunk_meta *meta, uint32_t n);
+
 static void
 emit_block(struct cr_worker *w)
 {
@@ -82,6 +84,9 @@ emit_block(struct cr_worker *w)
 			if (s->uid == w->batch_meta[i].stream_uid) {
 				s->store_lost += w->batch_meta[i].n_pkts;
 				s->dirty = 1;
+			} else {
+				/* ended and reported already: the index adds the loss */
+				report_loss(e, &w->batch_meta[i], 1);
 			}
 		}
 	}
@@ -236,7 +241,6 @@ write_all(int fd, const void *buf, size_t len, uint64_t off)
 }
 
 static void send_pending(struct cr_engine *e, struct seg *s);
-static void report_loss(struct cr_engine *e, const struct cr_chunk_meta *meta, uint32_t n);
 
 /* Write the staged bytes. Full, aligned buffers go through O_DIRECT; a
  * partial tail goes through the page cache (and is rewritten in place when

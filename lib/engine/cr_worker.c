@@ -159,6 +159,7 @@ static void
 stream_free(struct cr_worker *w, struct cr_stream *s)
 {
 	rte_hash_del_key(w->streams, &s->key);
+	s->uid = 0; /* chunks still batched find their stream gone (cr_io.c) */
 	w->free_idx[w->n_free++] = (uint32_t)(s - w->pool);
 }
 
