@@ -389,11 +389,11 @@ main(int argc, char **argv)
 		}
 		fprintf(stderr,
 			"callrec: wrote %s (%s): %.3f s, %u Hz, %s, %u stream(s) decoded, %u not "
-			"decodable, %llu packets, %llu ms concealed\n",
+			"decodable, %llu packets, %llu ms concealed, %llu ms comfort noise\n",
 			xo.out_path, xo.opus ? "Ogg Opus" : "WAV", res.duration_s, res.rate,
 			xo.mono ? "mono" : "stereo",
 			res.streams_decoded, res.streams_skipped, (unsigned long long)res.packets,
-			(unsigned long long)res.concealed_ms);
+			(unsigned long long)res.concealed_ms, (unsigned long long)res.cn_ms);
 		return 0;
 	}
 	r = cr_index_query(idx, &flt, print_row, &o);

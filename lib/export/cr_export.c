@@ -2,6 +2,7 @@
 #include "cr_export.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -257,6 +258,35 @@ alt_for(struct alt *alts, const char *map, uint8_t pt)
 	return NULL;
 }
 
+/* RFC 3389 comfort noise: PT 13, or a dynamic PT the SDP names CN */
+static int
+is_cn(const char *map, uint8_t pt, uint32_t *clock)
+{
+	char name[24];
+	uint8_t ch;
+	uint32_t c = 0;
+	int named = ptmap_find(map, pt, name, sizeof(name), &c, &ch) == 0;
+	if (named ? strcasecmp(name, "CN") != 0 : pt != 13)
+		return 0;
+	if (c)
+		*clock = c;
+	return 1;
+}
+
+/* White noise at the level a CN packet gives (-dBov; 0 dBov is the RMS of a
+ * full-scale sine). The spectral envelope of RFC 3389 is not applied. */
+static void
+cn_fill(int16_t *out, uint64_t n, unsigned level, uint32_t *seed)
+{
+	double rms = 23170.0 * pow(10.0, -(double)(level & 0x7f) / 20.0);
+	double amp = rms * 1.7320508; /* uniform on [-a, a] has RMS a / sqrt(3) */
+	for (uint64_t i = 0; i < n; i++) {
+		*seed = *seed * 1664525u + 1013904223u;
+		double u = (double)(*seed >> 8) / (double)(1u << 24) * 2.0 - 1.0;
+		out[i] = (int16_t)(u * amp);
+	}
+}
+
 static int
 decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_result *res)
 {
@@ -287,6 +317,9 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 	int64_t anchor_t = 0;
 	uint64_t wpos = 0; /* end of what has been written */
 	int64_t last_seq = INT64_MIN;
+	int cn_level = -1; /* comfort noise runs from cn_pos to the next frame */
+	uint64_t cn_pos = 0;
+	uint32_t cn_seed = (uint32_t)sa->rec.ssrc | 1;
 	for (uint32_t i = 0; i < sa->n; i++) {
 		struct frame *f = &sa->f[i];
 		if (f->ext_seq == last_seq)
@@ -294,12 +327,16 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 		last_seq = f->ext_seq;
 		struct cr_codec *dc = &c;
 		uint32_t fclock = clock;
+		int cn = 0;
 		if (f->pt != sa->rec.pt) {
-			struct alt *a = alt_for(alts, sa->rec.ptmap, f->pt);
-			if (a == NULL)
-				continue; /* events, CN, undecodable: silence here */
-			dc = &a->c;
-			fclock = a->clock;
+			cn = is_cn(sa->rec.ptmap, f->pt, &fclock);
+			struct alt *a = cn ? NULL : alt_for(alts, sa->rec.ptmap, f->pt);
+			if (a == NULL && !cn)
+				continue; /* events, undecodable: silence here */
+			if (a) {
+				dc = &a->c;
+				fclock = a->clock;
+			}
 		}
 		int64_t pos;
 		if (anchor_pos < 0) {
@@ -322,6 +359,15 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 		anchor_t = f->t_ns;
 		if (pos < 0)
 			pos = 0;
+		if (cn) {
+			if (f->plen >= 1 && cn_level < 0) {
+				cn_level = f->payload[0] & 0x7f;
+				cn_pos = (uint64_t)pos > wpos ? (uint64_t)pos : wpos;
+			} else if (f->plen >= 1) {
+				cn_level = f->payload[0] & 0x7f; /* a level update */
+			}
+			continue;
+		}
 		int n = dc->ops->decode(dc->ctx, f->payload, f->plen, buf,
 					sizeof(buf) / sizeof(buf[0]) / 2);
 		if (n <= 0)
@@ -342,6 +388,14 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 			n = m;
 		}
 		res->packets++;
+		if (cn_level >= 0 && (uint64_t)pos > cn_pos) {
+			if (ensure(sa, (uint64_t)pos) != 0)
+				return -ENOMEM;
+			cn_fill(sa->pcm + cn_pos, (uint64_t)pos - cn_pos, (unsigned)cn_level, &cn_seed);
+			res->cn_ms += ((uint64_t)pos - cn_pos) * 1000 / c.out_rate;
+			wpos = (uint64_t)pos;
+		}
+		cn_level = -1;
 		if ((uint64_t)pos > wpos) {
 			uint64_t gap = (uint64_t)pos - wpos;
 			if (gap * 1000 / c.out_rate <= MAX_GAP_CONCEAL_MS && wpos > 0) {

@@ -32,6 +32,7 @@ struct cr_export_result {
 	uint64_t frames;     /**< sample frames written */
 	uint32_t streams_decoded, streams_skipped;
 	uint64_t packets, concealed_ms;
+	uint64_t cn_ms; /**< comfort noise generated from RFC 3389 CN packets */
 	double duration_s;
 };
 
