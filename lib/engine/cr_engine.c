@@ -511,8 +511,9 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 		for (int i = 0; i < CR_FATE_MAX; i++)
 			fate[i] += e->workers[w].fate[i];
 	/* packets a worker stored but the disk refused are not recorded */
-	fate[CR_FATE_RTP] -= e->io_lost_pkts;
-	fate[CR_FATE_STORE_IO_ERROR] += e->io_lost_pkts;
+	fate[CR_FATE_RTP] -= e->io_lost_error + e->io_lost_nospace;
+	fate[CR_FATE_STORE_IO_ERROR] += e->io_lost_error;
+	fate[CR_FATE_STORE_DISK_FULL] += e->io_lost_nospace;
 	t->rx_packets = e->rx;
 	for (int i = 0; i < CR_FATE_MAX; i++) {
 		if (i == CR_FATE_INDEX_FULL)
@@ -523,7 +524,7 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 	t->rtp_packets = fate[CR_FATE_RTP];
 	t->rtcp_packets = fate[CR_FATE_RTCP];
 	t->drops = fate[CR_FATE_STORE_FULL] + fate[CR_FATE_STORE_OVERSIZE] +
-		   fate[CR_FATE_STORE_IO_ERROR] + fate[CR_FATE_RING_FULL] + fate[CR_FATE_STREAM_TABLE_FULL] +
+		   fate[CR_FATE_STORE_IO_ERROR] + fate[CR_FATE_STORE_DISK_FULL] + fate[CR_FATE_RING_FULL] + fate[CR_FATE_STREAM_TABLE_FULL] +
 		   fate[CR_FATE_FRAG_DROP] + fate[CR_FATE_SIP_TCP_GAP] + fate[CR_FATE_INDEX_FULL];
 	t->calls = e->idx_calls;
 	t->streams = e->idx_streams;
@@ -573,9 +574,11 @@ cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val)
 		for (unsigned w = 0; w < e->cfg.n_workers; w++)
 			v += e->workers[w].fate[i];
 		if (i == CR_FATE_RTP)
-			v -= e->io_lost_pkts;
+			v -= e->io_lost_error + e->io_lost_nospace;
 		else if (i == CR_FATE_STORE_IO_ERROR)
-			v += e->io_lost_pkts;
+			v += e->io_lost_error;
+		else if (i == CR_FATE_STORE_DISK_FULL)
+			v += e->io_lost_nospace;
 		*val = v;
 		return 0;
 	}

@@ -59,6 +59,9 @@ struct cr_engine_cfg {
 	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread */
 	uint64_t seg_max_bytes;	  /**< rotate a segment beyond this size */
 	unsigned fault_block_every; /**< test knob: every Nth block fails to store (0: off) */
+	unsigned fault_write_every; /**< test knob: every Nth segment write fails (0: off) */
+	int fault_write_errno;	    /**< ... with this errno (EIO, ENOSPC) */
+	uint64_t min_free_bytes;    /**< emergency guard: no new segment below this free space */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */
 	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */

@@ -37,7 +37,8 @@ extern int cr_engine_logtype;
 	X(INDEX_FULL, "record lost: index queue full")                                   \
 	X(STORE_FULL, "RTP not stored: block pool or I/O queue full")                   \
 	X(STORE_OVERSIZE, "RTP payload larger than a chunk")                             \
-	X(STORE_IO_ERROR, "RTP not stored: segment write failed")                       \
+	X(STORE_IO_ERROR, "RTP not stored: segment write or fsync failed")              \
+	X(STORE_DISK_FULL, "RTP not stored: file system full or below the free-space guard") \
 	X(FRAG_HELD, "IP fragment held for reassembly")                                  \
 	X(FRAG_DROP, "IP fragment dropped by reassembly")                                \
 	X(RTP, "RTP recorded")                                                           \
@@ -60,7 +61,7 @@ extern const char *const cr_fate_names[CR_FATE_MAX];
 extern const char *const cr_fate_desc[CR_FATE_MAX];
 
 /* Index thread messages (from an rte_mempool; producer fills, index frees). */
-enum { CR_MSG_CALL = 1, CR_MSG_STREAM, CR_MSG_CHUNKS, CR_MSG_LOSS };
+enum { CR_MSG_CALL = 1, CR_MSG_STREAM, CR_MSG_CHUNKS, CR_MSG_LOSS, CR_MSG_SEGMENT };
 #define CR_MSG_MAX_CHUNKS 16
 struct cr_msg {
 	uint32_t type;
@@ -69,6 +70,7 @@ struct cr_msg {
 		struct cr_call call;
 		struct cr_stream_rec stream;
 		struct cr_chunk_rec chunks[CR_MSG_MAX_CHUNKS];
+		struct cr_seg_rec seg;
 	};
 };
 
@@ -170,6 +172,8 @@ struct cr_unpub {
 	int64_t t_ns;
 };
 
+enum { CR_IO_ALARM_NONE = 0, CR_IO_ALARM_DISK_FULL, CR_IO_ALARM_IO_ERROR };
+
 struct cr_engine {
 	struct cr_engine_cfg cfg;
 	volatile int stop;
@@ -204,11 +208,15 @@ struct cr_engine {
 	struct rte_ring *io_ring;
 	pthread_t io_thread;
 	volatile int io_stop;
-	uint64_t io_blocks, io_bytes, io_writes, io_errors, io_lost_pkts, io_segments;
+	uint64_t io_blocks, io_bytes, io_writes, io_errors, io_segments;
+	uint64_t io_lost_error, io_lost_nospace; /* packets workers stored, the disk refused */
+	uint64_t io_write_calls;
+	int io_alarm; /* CR_IO_ALARM_*: raised once per episode, cleared by a good write */
 	/* index thread */
 	pthread_t idx_thread;
 	volatile int idx_stop;
 	uint64_t idx_calls, idx_streams, idx_chunks, idx_batches, idx_errors;
+	uint64_t idx_meta_errors; /* records the meta segments could not keep */
 	int idx_err;
 	struct cr_worker workers[CR_ENGINE_MAX_WORKERS];
 };

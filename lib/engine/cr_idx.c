@@ -4,6 +4,9 @@
  * path. Overload policy: producers in live mode drop the record and count
  * INDEX_FULL when the message pool or ring is exhausted; offline imports wait. */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,10 +40,153 @@ cr_idx_send(struct cr_engine *e, struct cr_msg *m)
 	return 0;
 }
 
+/* Meta segment: every record the index commits is first made durable here,
+ * so the index can be rebuilt from the store alone (cr_fsck). */
+#define META_RAW (256 * 1024)
+struct meta {
+	struct cr_segw w;
+	uint64_t seq;
+	int hour;
+	int64_t clock; /* latest packet time seen in a record */
+	uint8_t *raw, *blk;
+	uint32_t raw_len;
+	uint16_t n;
+	int failed;
+};
+
+static int
+meta_hour(int64_t t, struct tm *tm)
+{
+	time_t sec = (time_t)(t / 1000000000LL);
+	gmtime_r(&sec, tm);
+	return (tm->tm_year + 1900) * 1000000 + (tm->tm_mon + 1) * 10000 + tm->tm_mday * 100 +
+	       tm->tm_hour;
+}
+
+static void
+meta_mark(struct cr_engine *e, struct meta *m, uint8_t state)
+{
+	struct cr_seg_rec g;
+	memset(&g, 0, sizeof(g));
+	snprintf(g.rel, sizeof(g.rel), "%s", m->w.rel);
+	g.kind = CR_SEG_KIND_META;
+	g.state = state;
+	g.first_ns = m->w.first_ns;
+	g.last_ns = m->w.last_ns;
+	g.bytes = m->w.off;
+	if (cr_index_put_segment(e->idx, &g) != 0)
+		e->idx_errors++;
+}
+
+static void
+meta_fail(struct cr_engine *e, struct meta *m, int r)
+{
+	e->idx_meta_errors++;
+	if (!m->failed)
+		CR_LOG(ERR, "meta segment %s: %s; the index holds records the store lacks",
+		       m->w.rel[0] ? m->w.rel : "(new)", strerror(-r));
+	m->failed = 1;
+	if (m->w.fd >= 0) {
+		meta_mark(e, m, CR_SEG_FAILED);
+		cr_segw_close(&m->w);
+	}
+}
+
+static void
+meta_seal(struct cr_engine *e, struct meta *m)
+{
+	if (m->w.fd < 0)
+		return;
+	int r = cr_segw_seal(&m->w);
+	if (r != 0) {
+		meta_fail(e, m, r);
+		return;
+	}
+	meta_mark(e, m, CR_SEG_SEALED);
+}
+
+/* the staged records as one block of the current meta segment */
+static void
+meta_block(struct cr_engine *e, struct meta *m)
+{
+	if (m->n == 0)
+		return;
+	struct tm tm;
+	int hour = meta_hour(m->clock, &tm);
+	if (m->w.fd >= 0 && (hour != m->hour || m->w.off > e->cfg.seg_max_bytes))
+		meta_seal(e, m);
+	int r = 0;
+	if (m->w.fd < 0) {
+		char rel[96];
+		snprintf(rel, sizeof(rel), "segments/%04d/%02d/%02d/%02d/m-r%llu-%llu.seg",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 (unsigned long long)(e->uid_base >> 40), (unsigned long long)m->seq + 1);
+		r = cr_segw_open(&m->w, e->cfg.store_dir, rel, 0xffff, m->seq + 1, m->clock);
+		if (r == 0) {
+			m->seq++;
+			m->hour = hour;
+			m->failed = 0;
+			meta_mark(e, m, CR_SEG_OPEN);
+		}
+	}
+	int len = r ? r : cr_block_encode(m->raw, m->raw_len, m->n, m->blk, cr_block_bound(META_RAW));
+	if (len > 0 && (uint32_t)len > cr_segw_room(&m->w))
+		r = cr_segw_flush(&m->w, 1);
+	if (len > 0 && r == 0)
+		r = cr_segw_append(&m->w, m->blk, (uint32_t)len, m->clock);
+	if (len < 0 || r != 0)
+		meta_fail(e, m, len < 0 ? len : r);
+	m->raw_len = 0;
+	m->n = 0;
+}
+
+static void
+meta_add(struct cr_engine *e, struct meta *m, int kind, const void *rec, int64_t t)
+{
+	if (m->raw == NULL)
+		return;
+	char txt[8192];
+	int n = cr_rec_encode(kind, rec, txt, sizeof(txt));
+	if (n < 0) {
+		e->idx_meta_errors++;
+		return;
+	}
+	if (m->raw_len + CR_META_HDR_LEN + (uint32_t)n > META_RAW || m->n == UINT16_MAX)
+		meta_block(e, m);
+	if (t > m->clock)
+		m->clock = t;
+	int c = cr_meta_chunk_put(m->raw + m->raw_len, META_RAW - m->raw_len, txt, (uint32_t)n);
+	if (c > 0) {
+		m->raw_len += (uint32_t)c;
+		m->n++;
+	}
+}
+
+static void
+meta_sync(struct cr_engine *e, struct meta *m)
+{
+	meta_block(e, m);
+	if (m->w.fd >= 0) {
+		int r = cr_segw_flush(&m->w, 1);
+		if (r != 0)
+			meta_fail(e, m, r);
+	}
+}
+
 static void *
 idx_main(void *arg)
 {
 	struct cr_engine *e = arg;
+	struct meta mt;
+	memset(&mt, 0, sizeof(mt));
+	mt.w.fd = mt.w.dfd = -1;
+	mt.raw = malloc(META_RAW);
+	mt.blk = malloc(cr_block_bound(META_RAW));
+	if (mt.raw == NULL || mt.blk == NULL) {
+		free(mt.raw);
+		mt.raw = NULL;
+		e->idx_meta_errors++;
+	}
 	void *objs[256];
 	for (;;) {
 		unsigned n = rte_ring_sc_dequeue_burst(e->idx_ring, objs, RTE_DIM(objs), NULL);
@@ -60,19 +206,29 @@ idx_main(void *arg)
 				struct cr_msg *m = objs[i];
 				int r = 0;
 				if (m->type == CR_MSG_CALL) {
+					int64_t t = m->call.end_ns > m->call.start_ns ? m->call.end_ns
+										      : m->call.start_ns;
+					meta_add(e, &mt, CR_REC_CALL, &m->call, t);
 					r = cr_index_put_call(e->idx, &m->call);
 					e->idx_calls++;
 				} else if (m->type == CR_MSG_STREAM) {
+					meta_add(e, &mt, CR_REC_STREAM, &m->stream, m->stream.last_ns);
 					r = cr_index_put_stream(e->idx, &m->stream);
 					e->idx_streams++;
 				} else if (m->type == CR_MSG_LOSS) {
-					for (uint32_t c = 0; c < m->n && r == 0; c++)
-						r = cr_index_put_loss(e->idx, m->chunks[c].stream_uid,
-								      m->chunks[c].n_pkts);
+					for (uint32_t c = 0; c < m->n && r == 0; c++) {
+						struct cr_loss_rec l = {cr_index_next_loss_id(e->idx),
+									m->chunks[c].stream_uid,
+									m->chunks[c].n_pkts};
+						meta_add(e, &mt, CR_REC_LOSS, &l, 0);
+						r = cr_index_put_loss(e->idx, &l);
+					}
 				} else if (m->type == CR_MSG_CHUNKS) {
 					for (uint32_t c = 0; c < m->n && r == 0; c++)
 						r = cr_index_put_chunk(e->idx, &m->chunks[c]);
 					e->idx_chunks += m->n;
+				} else if (m->type == CR_MSG_SEGMENT) {
+					r = cr_index_put_segment(e->idx, &m->seg);
 				}
 				if (r != 0) {
 					e->idx_errors++;
@@ -85,12 +241,25 @@ idx_main(void *arg)
 				break;
 			n = rte_ring_sc_dequeue_burst(e->idx_ring, objs, RTE_DIM(objs), NULL);
 		}
+		/* the store holds every record before the index says so */
+		meta_sync(e, &mt);
 		if (cr_index_commit(e->idx) != 0) {
 			e->idx_errors++;
 			e->idx_err = -EIO;
 		}
 		e->idx_batches++;
 	}
+	if (mt.w.fd >= 0) {
+		meta_sync(e, &mt);
+		if (cr_index_begin(e->idx) != 0)
+			e->idx_errors++;
+		meta_seal(e, &mt);
+		if (cr_index_commit(e->idx) != 0)
+			e->idx_errors++;
+	}
+	cr_segw_free(&mt.w);
+	free(mt.raw);
+	free(mt.blk);
 	return NULL;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,196 +180,59 @@ cr_store_chunk_due(const struct cr_worker *w, const struct cr_stream *s)
 
 /* ---- I/O thread ---- */
 
-#define WBUF (1u << 20) /* writes go out in 1 MiB, aligned for O_DIRECT */
-#define WALIGN 4096
-
-/* chunk records waiting for their bytes to reach the file */
+/* chunk records waiting for their bytes to be durable */
 struct pending {
 	struct cr_chunk_meta meta;
 	uint64_t block_off;
 	uint32_t chunk_no;
 };
 
-struct seg {
-	int fd;	 /* buffered: header, tails, footer */
-	int dfd; /* O_DIRECT, or -1 where the file system refuses it */
-	char rel[96];
-	uint64_t off;	  /* logical end of the segment */
-	uint64_t flushed; /* bytes on disk (wbuf starts here) */
-	uint8_t *wbuf;	  /* WBUF bytes, WALIGN-aligned */
-	uint32_t wlen;
+struct ioseg {
+	struct cr_segw w;
 	uint64_t seq;
 	int hour; /* YYYYMMDDHH of the segment's packet time */
-	uint32_t n_blocks, cap_blocks;
-	uint64_t *blocks;
 	struct pending *pend;
 	uint32_t n_pend, cap_pend;
 	uint64_t pend_pkts;
-	int64_t last_flush_ns;
 };
 
 static int
-mkdirs(char *path)
+hour_of(int64_t t, struct tm *tm)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		int r = mkdir(path, 0750);
-		*p = '/';
-		if (r != 0 && errno != EEXIST)
-			return -errno;
-	}
-	return 0;
-}
-
-static int
-write_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static void send_pending(struct cr_engine *e, struct seg *s);
-
-/* Write the staged bytes. Full, aligned buffers go through O_DIRECT; a
- * partial tail goes through the page cache (and is rewritten in place when
- * more data follows, since wbuf keeps it). */
-static int
-flush_seg(struct cr_engine *e, struct seg *s, int keep_tail)
-{
-	if (s->fd < 0 || s->wlen == 0)
-		return 0;
-	int r;
-	int aligned = (s->flushed % WALIGN) == 0 && (s->wlen % WALIGN) == 0;
-	if (s->dfd >= 0 && aligned)
-		r = write_all(s->dfd, s->wbuf, s->wlen, s->flushed);
-	else
-		r = write_all(s->fd, s->wbuf, s->wlen, s->flushed);
-	if (r != 0)
-		return r;
-	e->io_writes++;
-	send_pending(e, s);
-	if (keep_tail && !aligned) {
-		/* keep the unaligned tail staged so the next flush starts aligned */
-		uint32_t keep = s->wlen % WALIGN;
-		uint32_t drop = s->wlen - keep;
-		memmove(s->wbuf, s->wbuf + drop, keep);
-		s->flushed += drop;
-		s->wlen = keep;
-	} else {
-		s->flushed += s->wlen;
-		s->wlen = 0;
-	}
-	return 0;
+	time_t sec = (time_t)(t / NS);
+	gmtime_r(&sec, tm);
+	return (tm->tm_year + 1900) * 1000000 + (tm->tm_mon + 1) * 10000 + tm->tm_mday * 100 +
+	       tm->tm_hour;
 }
 
 static void
-seal(struct cr_engine *e, struct seg *s)
+send_segment(struct cr_engine *e, const struct cr_segw *w, uint8_t kind, uint8_t state)
 {
-	if (s->fd < 0)
+	struct cr_msg *m = cr_idx_msg_get(e);
+	if (m == NULL) {
+		e->fate[CR_FATE_INDEX_FULL]++;
 		return;
-	if (flush_seg(e, s, 0) != 0) {
-		e->io_errors++;
-		e->io_lost_pkts += s->pend_pkts;
-		for (uint32_t i = 0; i < s->n_pend; i++)
-			report_loss(e, &s->pend[i].meta, 1);
-		s->n_pend = 0;
-		s->pend_pkts = 0;
 	}
-	/* footer: "CRFT" n_blocks offsets[] crc; trailer: footer_off "CRSEGEND" */
-	size_t fl = 8 + (size_t)s->n_blocks * 8 + 4;
-	uint8_t *f = malloc(fl + 16);
-	if (f) {
-		memcpy(f, "CRFT", 4);
-		memcpy(f + 4, &s->n_blocks, 4);
-		memcpy(f + 8, s->blocks, (size_t)s->n_blocks * 8);
-		uint32_t crc = cr_crc32c(f, fl - 4, 0);
-		memcpy(f + fl - 4, &crc, 4);
-		memcpy(f + fl, &s->off, 8);
-		memcpy(f + fl + 8, CR_SEG_TRAILER_MAGIC, 8);
-		if (write_all(s->fd, f, fl + 16, s->off) != 0)
-			e->io_errors++;
-		free(f);
-	}
-	if (fdatasync(s->fd) != 0)
-		e->io_errors++;
-	close(s->fd);
-	if (s->dfd >= 0)
-		close(s->dfd);
-	s->fd = -1;
-	s->dfd = -1;
-	s->n_blocks = 0;
+	m->type = CR_MSG_SEGMENT;
+	memset(&m->seg, 0, sizeof(m->seg));
+	snprintf(m->seg.rel, sizeof(m->seg.rel), "%s", w->rel);
+	m->seg.kind = kind;
+	m->seg.state = state;
+	m->seg.first_ns = w->first_ns;
+	m->seg.last_ns = w->last_ns;
+	m->seg.bytes = w->off;
+	cr_idx_send(e, m);
 }
 
-static int
-open_seg(struct cr_engine *e, struct seg *s, unsigned worker, int64_t t)
-{
-	time_t sec = (time_t)(t / NS);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	s->seq++;
-	snprintf(s->rel, sizeof(s->rel), "segments/%04d/%02d/%02d/%02d/w%u-r%llu-%llu.seg",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, worker,
-		 (unsigned long long)(e->uid_base >> 40), (unsigned long long)s->seq);
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", e->cfg.store_dir, s->rel);
-	int r = mkdirs(path);
-	if (r != 0)
-		return r;
-	s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (s->fd < 0)
-		return -errno;
-	s->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC); /* tmpfs etc. refuse: buffered */
-	if (s->wbuf == NULL && posix_memalign((void **)&s->wbuf, WALIGN, WBUF) != 0) {
-		close(s->fd);
-		s->fd = -1;
-		return -ENOMEM;
-	}
-	s->wlen = 0;
-	uint8_t hdr[CR_SEG_HDR_LEN];
-	cr_seg_header(hdr, (uint16_t)worker, s->seq, t);
-	s->off = CR_SEG_HDR_LEN;
-	/* staged with the blocks so that every full buffer is one aligned write */
-	memcpy(s->wbuf, hdr, sizeof(hdr));
-	s->wlen = CR_SEG_HDR_LEN;
-	s->flushed = 0;
-	s->hour = (tm.tm_year + 1900) * 1000000 + (tm.tm_mon + 1) * 10000 + tm.tm_mday * 100 +
-		  tm.tm_hour;
-	s->n_blocks = 0;
-	e->io_segments++;
-	return 0;
-}
-
-static int
-hour_of(int64_t t)
-{
-	time_t sec = (time_t)(t / NS);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	return (tm.tm_year + 1900) * 1000000 + (tm.tm_mon + 1) * 10000 + tm.tm_mday * 100 +
-	       tm.tm_hour;
-}
-
+/* The blocks staged so far are durable: their chunks may now be found. */
 static void
-send_pending(struct cr_engine *e, struct seg *s)
+send_pending(struct cr_engine *e, struct ioseg *s)
 {
 	for (uint32_t i = 0; i < s->n_pend;) {
 		struct cr_msg *m = cr_idx_msg_get(e);
 		if (m == NULL) {
 			e->fate[CR_FATE_INDEX_FULL]++;
-			break;
+			break; /* recovery re-indexes from the segment */
 		}
 		m->type = CR_MSG_CHUNKS;
 		m->n = 0;
@@ -378,7 +242,7 @@ send_pending(struct cr_engine *e, struct seg *s)
 			memset(c, 0, sizeof(*c));
 			c->stream_uid = p->meta.stream_uid;
 			c->call_uid = p->meta.call_uid;
-			snprintf(c->segment, sizeof(c->segment), "%s", s->rel);
+			snprintf(c->segment, sizeof(c->segment), "%s", s->w.rel);
 			c->block_off = p->block_off;
 			c->chunk_no = p->chunk_no;
 			c->n_pkts = p->meta.n_pkts;
@@ -413,7 +277,112 @@ report_loss(struct cr_engine *e, const struct cr_chunk_meta *meta, uint32_t n)
 }
 
 static int
-stage(struct seg *s, const struct cr_block_msg *b)
+is_nospace(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT;
+}
+
+/* Count packets the store could not keep, by reason, and raise the alarm
+ * once per episode (cleared when a segment is written again). */
+static void
+lose(struct cr_engine *e, int err, uint64_t pkts)
+{
+	int ns = is_nospace(err);
+	__atomic_fetch_add(ns ? &e->io_lost_nospace : &e->io_lost_error, pkts, __ATOMIC_RELAXED);
+	if (!e->io_alarm) {
+		e->io_alarm = ns ? CR_IO_ALARM_DISK_FULL : CR_IO_ALARM_IO_ERROR;
+		CR_LOG(ERR, "store %s: %s; packets are counted as not stored until it recovers",
+		       e->cfg.store_dir, ns ? "file system full" : strerror(-err));
+	}
+}
+
+/* A write or fsync failed: nothing since the last durable flush is reported
+ * stored (no retry-and-trust); the segment is closed and marked failed. */
+static void
+fail_seg(struct cr_engine *e, struct ioseg *s, int err)
+{
+	e->io_errors++;
+	lose(e, err, s->pend_pkts);
+	for (uint32_t i = 0; i < s->n_pend; i++)
+		report_loss(e, &s->pend[i].meta, 1);
+	s->n_pend = 0;
+	s->pend_pkts = 0;
+	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_FAILED);
+	cr_segw_close(&s->w);
+}
+
+static void
+flush_seg(struct cr_engine *e, struct ioseg *s)
+{
+	if (s->w.fd < 0 || (s->w.wlen == 0 && s->n_pend == 0))
+		return;
+	int r = cr_segw_flush(&s->w, 1);
+	if (r != 0) {
+		fail_seg(e, s, r);
+		return;
+	}
+	e->io_writes++;
+	send_pending(e, s);
+}
+
+static void
+seal_seg(struct cr_engine *e, struct ioseg *s)
+{
+	if (s->w.fd < 0)
+		return;
+	int r = cr_segw_seal(&s->w);
+	if (r != 0) {
+		s->w.fd = -1; /* closed by seal */
+		e->io_errors++;
+		lose(e, r, s->pend_pkts);
+		for (uint32_t i = 0; i < s->n_pend; i++)
+			report_loss(e, &s->pend[i].meta, 1);
+		s->n_pend = 0;
+		s->pend_pkts = 0;
+		send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_FAILED);
+		return;
+	}
+	e->io_writes++;
+	send_pending(e, s);
+	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_SEALED);
+}
+
+/* Emergency guard: below the configured free space nothing new is written
+ * (and nothing is deleted to make room: that is retention's job). */
+static int
+space_ok(struct cr_engine *e)
+{
+	if (e->cfg.min_free_bytes == 0)
+		return 1;
+	struct statvfs v;
+	if (statvfs(e->cfg.store_dir, &v) != 0)
+		return 1;
+	return (uint64_t)v.f_bavail * v.f_frsize >= e->cfg.min_free_bytes;
+}
+
+static int
+open_seg(struct cr_engine *e, struct ioseg *s, unsigned worker, int64_t t)
+{
+	if (!space_ok(e))
+		return -ENOSPC;
+	struct tm tm;
+	int hour = hour_of(t, &tm);
+	char rel[96];
+	snprintf(rel, sizeof(rel), "segments/%04d/%02d/%02d/%02d/w%u-r%llu-%llu.seg",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, worker,
+		 (unsigned long long)(e->uid_base >> 40), (unsigned long long)s->seq + 1);
+	int r = cr_segw_open(&s->w, e->cfg.store_dir, rel, (uint16_t)worker, s->seq + 1, t);
+	if (r != 0)
+		return r;
+	s->seq++;
+	s->hour = hour;
+	e->io_segments++;
+	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_OPEN);
+	return 0;
+}
+
+static int
+stage(struct ioseg *s, const struct cr_block_msg *b, uint64_t off)
 {
 	if (s->n_pend + b->n_chunks > s->cap_pend) {
 		uint32_t nc = s->cap_pend ? s->cap_pend * 2 : 1024;
@@ -428,7 +397,7 @@ stage(struct seg *s, const struct cr_block_msg *b)
 	for (unsigned i = 0; i < b->n_chunks; i++) {
 		struct pending *p = &s->pend[s->n_pend++];
 		p->meta = b->meta[i];
-		p->block_off = s->off;
+		p->block_off = off;
 		p->chunk_no = i;
 	}
 	s->pend_pkts += b->pkts;
@@ -436,57 +405,42 @@ stage(struct seg *s, const struct cr_block_msg *b)
 }
 
 static void
-write_block(struct cr_engine *e, struct seg *s, struct cr_block_msg *b)
+write_block(struct cr_engine *e, struct ioseg *s, struct cr_block_msg *b)
 {
+	struct tm tm;
+	if (s->w.fd >= 0 &&
+	    (s->w.off + b->len > e->cfg.seg_max_bytes || hour_of(b->first_ns, &tm) != s->hour))
+		seal_seg(e, s);
 	int r = 0;
-	if (s->fd >= 0 && (s->off + b->len > e->cfg.seg_max_bytes || hour_of(b->first_ns) != s->hour))
-		seal(e, s);
-	if (s->fd < 0)
-		r = open_seg(e, s, b->worker, b->first_ns);
-	if (r == 0 && s->wlen + b->len > WBUF)
-		r = flush_seg(e, s, 1);
-	if (r == 0 && b->len > WBUF - s->wlen) {
-		/* larger than the staging buffer: straight through */
-		r = write_all(s->fd, b->data, b->len, s->off);
-		if (r == 0) {
-			s->flushed = s->off + b->len;
-			r = stage(s, b);
-			send_pending(e, s);
-		}
-	} else if (r == 0) {
-		memcpy(s->wbuf + s->wlen, b->data, b->len);
-		s->wlen += b->len;
-		r = stage(s, b);
-	}
-	if (r != 0) {
-		/* never report a failed segment durable: close it, count the loss */
-		e->io_errors++;
-		e->io_lost_pkts += b->pkts + s->pend_pkts;
+	if (s->w.fd < 0 && (r = open_seg(e, s, b->worker, b->first_ns)) != 0) {
+		lose(e, r, b->pkts);
 		report_loss(e, b->meta, b->n_chunks);
-		for (uint32_t i = 0; i < s->n_pend; i++)
-			report_loss(e, &s->pend[i].meta, 1);
-		s->n_pend = 0;
-		s->pend_pkts = 0;
-		s->wlen = 0;
-		if (s->fd >= 0) {
-			close(s->fd);
-			if (s->dfd >= 0)
-				close(s->dfd);
-			s->fd = s->dfd = -1;
-		}
 		return;
 	}
-	if (s->n_blocks == s->cap_blocks) {
-		uint32_t nc = s->cap_blocks ? s->cap_blocks * 2 : 256;
-		uint64_t *nb = realloc(s->blocks, nc * sizeof(*nb));
-		if (nb) {
-			s->blocks = nb;
-			s->cap_blocks = nc;
+	if (b->len > cr_segw_room(&s->w) && s->w.wlen) {
+		flush_seg(e, s);
+		if (s->w.fd < 0) {
+			lose(e, -EIO, b->pkts);
+			report_loss(e, b->meta, b->n_chunks);
+			return;
 		}
 	}
-	if (s->n_blocks < s->cap_blocks)
-		s->blocks[s->n_blocks++] = s->off;
-	s->off += b->len;
+	uint64_t off = s->w.off;
+	r = e->cfg.fault_write_every && ++e->io_write_calls % e->cfg.fault_write_every == 0
+		    ? -e->cfg.fault_write_errno
+		    : cr_segw_append(&s->w, b->data, b->len, b->first_ns);
+	if (r == 0)
+		r = stage(s, b, off);
+	if (r != 0) {
+		lose(e, r, b->pkts);
+		report_loss(e, b->meta, b->n_chunks);
+		fail_seg(e, s, r);
+		return;
+	}
+	if (e->io_alarm) {
+		CR_LOG(NOTICE, "store %s: writing again", e->cfg.store_dir);
+		e->io_alarm = 0;
+	}
 	e->io_blocks++;
 	e->io_bytes += b->len;
 }
@@ -495,9 +449,9 @@ static void *
 io_main(void *arg)
 {
 	struct cr_engine *e = arg;
-	struct seg *segs = calloc(e->cfg.n_workers, sizeof(*segs));
+	struct ioseg *segs = calloc(e->cfg.n_workers, sizeof(*segs));
 	for (unsigned i = 0; i < e->cfg.n_workers; i++)
-		segs[i].fd = segs[i].dfd = -1;
+		segs[i].w.fd = segs[i].w.dfd = -1;
 	unsigned idle = 0;
 	void *objs[16];
 	for (;;) {
@@ -506,11 +460,10 @@ io_main(void *arg)
 			if (__atomic_load_n(&e->io_stop, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(e->io_ring))
 				break;
-			/* quiet for ~1 s: push staged tails out (bounded loss on a crash) */
+			/* quiet for ~1 s: make staged blocks durable (bounded loss on a crash) */
 			if (++idle == 1000)
 				for (unsigned i = 0; i < e->cfg.n_workers; i++)
-					if (flush_seg(e, &segs[i], 1) != 0)
-						e->io_errors++;
+					flush_seg(e, &segs[i]);
 			usleep(1000);
 			continue;
 		}
@@ -522,10 +475,9 @@ io_main(void *arg)
 		}
 	}
 	for (unsigned i = 0; i < e->cfg.n_workers; i++) {
-		seal(e, &segs[i]);
-		free(segs[i].blocks);
+		seal_seg(e, &segs[i]);
+		cr_segw_free(&segs[i].w);
 		free(segs[i].pend);
-		free(segs[i].wbuf);
 	}
 	free(segs);
 	return NULL;

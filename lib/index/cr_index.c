@@ -18,7 +18,8 @@ struct cr_index {
 	sqlite3 *db;
 	int mode;
 	uint64_t run_id;
-	sqlite3_stmt *put_call, *put_stream, *put_chunk;
+	sqlite3_stmt *put_call, *put_stream, *put_chunk, *put_seg;
+	uint64_t loss_seq;
 	char err[256];
 };
 
@@ -43,8 +44,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS chunks(stream_uid INTEGER, call_uid INTEGER, segment TEXT,"
 	" block_off INTEGER, chunk_no INTEGER, n_pkts INTEGER, first_ns INTEGER, last_ns INTEGER);"
 	"CREATE INDEX IF NOT EXISTS chunks_stream ON chunks(stream_uid, first_ns);"
-	"CREATE TABLE IF NOT EXISTS losses(stream_uid INTEGER, packets INTEGER);"
-	"CREATE INDEX IF NOT EXISTS losses_stream ON losses(stream_uid);";
+	"CREATE TABLE IF NOT EXISTS losses(stream_uid INTEGER, packets INTEGER, id INTEGER);"
+	"CREATE INDEX IF NOT EXISTS losses_stream ON losses(stream_uid);"
+	"CREATE TABLE IF NOT EXISTS segments(rel TEXT PRIMARY KEY, kind INTEGER, state INTEGER,"
+	" rclass INTEGER, first_ns INTEGER, last_ns INTEGER, bytes INTEGER);";
 
 static int
 fail(struct cr_index *idx)
@@ -96,6 +99,10 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			"ALTER TABLE streams ADD COLUMN ptmap TEXT",
 			"ALTER TABLE streams ADD COLUMN store_lost INTEGER",
 			"CREATE TABLE IF NOT EXISTS losses(stream_uid INTEGER, packets INTEGER)",
+			"ALTER TABLE losses ADD COLUMN id INTEGER",
+			/* replaying a segment (recovery) must not duplicate rows */
+			"CREATE UNIQUE INDEX IF NOT EXISTS chunks_loc ON chunks(segment, block_off, chunk_no)",
+			"CREATE UNIQUE INDEX IF NOT EXISTS losses_id ON losses(id)",
 		};
 		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
@@ -119,8 +126,13 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
-		if (sqlite3_prepare_v2(idx->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?,?)", -1,
-				       &idx->put_chunk, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(idx->db, "INSERT OR IGNORE INTO chunks VALUES(?,?,?,?,?,?,?,?)",
+				       -1, &idx->put_chunk, NULL) != SQLITE_OK)
+			goto err;
+		if (sqlite3_prepare_v2(idx->db,
+				       "INSERT OR REPLACE INTO segments(rel,kind,state,rclass,first_ns,"
+				       "last_ns,bytes) VALUES(?,?,?,?,?,?,?)",
+				       -1, &idx->put_seg, NULL) != SQLITE_OK)
 			goto err;
 		sqlite3_free(em);
 	}
@@ -167,6 +179,7 @@ cr_index_close(struct cr_index *idx)
 	sqlite3_finalize(idx->put_call);
 	sqlite3_finalize(idx->put_stream);
 	sqlite3_finalize(idx->put_chunk);
+	sqlite3_finalize(idx->put_seg);
 	sqlite3_close(idx->db);
 	free(idx);
 }
@@ -259,16 +272,116 @@ cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c)
 }
 
 int
-cr_index_put_loss(struct cr_index *idx, uint64_t stream_uid, uint64_t packets)
+cr_index_put_loss(struct cr_index *idx, const struct cr_loss_rec *l)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(idx->db, "INSERT INTO losses VALUES(?1,?2)", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(idx->db, "INSERT OR IGNORE INTO losses(stream_uid,packets,id) "
+			       "VALUES(?1,?2,?3)", -1, &s, NULL) != SQLITE_OK)
 		return fail(idx);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)stream_uid);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)packets);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)l->stream_uid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)l->packets);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)l->id);
 	int r = sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 	sqlite3_finalize(s);
 	return r;
+}
+
+uint64_t
+cr_index_next_loss_id(struct cr_index *idx)
+{
+	return idx->run_id << 40 | ++idx->loss_seq;
+}
+
+int
+cr_index_put_segment(struct cr_index *idx, const struct cr_seg_rec *g)
+{
+	sqlite3_stmt *s = idx->put_seg;
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, g->rel, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, g->kind);
+	sqlite3_bind_int(s, 3, g->state);
+	sqlite3_bind_int(s, 4, g->rclass);
+	sqlite3_bind_int64(s, 5, g->first_ns);
+	sqlite3_bind_int64(s, 6, g->last_ns);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)g->bytes);
+	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
+}
+
+static int
+has_table(struct cr_index *idx, const char *name)
+{
+	sqlite3_stmt *t;
+	int r = 0;
+	if (sqlite3_prepare_v2(idx->db, "SELECT 1 FROM sqlite_master WHERE name=?1", -1, &t, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(t, 1, name, -1, SQLITE_STATIC);
+		r = sqlite3_step(t) == SQLITE_ROW;
+		sqlite3_finalize(t);
+	}
+	return r;
+}
+
+int
+cr_index_segments(struct cr_index *idx, cr_index_seg_cb cb, void *ctx)
+{
+	if (!has_table(idx, "segments"))
+		return 0;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(idx->db, "SELECT rel,kind,state,rclass,first_ns,last_ns,bytes FROM "
+			       "segments ORDER BY first_ns, rel", -1, &q, NULL) != SQLITE_OK)
+		return fail(idx);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct cr_seg_rec g;
+		memset(&g, 0, sizeof(g));
+		const unsigned char *t = sqlite3_column_text(q, 0);
+		snprintf(g.rel, sizeof(g.rel), "%s", t ? (const char *)t : "");
+		g.kind = (uint8_t)sqlite3_column_int(q, 1);
+		g.state = (uint8_t)sqlite3_column_int(q, 2);
+		g.rclass = (uint8_t)sqlite3_column_int(q, 3);
+		g.first_ns = sqlite3_column_int64(q, 4);
+		g.last_ns = sqlite3_column_int64(q, 5);
+		g.bytes = (uint64_t)sqlite3_column_int64(q, 6);
+		if ((ret = cb(ctx, &g)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(idx);
+	sqlite3_finalize(q);
+	return ret;
+}
+
+int
+cr_index_segment_state(struct cr_index *idx, const char *rel)
+{
+	if (!has_table(idx, "segments"))
+		return -ENOENT;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(idx->db, "SELECT state FROM segments WHERE rel=?1", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return fail(idx);
+	sqlite3_bind_text(q, 1, rel, -1, SQLITE_STATIC);
+	int r = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -ENOENT;
+	sqlite3_finalize(q);
+	return r;
+}
+
+int
+cr_index_drop_segment(struct cr_index *idx, const char *rel)
+{
+	static const char *const sql[] = {"DELETE FROM chunks WHERE segment=?1",
+					  "DELETE FROM segments WHERE rel=?1"};
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(idx->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+			return fail(idx);
+		sqlite3_bind_text(q, 1, rel, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+		if (rc != SQLITE_DONE)
+			return fail(idx);
+	}
+	return 0;
 }
 
 static void
@@ -327,16 +440,20 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 	r->store_lost = (uint64_t)sqlite3_column_int64(st, i++);
 }
 
-int
-cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb, void *ctx)
+static int
+visit_chunks(struct cr_index *idx, const uint64_t *stream_uid, cr_index_chunk_cb cb, void *ctx)
 {
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(idx->db,
-			       "SELECT stream_uid,call_uid,segment,block_off,chunk_no,n_pkts,first_ns,"
-			       "last_ns FROM chunks WHERE stream_uid=?1 ORDER BY first_ns, rowid",
-			       -1, &q, NULL) != SQLITE_OK)
+	const char *sql = stream_uid
+				  ? "SELECT stream_uid,call_uid,segment,block_off,chunk_no,n_pkts,first_ns,"
+				    "last_ns FROM chunks WHERE stream_uid=?1 ORDER BY first_ns, segment, "
+				    "block_off, chunk_no"
+				  : "SELECT stream_uid,call_uid,segment,block_off,chunk_no,n_pkts,first_ns,"
+				    "last_ns FROM chunks ORDER BY segment, block_off, chunk_no";
+	if (sqlite3_prepare_v2(idx->db, sql, -1, &q, NULL) != SQLITE_OK)
 		return fail(idx);
-	sqlite3_bind_int64(q, 1, (sqlite3_int64)stream_uid);
+	if (stream_uid)
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)*stream_uid);
 	int rc, ret = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct cr_chunk_rec c;
@@ -356,6 +473,18 @@ cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb,
 		ret = fail(idx);
 	sqlite3_finalize(q);
 	return ret;
+}
+
+int
+cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb, void *ctx)
+{
+	return visit_chunks(idx, &stream_uid, cb, ctx);
+}
+
+int
+cr_index_all_chunks(struct cr_index *idx, cr_index_chunk_cb cb, void *ctx)
+{
+	return visit_chunks(idx, NULL, cb, ctx);
 }
 
 

@@ -55,6 +55,8 @@ struct cr_chunk_rec {
 
 struct cr_index;
 
+typedef int (*cr_index_chunk_cb)(void *ctx, const struct cr_chunk_rec *c);
+
 enum { CR_INDEX_RO = 0, CR_INDEX_RW = 1 };
 
 /**
@@ -75,13 +77,57 @@ int cr_index_put_call(struct cr_index *idx, const struct cr_call *c);
 /** Insert or replace a stream snapshot. */
 int cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *s);
 
-/** Record packets of a stream that the disk refused (adds to store_lost). */
-int cr_index_put_loss(struct cr_index *idx, uint64_t stream_uid, uint64_t packets);
+/** Packets of a stream that the disk refused (they add to its store_lost). */
+struct cr_loss_rec {
+	uint64_t id; /**< unique per store, so replaying a record is harmless */
+	uint64_t stream_uid;
+	uint64_t packets;
+};
+int cr_index_put_loss(struct cr_index *idx, const struct cr_loss_rec *l);
 
-/** Insert a chunk location. */
+/** Insert a chunk location (a location already present is left as is). */
 int cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c);
 
-typedef int (*cr_index_chunk_cb)(void *ctx, const struct cr_chunk_rec *c);
+/*
+ * Segments. The segment files are the truth; the index is rebuilt from them
+ * (cr_fsck). A segment is CR_SEG_OPEN while written, CR_SEG_SEALED once its
+ * footer is durable and every chunk of it is in the index, CR_SEG_FAILED when
+ * a write or fsync failed (its unindexed chunks were counted as lost).
+ */
+enum { CR_SEG_KIND_DATA = 0, CR_SEG_KIND_META = 1 };
+enum { CR_SEG_OPEN = 0, CR_SEG_SEALED = 1, CR_SEG_FAILED = 2 };
+struct cr_seg_rec {
+	char rel[96]; /**< path relative to the store */
+	uint8_t kind, state;
+	uint8_t rclass; /**< retention class */
+	int64_t first_ns, last_ns;
+	uint64_t bytes;
+};
+int cr_index_put_segment(struct cr_index *idx, const struct cr_seg_rec *s);
+typedef int (*cr_index_seg_cb)(void *ctx, const struct cr_seg_rec *s);
+/** Visit segments ordered by first_ns, rel. */
+int cr_index_segments(struct cr_index *idx, cr_index_seg_cb cb, void *ctx);
+/** @return the state of a segment, or -ENOENT. */
+int cr_index_segment_state(struct cr_index *idx, const char *rel);
+/** Remove a segment and the chunk locations in it. */
+int cr_index_drop_segment(struct cr_index *idx, const char *rel);
+/** Visit every chunk location ordered by segment, block, chunk. */
+int cr_index_all_chunks(struct cr_index *idx, cr_index_chunk_cb cb, void *ctx);
+/** Allocate the next loss record id (RW). */
+uint64_t cr_index_next_loss_id(struct cr_index *idx);
+
+/*
+ * Meta records: calls, streams and losses as self-describing text
+ * ("kind=...\nkey=value\n..."), written to meta segments before the index
+ * commits them, so the whole index can be rebuilt from the store alone.
+ * Pure functions, thread-safe.
+ */
+enum { CR_REC_CALL = 1, CR_REC_STREAM = 2, CR_REC_LOSS = 3 };
+/** @return bytes written, -ENOSPC, -EINVAL. rec: struct cr_call / cr_stream_rec / cr_loss_rec. */
+int cr_rec_encode(int kind, const void *rec, char *buf, size_t cap);
+/** @return the kind decoded into rec (zeroed first), -EINVAL (malformed), -ENOSPC (rec_size). */
+int cr_rec_decode(const char *buf, size_t len, void *rec, size_t rec_size);
+
 /** Visit the chunks of a stream in time order. @return 0, cb's non-zero, or -EIO. */
 int cr_index_chunks(struct cr_index *idx, uint64_t stream_uid, cr_index_chunk_cb cb, void *ctx);
 

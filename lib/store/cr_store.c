@@ -445,3 +445,38 @@ cr_seg_header_check(const uint8_t *in, size_t len)
 		return -EINVAL;
 	return cr_crc32c(in, 60, 0) == r32(in + 60) ? 0 : -EINVAL;
 }
+
+int
+cr_meta_chunk_put(uint8_t *buf, size_t cap, const void *rec, uint32_t len)
+{
+	if (cap < CR_META_HDR_LEN || len > cap - CR_META_HDR_LEN)
+		return -ENOSPC;
+	w16(buf, CR_META_MAGIC);
+	buf[2] = 1;
+	buf[3] = CR_META_HDR_LEN;
+	w32(buf + 4, CR_META_HDR_LEN + len);
+	memcpy(buf + CR_META_HDR_LEN, rec, len);
+	return (int)(CR_META_HDR_LEN + len);
+}
+
+int
+cr_meta_chunk_open(const uint8_t *b, size_t len, const uint8_t **rec, uint32_t *rec_len)
+{
+	if (len < CR_META_HDR_LEN || r16(b) != CR_META_MAGIC || b[2] != 1 ||
+	    b[3] < CR_META_HDR_LEN)
+		return -EINVAL;
+	uint32_t total = r32(b + 4);
+	if (total < b[3] || total > len)
+		return -EINVAL;
+	*rec = b + b[3];
+	*rec_len = total - b[3];
+	return (int)total;
+}
+
+int
+cr_chunk_kind(const uint8_t *b, size_t len)
+{
+	if (len < 2)
+		return 0;
+	return r16(b) == CR_CHUNK_MAGIC ? 1 : r16(b) == CR_META_MAGIC ? 2 : 0;
+}

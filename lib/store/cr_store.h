@@ -120,4 +120,97 @@ int cr_seg_header_check(const uint8_t *in, size_t len);
 
 uint32_t cr_crc32c(const void *p, size_t len, uint32_t init);
 
+/*
+ * Segment files (cr_segfile.c): POSIX I/O, no EAL; one thread per object.
+ */
+#define CR_SEGW_BUF (1u << 20) /**< staging: writes go out in 1 MiB, 4 KiB aligned */
+
+/** Writer of one segment file. Zero it and set fd = dfd = -1 before first use. */
+struct cr_segw {
+	int fd;	 /**< buffered: header, tails, footer */
+	int dfd; /**< O_DIRECT, or -1 where the file system refuses it */
+	char rel[96];
+	uint64_t off;	  /**< logical end */
+	uint64_t flushed; /**< bytes on disk; the staging buffer starts here */
+	uint8_t *wbuf;
+	uint32_t wlen;
+	uint64_t *blocks; /**< block offsets, for the footer */
+	uint32_t n_blocks, cap_blocks;
+	int64_t first_ns, last_ns;
+};
+/** Create store/rel (and its directories; never an existing file), stage the header. */
+int cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t writer,
+		 uint64_t seq, int64_t t_ns);
+/** Stage a block. -ENOBUFS: flush first (staging full). Other -errno: write failed. */
+int cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns);
+/** @return bytes a block may have without a flush first. */
+static inline uint32_t
+cr_segw_room(const struct cr_segw *s)
+{
+	return CR_SEGW_BUF - s->wlen;
+}
+/**
+ * Write what is staged and fdatasync: on 0 every appended block is durable.
+ * keep_tail keeps an unaligned tail staged (rewritten by the next flush).
+ * On error nothing staged since the last good flush may be reported stored.
+ */
+int cr_segw_flush(struct cr_segw *s, int keep_tail);
+/** Flush, write footer and trailer, fdatasync, close. The segment is closed even on error. */
+int cr_segw_seal(struct cr_segw *s);
+/** Close without sealing (after an error; the walker recovers what is durable). */
+void cr_segw_close(struct cr_segw *s);
+void cr_segw_free(struct cr_segw *s);
+/** Footer + trailer for blocks[] at footer_off into out (12 + 8n + 16 bytes). */
+uint32_t cr_seg_footer(uint8_t *out, const uint64_t *blocks, uint32_t n, uint64_t footer_off);
+
+/** What a walk over a segment file found. */
+struct cr_seg_walk {
+	uint16_t writer;
+	uint64_t seq;
+	int64_t created_ns;
+	uint64_t size;
+	int bad_header;	     /**< not a segment: nothing else is valid */
+	int sealed;	     /**< trailer and footer intact */
+	int bad_footer;	     /**< a trailer pointing at a damaged footer */
+	int footer_mismatch; /**< the footer lists other blocks than the file holds */
+	uint32_t blocks, bad_blocks;
+	uint64_t chunks;
+	uint64_t first_bad;   /**< offset of the first damaged block, 0 if none */
+	uint64_t skipped;     /**< bytes skipped between damaged and next good block */
+	uint64_t torn_tail;   /**< bytes after the last good block of an unsealed file */
+	uint64_t valid_end;   /**< end of the last block that verifies */
+	uint64_t quarantined; /**< cr_seg_recover: tail bytes moved aside */
+};
+/** Called for every block that verifies, with its decompressed chunks. Non-zero stops. */
+typedef int (*cr_seg_block_cb)(void *ctx, uint64_t off, const uint8_t *raw, uint32_t raw_len,
+			       uint16_t n_chunks);
+/**
+ * Verify every block of a segment file (CRC, lz4), in order. A sealed file is
+ * read by its footer, so a damaged block costs only itself; an unsealed file
+ * is resynchronised at the next block that verifies.
+ * @return 0 (see *w), -errno if the file cannot be read, or cb's value.
+ */
+int cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk *w);
+/**
+ * Seal an unsealed segment after a crash: the bytes after its last good block
+ * are copied to quarantine_path, then cut, and a footer listing the good
+ * blocks is written (fdatasync). A sealed file is left as is.
+ * @return 0, -EINVAL (not a segment), -errno.
+ */
+int cr_seg_recover(const char *path, const char *quarantine_path, struct cr_seg_walk *w);
+
+/*
+ * Meta chunks: index records (text, cr_rec_encode) carried in blocks next to
+ * nothing else, in meta segments. Header: magic 0xC4C8 u16, version u8 (1),
+ * header length u8 (8), total length u32; then the record.
+ */
+#define CR_META_MAGIC 0xC4C8u
+#define CR_META_HDR_LEN 8
+/** @return the chunk length, or -ENOSPC. */
+int cr_meta_chunk_put(uint8_t *buf, size_t cap, const void *rec, uint32_t len);
+/** @return the chunk length (>0) with the record in rec and rec_len, or -EINVAL. */
+int cr_meta_chunk_open(const uint8_t *buf, size_t len, const uint8_t **rec, uint32_t *rec_len);
+/** @return 1 if buf starts a data chunk, 2 a meta chunk, 0 neither. */
+int cr_chunk_kind(const uint8_t *buf, size_t len);
+
 #endif /* CR_STORE_H */

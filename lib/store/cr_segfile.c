@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Segment files: the writer (staging, O_DIRECT, fdatasync, seal) and the
+ * walker (verify, resync after damage, recover an unsealed tail). */
+#include "cr_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WALIGN 4096
+
+static int
+mkdirs(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		int r = mkdir(path, 0750);
+		*p = '/';
+		if (r != 0 && errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int
+read_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENODATA;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int
+cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t writer, uint64_t seq,
+	     int64_t t_ns)
+{
+	if (s->wbuf == NULL && posix_memalign((void **)&s->wbuf, WALIGN, CR_SEGW_BUF) != 0)
+		return -ENOMEM;
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", store, rel) >= sizeof(path) ||
+	    strlen(rel) >= sizeof(s->rel))
+		return -ENAMETOOLONG;
+	int r = mkdirs(path);
+	if (r != 0)
+		return r;
+	s->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (s->fd < 0)
+		return -errno;
+	s->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC); /* tmpfs etc. refuse: buffered */
+	snprintf(s->rel, sizeof(s->rel), "%s", rel);
+	cr_seg_header(s->wbuf, writer, seq, t_ns);
+	/* staged with the blocks so that every full buffer is one aligned write */
+	s->wlen = CR_SEG_HDR_LEN;
+	s->off = CR_SEG_HDR_LEN;
+	s->flushed = 0;
+	s->n_blocks = 0;
+	s->first_ns = s->last_ns = t_ns;
+	return 0;
+}
+
+int
+cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns)
+{
+	if (s->fd < 0)
+		return -EBADF;
+	if (s->n_blocks == s->cap_blocks) {
+		uint32_t nc = s->cap_blocks ? s->cap_blocks * 2 : 256;
+		uint64_t *nb = realloc(s->blocks, nc * sizeof(*nb));
+		if (nb == NULL)
+			return -ENOMEM;
+		s->blocks = nb;
+		s->cap_blocks = nc;
+	}
+	if (len > CR_SEGW_BUF - s->wlen) {
+		/* larger than what is left: the caller flushes first; a block larger
+		 * than the whole buffer goes straight through */
+		if (s->wlen)
+			return -ENOBUFS;
+		int r = write_all(s->fd, blk, len, s->off);
+		if (r != 0)
+			return r;
+		s->flushed = s->off + len;
+	} else {
+		memcpy(s->wbuf + s->wlen, blk, len);
+		s->wlen += len;
+	}
+	s->blocks[s->n_blocks++] = s->off;
+	s->off += len;
+	if (t_ns > s->last_ns)
+		s->last_ns = t_ns;
+	return 0;
+}
+
+int
+cr_segw_flush(struct cr_segw *s, int keep_tail)
+{
+	if (s->fd < 0)
+		return -EBADF;
+	if (s->wlen) {
+		int aligned = (s->flushed % WALIGN) == 0 && (s->wlen % WALIGN) == 0;
+		int r = s->dfd >= 0 && aligned ? write_all(s->dfd, s->wbuf, s->wlen, s->flushed)
+					       : write_all(s->fd, s->wbuf, s->wlen, s->flushed);
+		if (r != 0)
+			return r;
+		if (keep_tail && !aligned) {
+			/* keep the unaligned tail staged so the next flush starts aligned */
+			uint32_t keep = s->wlen % WALIGN;
+			memmove(s->wbuf, s->wbuf + (s->wlen - keep), keep);
+			s->flushed += s->wlen - keep;
+			s->wlen = keep;
+		} else {
+			s->flushed += s->wlen;
+			s->wlen = 0;
+		}
+	}
+	/* durable before anyone is told: no retry-and-trust after a failure */
+	return fdatasync(s->fd) == 0 ? 0 : -errno;
+}
+
+uint32_t
+cr_seg_footer(uint8_t *out, const uint64_t *blocks, uint32_t n, uint64_t footer_off)
+{
+	size_t fl = 8 + (size_t)n * 8 + 4;
+	memcpy(out, "CRFT", 4);
+	memcpy(out + 4, &n, 4);
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(out + 8 + 8 * i, &blocks[i], 8);
+	uint32_t crc = cr_crc32c(out, fl - 4, 0);
+	memcpy(out + fl - 4, &crc, 4);
+	memcpy(out + fl, &footer_off, 8);
+	memcpy(out + fl + 8, CR_SEG_TRAILER_MAGIC, 8);
+	return (uint32_t)(fl + 16);
+}
+
+static int
+write_footer(int fd, const uint64_t *blocks, uint32_t n, uint64_t off)
+{
+	uint8_t *f = malloc(8 + (size_t)n * 8 + 4 + 16);
+	if (f == NULL)
+		return -ENOMEM;
+	uint32_t fl = cr_seg_footer(f, blocks, n, off);
+	int r = write_all(fd, f, fl, off);
+	free(f);
+	if (r == 0 && ftruncate(fd, (off_t)(off + fl)) != 0)
+		r = -errno;
+	if (r == 0 && fdatasync(fd) != 0)
+		r = -errno;
+	return r;
+}
+
+int
+cr_segw_seal(struct cr_segw *s)
+{
+	if (s->fd < 0)
+		return -EBADF;
+	int r = cr_segw_flush(s, 0);
+	if (r == 0)
+		r = write_footer(s->fd, s->blocks, s->n_blocks, s->off);
+	cr_segw_close(s);
+	return r;
+}
+
+void
+cr_segw_close(struct cr_segw *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->dfd >= 0)
+		close(s->dfd);
+	s->fd = s->dfd = -1;
+	s->wlen = 0;
+	s->n_blocks = 0;
+}
+
+void
+cr_segw_free(struct cr_segw *s)
+{
+	cr_segw_close(s);
+	free(s->wbuf);
+	free(s->blocks);
+	s->wbuf = NULL;
+	s->blocks = NULL;
+	s->cap_blocks = 0;
+}
+
+/* ---- walker ---- */
+
+/* Verify one block at off; on success *raw holds its chunks. */
+static int
+block_at(int fd, uint64_t off, uint64_t size, uint8_t **buf, size_t *cap, uint8_t **raw,
+	 size_t *rcap, uint32_t *raw_len, uint16_t *n_chunks, uint32_t *total)
+{
+	uint8_t h[CR_BLOCK_HDR_LEN];
+	if (off + CR_BLOCK_HDR_LEN > size || read_all(fd, h, sizeof(h), off) != 0)
+		return -ENODATA;
+	int t = cr_block_peek(h, sizeof(h), raw_len, n_chunks);
+	if (t < 0)
+		return -EINVAL;
+	if (off + (uint64_t)t > size)
+		return -ENODATA;
+	if ((size_t)t > *cap) {
+		uint8_t *nb = realloc(*buf, (size_t)t);
+		if (nb == NULL)
+			return -ENOMEM;
+		*buf = nb;
+		*cap = (size_t)t;
+	}
+	if (*raw_len > *rcap) {
+		uint8_t *nr = realloc(*raw, *raw_len);
+		if (nr == NULL)
+			return -ENOMEM;
+		*raw = nr;
+		*rcap = *raw_len;
+	}
+	if (read_all(fd, *buf, (size_t)t, off) != 0)
+		return -EIO;
+	int d = cr_block_decode(*buf, (size_t)t, *raw, (uint32_t)*rcap);
+	if (d < 0)
+		return d;
+	*total = (uint32_t)t;
+	return 0;
+}
+
+/* the footer a trailer points to, when both are intact */
+static int
+read_footer(int fd, uint64_t size, uint64_t **blocks, uint32_t *n, uint64_t *foff)
+{
+	uint8_t t[16];
+	if (size < CR_SEG_HDR_LEN + 12 + 16 || read_all(fd, t, 16, size - 16) != 0 ||
+	    memcmp(t + 8, CR_SEG_TRAILER_MAGIC, 8) != 0)
+		return -ENOENT;
+	uint64_t off;
+	memcpy(&off, t, 8);
+	if (off < CR_SEG_HDR_LEN || off + 12 + 16 > size)
+		return -EINVAL;
+	uint64_t fl = size - 16 - off;
+	uint8_t *f = malloc(fl);
+	if (f == NULL)
+		return -ENOMEM;
+	uint32_t cnt, crc;
+	int r = read_all(fd, f, fl, off);
+	if (r == 0) {
+		memcpy(&cnt, f + 4, 4);
+		if (memcmp(f, "CRFT", 4) != 0 || fl != 8 + (uint64_t)cnt * 8 + 4)
+			r = -EINVAL;
+	}
+	if (r == 0) {
+		memcpy(&crc, f + fl - 4, 4);
+		if (crc != cr_crc32c(f, fl - 4, 0))
+			r = -EINVAL;
+	}
+	if (r == 0) {
+		*blocks = malloc(((size_t)cnt ? cnt : 1) * 8);
+		if (*blocks == NULL)
+			r = -ENOMEM;
+		else
+			memcpy(*blocks, f + 8, (size_t)cnt * 8);
+		*n = cnt;
+		*foff = off;
+	}
+	free(f);
+	return r;
+}
+
+int
+cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk *w)
+{
+	memset(w, 0, sizeof(*w));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	uint8_t hdr[CR_SEG_HDR_LEN];
+	if (fstat(fd, &st) != 0 || read_all(fd, hdr, sizeof(hdr), 0) != 0 ||
+	    cr_seg_header_check(hdr, sizeof(hdr)) != 0) {
+		close(fd);
+		w->bad_header = 1;
+		return 0;
+	}
+	memcpy(&w->writer, hdr + 12, 2);
+	memcpy(&w->seq, hdr + 16, 8);
+	memcpy(&w->created_ns, hdr + 24, 8);
+	w->size = (uint64_t)st.st_size;
+	uint64_t *fb = NULL;
+	uint32_t fn = 0;
+	uint64_t foff = 0;
+	int fr = read_footer(fd, w->size, &fb, &fn, &foff);
+	w->sealed = fr == 0;
+	w->bad_footer = fr != 0 && fr != -ENOENT;
+	uint64_t limit = w->sealed ? foff : w->size;
+	uint8_t *buf = NULL, *raw = NULL;
+	size_t cap = 0, rcap = 0;
+	int ret = 0;
+	uint64_t off = CR_SEG_HDR_LEN;
+	uint32_t fi = 0;
+	w->valid_end = CR_SEG_HDR_LEN;
+	while (off < limit && ret == 0) {
+		uint32_t raw_len, total;
+		uint16_t nch;
+		int r = block_at(fd, off, limit, &buf, &cap, &raw, &rcap, &raw_len, &nch, &total);
+		if (r == -ENOMEM) {
+			ret = r;
+			break;
+		}
+		if (w->sealed && (fi >= fn || fb[fi] != off))
+			w->footer_mismatch = 1;
+		if (r == 0) {
+			w->blocks++;
+			w->chunks += nch;
+			w->valid_end = off + total;
+			if (cb)
+				ret = cb(ctx, off, raw, raw_len, nch);
+			off += total;
+			fi++;
+			continue;
+		}
+		/* damaged: a sealed segment says where the next block starts;
+		 * otherwise look for the next block that verifies */
+		w->bad_blocks++;
+		if (w->first_bad == 0)
+			w->first_bad = off;
+		uint64_t next = 0;
+		if (w->sealed) {
+			while (fi < fn && fb[fi] <= off)
+				fi++;
+			next = fi < fn ? fb[fi] : limit;
+		} else {
+			for (uint64_t o = off + 1; o + CR_BLOCK_HDR_LEN <= limit; o++) {
+				uint8_t m[4];
+				if (read_all(fd, m, 4, o) != 0)
+					break;
+				uint32_t mv = (uint32_t)m[0] | (uint32_t)m[1] << 8 |
+					      (uint32_t)m[2] << 16 | (uint32_t)m[3] << 24;
+				if (mv != CR_BLOCK_MAGIC)
+					continue;
+				uint32_t rl2, t2;
+				uint16_t n2;
+				if (block_at(fd, o, limit, &buf, &cap, &raw, &rcap, &rl2, &n2, &t2) == 0) {
+					next = o;
+					break;
+				}
+			}
+			if (next == 0) {
+				w->torn_tail = limit - off;
+				break;
+			}
+			w->skipped += next - off;
+		}
+		off = next;
+	}
+	if (w->sealed && fi != fn)
+		w->footer_mismatch = 1;
+	free(fb);
+	free(buf);
+	free(raw);
+	close(fd);
+	return ret;
+}
+
+struct offs {
+	uint64_t *v;
+	uint32_t n, cap;
+};
+
+static int
+collect_offsets(void *ctx, uint64_t off, const uint8_t *raw, uint32_t raw_len,
+		       uint16_t n_chunks)
+{
+	(void)raw;
+	(void)raw_len;
+	(void)n_chunks;
+	struct offs *o = ctx;
+	if (o->n == o->cap) {
+		uint32_t nc = o->cap ? o->cap * 2 : 256;
+		uint64_t *nv = realloc(o->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return -ENOMEM;
+		o->v = nv;
+		o->cap = nc;
+	}
+	o->v[o->n++] = off;
+	return 0;
+}
+
+int
+cr_seg_recover(const char *path, const char *quarantine_path, struct cr_seg_walk *w)
+{
+	int r = cr_seg_walk(path, NULL, NULL, w);
+	if (r != 0)
+		return r;
+	if (w->bad_header)
+		return -EINVAL;
+	if (w->sealed)
+		return 0;
+	/* collect the offsets of the blocks that verify */
+	struct offs o = {NULL, 0, 0};
+	struct cr_seg_walk w2;
+	r = cr_seg_walk(path, collect_offsets, &o, &w2);
+	if (r != 0) {
+		free(o.v);
+		return r;
+	}
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		free(o.v);
+		return -errno;
+	}
+	/* the torn tail is kept aside for inspection, never silently dropped */
+	if (w->valid_end < w->size && quarantine_path) {
+		uint64_t n = w->size - w->valid_end;
+		uint8_t *t = malloc(n ? n : 1);
+		char qp[PATH_MAX];
+		snprintf(qp, sizeof(qp), "%s", quarantine_path);
+		int q = t && read_all(fd, t, n, w->valid_end) == 0 && mkdirs(qp) == 0
+				? open(quarantine_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)
+				: -1;
+		if (q >= 0) {
+			if (write_all(q, t, n, 0) != 0 || fsync(q) != 0)
+				r = -EIO;
+			close(q);
+			w->quarantined = n;
+		} else if (n) {
+			r = -EIO;
+		}
+		free(t);
+	}
+	if (r == 0)
+		r = write_footer(fd, o.v, o.n, w->valid_end);
+	close(fd);
+	free(o.v);
+	return r;
+}
+
