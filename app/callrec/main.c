@@ -9,6 +9,10 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "cr_call.h"
 #include "cr_codec.h"
 #include "cr_export.h"
+#include "cr_fsck.h"
 #include "cr_index.h"
 #include "cr_pkt.h"
 
@@ -29,8 +34,13 @@ usage(FILE *f, int rc)
 		"       callrec show  --store DIR --call-id ID [--json]\n"
 		"       callrec export --store DIR --call-id ID --out FILE [--format wav|opus]\n"
 		"                     [--channels stereo|mono] [--rate HZ]\n"
+		"       callrec fsck  --store DIR [--json] [--repair | --rebuild-index [--out FILE]]\n"
 		"\n"
-		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n");
+		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n"
+		"fsck verifies every block (CRC) and index entry; exit 0 clean, 1 errors found.\n"
+		"--repair seals what a crashed callrecd left open (as callrecd does at start);\n"
+		"--rebuild-index builds the index from the segments alone and swaps it in\n"
+		"(the old one is kept as index.sqlite.old), or writes it to --out FILE.\n");
 	return rc;
 }
 
@@ -276,6 +286,119 @@ print_row(void *ctx, const struct cr_index_call_row *row, const struct cr_stream
 	return 0;
 }
 
+/* the same lock callrecd holds: no repair under a running writer */
+static int
+lock_store(const char *store)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/.lock", store);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr, "callrec: store '%s' is in use (callrecd running?): %s\n", store,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+cmd_fsck(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"store", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"repair", no_argument, NULL, 'r'},	 {"rebuild-index", no_argument, NULL, 'b'},
+		{"out", required_argument, NULL, 'o'},	 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *store = NULL, *out = NULL;
+	int json = 0, repair = 0, rebuild = 0, c;
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'j': json = 1; break;
+		case 'r': repair = 1; break;
+		case 'b': rebuild = 1; break;
+		case 'o': out = optarg; break;
+		case 'h': return usage(stdout, 0);
+		default: return bad("unknown or incomplete option '%s'", argv[optind]);
+		}
+	}
+	if (optind + 1 < argc)
+		return bad("unexpected argument '%s'", argv[optind + 1]);
+	if (store == NULL)
+		return bad("%s", "--store DIR is required");
+	if (repair && rebuild)
+		return bad("%s", "--repair and --rebuild-index exclude each other");
+	if (out && !rebuild)
+		return bad("%s", "--out is for --rebuild-index");
+	struct stat st;
+	if (stat(store, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "callrec: no store at '%s'\n", store);
+		return 1;
+	}
+	struct cr_fsck_report *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return 1;
+	int lk = -1, rc = 0;
+	char path[PATH_MAX], tmp[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/index.sqlite", store);
+	if (repair || (rebuild && out == NULL))
+		if ((lk = lock_store(store)) < 0) {
+			free(r);
+			return 1;
+		}
+	if (repair) {
+		struct cr_index *idx;
+		rc = cr_index_open(path, CR_INDEX_RW, &idx);
+		if (rc == 0) {
+			rc = cr_fsck_recover(store, idx, r);
+			cr_index_close(idx);
+		}
+		if (rc == 0 && !json)
+			cr_fsck_print(stdout, r, 0);
+	} else if (rebuild) {
+		snprintf(tmp, sizeof(tmp), "%s", out ? out : path);
+		if (out == NULL)
+			snprintf(tmp, sizeof(tmp), "%s.rebuild", path);
+		unlink(tmp);
+		rc = cr_fsck_rebuild(store, tmp, r);
+		if (rc == 0 && !json)
+			cr_fsck_print(stdout, r, 0);
+		if (rc == 0 && out == NULL) {
+			char old[PATH_MAX + 16];
+			static const char *const sfx[] = {"", "-wal", "-shm"};
+			for (int i = 0; i < 3; i++) {
+				char a[PATH_MAX + 16];
+				snprintf(a, sizeof(a), "%s%s", path, sfx[i]);
+				snprintf(old, sizeof(old), "%s.old%s", path, sfx[i]);
+				if (rename(a, old) != 0 && errno != ENOENT)
+					rc = -errno;
+			}
+			if (rc == 0 && rename(tmp, path) != 0)
+				rc = -errno;
+		}
+	}
+	if (rc == 0 && !(rebuild && out)) {
+		rc = cr_fsck_check(store, r);
+		if (rc == 0)
+			cr_fsck_print(stdout, r, json);
+	} else if (rc == 0 && json) {
+		cr_fsck_print(stdout, r, 1);
+	}
+	if (lk >= 0)
+		close(lk);
+	int errors = r->errors != 0;
+	free(r);
+	if (rc != 0) {
+		fprintf(stderr, "callrec: fsck: %s\n", strerror(-rc));
+		return 1;
+	}
+	return errors ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -286,8 +409,10 @@ main(int argc, char **argv)
 		return usage(stdout, 0);
 	int is_calls = strcmp(cmd, "calls") == 0, is_show = strcmp(cmd, "show") == 0;
 	int is_export = strcmp(cmd, "export") == 0;
+	if (strcmp(cmd, "fsck") == 0)
+		return cmd_fsck(argc, argv);
 	if (!is_calls && !is_show && !is_export) {
-		if (!strcmp(cmd, "fsck") || !strcmp(cmd, "stats")) {
+		if (!strcmp(cmd, "stats")) {
 			fprintf(stderr, "callrec: '%s' is not available yet in this version\n", cmd);
 			return 2;
 		}

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Set-up, the RX/steer loop of the main lcore, shutdown and the report. */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "cr_engine_internal.h"
+#include "cr_fsck.h"
 
 RTE_LOG_REGISTER_DEFAULT(cr_engine_logtype, INFO);
 
@@ -103,6 +106,14 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		CR_LOG(ERR, "cannot create store %s: %s", cfg->store_dir, strerror(errno));
 		goto fail;
 	}
+	/* one writer per store: a second callrecd would corrupt the first's segments */
+	snprintf(path, sizeof(path), "%s/.lock", cfg->store_dir);
+	e->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (e->lock_fd < 0 || flock(e->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		CR_LOG(ERR, "store %s is in use by another process (%s)", cfg->store_dir,
+		       strerror(errno));
+		goto fail;
+	}
 	snprintf(path, sizeof(path), "%s/index.sqlite", cfg->store_dir);
 	if ((r = cr_index_open(path, CR_INDEX_RW, &e->idx)) != 0) {
 		CR_LOG(ERR, "cannot open index %s: %s", path,
@@ -111,6 +122,27 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		goto fail;
 	}
 	e->uid_base = cr_index_run_id(e->idx) << 40;
+	/* a previous run that crashed left segments unsealed: seal them up to
+	 * their last good block and index what they hold, before writing */
+	{
+		struct cr_fsck_report *fr = calloc(1, sizeof(*fr));
+		r = fr ? cr_fsck_recover(cfg->store_dir, e->idx, fr) : -ENOMEM;
+		if (r != 0) {
+			CR_LOG(ERR, "store %s: recovery failed: %s", cfg->store_dir, strerror(-r));
+			free(fr);
+			errno = -r;
+			goto fail;
+		}
+		if (fr->recovered)
+			CR_LOG(WARNING,
+			       "store %s: recovered %" PRIu64 " unsealed segment(s), %" PRIu64
+			       " chunks and %" PRIu64 " records indexed, %" PRIu64
+			       " bytes quarantined",
+			       cfg->store_dir, fr->recovered, fr->replayed_chunks,
+			       fr->replayed_records, fr->quarantined_bytes);
+		e->recovered_segments = fr->recovered;
+		free(fr);
+	}
 
 	e->mbufs = rte_pktmbuf_pool_create("cr_mbufs", cfg->nb_mbufs, 256, 0,
 					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
@@ -603,5 +635,7 @@ cr_engine_free(struct cr_engine *e)
 	rte_mempool_free(e->msgs);
 	rte_mempool_free(e->mbufs);
 	cr_index_close(e->idx);
+	if (e->lock_fd > 0)
+		close(e->lock_fd);
 	rte_free(e);
 }

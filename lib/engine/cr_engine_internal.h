@@ -114,6 +114,7 @@ struct cr_stream {
 	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
 	uint64_t rtcp_packets;
 	int64_t last_report_ns;
+	uint64_t reported_call; /* call_uid + 1 of the last record sent, 0: none yet */
 	int64_t last_act_ns; /* last activity hint sent for this stream */
 	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
 	struct cr_rtp_stats st;
@@ -176,6 +177,8 @@ enum { CR_IO_ALARM_NONE = 0, CR_IO_ALARM_DISK_FULL, CR_IO_ALARM_IO_ERROR };
 
 struct cr_engine {
 	struct cr_engine_cfg cfg;
+	int lock_fd; /* flock on STORE/.lock while the engine lives */
+	uint64_t recovered_segments;
 	volatile int stop;
 	volatile int eof; /* set by RX after the last enqueue */
 	struct rte_mempool *mbufs;
@@ -274,6 +277,8 @@ int cr_idx_start(struct cr_engine *e);
 void cr_idx_stop(struct cr_engine *e);
 /* Send a message to the index; offline waits for room, live drops and counts. */
 int cr_idx_send(struct cr_engine *e, struct cr_msg *m);
+/* Send the stream's record to the index now. */
+void cr_worker_report(struct cr_worker *w, struct cr_stream *s);
 struct cr_msg *cr_idx_msg_get(struct cr_engine *e);
 
 /* Tagged ring entries: an mbuf pointer, or a tick (packet time, low bit set). */

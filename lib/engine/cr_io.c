@@ -103,6 +103,10 @@ cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s)
 		return;
 	s->cw_open = 0;
 	cr_chunk_set_call(&s->cw, s->call_uid);
+	/* the stream's record (codec, call) reaches the index before any of its
+	 * chunks can, so audio found after a crash is always exportable */
+	if (s->reported_call != s->call_uid + 1)
+		cr_worker_report(w, s);
 	uint32_t len = cr_chunk_finish(&s->cw);
 	if (w->batch_len + len > CR_BATCH_RAW || w->batch_n == CR_BLOCK_MAX_CHUNKS)
 		emit_block(w);
@@ -431,6 +435,15 @@ write_block(struct cr_engine *e, struct ioseg *s, struct cr_block_msg *b)
 		    : cr_segw_append(&s->w, b->data, b->len, b->first_ns);
 	if (r == 0)
 		r = stage(s, b, off);
+	if (r == 0 && s->w.n_blocks == 1)
+		s->w.first_ns = INT64_MAX;
+	for (unsigned i = 0; r == 0 && i < b->n_chunks; i++) {
+		/* the segment's packet-time span, as a rebuild computes it */
+		if (b->meta[i].first_ns < s->w.first_ns)
+			s->w.first_ns = b->meta[i].first_ns;
+		if (b->meta[i].last_ns > s->w.last_ns)
+			s->w.last_ns = b->meta[i].last_ns;
+	}
 	if (r != 0) {
 		lose(e, r, b->pkts);
 		report_loss(e, b->meta, b->n_chunks);

@@ -85,8 +85,8 @@ pt_lookup(const struct cr_stream *s, uint8_t pt)
 	return NULL;
 }
 
-static void
-report(struct cr_worker *w, struct cr_stream *s)
+void
+cr_worker_report(struct cr_worker *w, struct cr_stream *s)
 {
 	struct cr_msg *m = cr_idx_msg_get(w->e);
 	if (m == NULL) {
@@ -150,6 +150,7 @@ report(struct cr_worker *w, struct cr_stream *s)
 	memcpy(r->dtmf, s->dtmf, sizeof(struct cr_dtmf) * s->n_dtmf);
 	s->dirty = 0;
 	s->last_report_ns = w->now_ns;
+	s->reported_call = s->call_uid + 1;
 	cr_idx_send(w->e, m);
 }
 
@@ -182,11 +183,11 @@ on_tick(struct cr_worker *w, int final)
 			if (expired || cr_store_chunk_due(w, s))
 				cr_store_close_chunk(w, s);
 			if (expired) {
-				report(w, s);
+				cr_worker_report(w, s);
 				if (nv < RTE_DIM(victims))
 					victims[nv++] = (uint32_t)(uintptr_t)data;
 			} else if (s->dirty && w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
-				report(w, s);
+				cr_worker_report(w, s);
 			}
 			/* tell the signalling owner the call's media is alive (a hint:
 			 * a full ring just loses it, the next tick sends another) */

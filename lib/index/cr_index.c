@@ -286,6 +286,19 @@ cr_index_put_loss(struct cr_index *idx, const struct cr_loss_rec *l)
 	return r;
 }
 
+int
+cr_index_set_run_floor(struct cr_index *idx, uint64_t run)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(idx->db, "UPDATE meta SET value=MAX(value, ?1) WHERE key='run'", -1,
+			       &q, NULL) != SQLITE_OK)
+		return fail(idx);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)run);
+	int r = sqlite3_step(q) == SQLITE_DONE ? 0 : fail(idx);
+	sqlite3_finalize(q);
+	return r;
+}
+
 uint64_t
 cr_index_next_loss_id(struct cr_index *idx)
 {
@@ -443,6 +456,8 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 static int
 visit_chunks(struct cr_index *idx, const uint64_t *stream_uid, cr_index_chunk_cb cb, void *ctx)
 {
+	if (!has_table(idx, "chunks"))
+		return 0; /* created, killed before its schema was committed */
 	sqlite3_stmt *q;
 	const char *sql = stream_uid
 				  ? "SELECT stream_uid,call_uid,segment,block_off,chunk_no,n_pkts,first_ns,"

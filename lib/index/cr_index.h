@@ -113,6 +113,8 @@ int cr_index_segment_state(struct cr_index *idx, const char *rel);
 int cr_index_drop_segment(struct cr_index *idx, const char *rel);
 /** Visit every chunk location ordered by segment, block, chunk. */
 int cr_index_all_chunks(struct cr_index *idx, cr_index_chunk_cb cb, void *ctx);
+/** RW: make the next run id larger than run (after a rebuild). */
+int cr_index_set_run_floor(struct cr_index *idx, uint64_t run);
 /** Allocate the next loss record id (RW). */
 uint64_t cr_index_next_loss_id(struct cr_index *idx);
 

@@ -310,6 +310,13 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 		return -errno;
 	struct stat st;
 	uint8_t hdr[CR_SEG_HDR_LEN];
+	if (fstat(fd, &st) == 0 && st.st_size < CR_SEG_HDR_LEN) {
+		/* created, killed before its first write reached the disk */
+		close(fd);
+		w->size = (uint64_t)st.st_size;
+		w->empty = 1;
+		return 0;
+	}
 	if (fstat(fd, &st) != 0 || read_all(fd, hdr, sizeof(hdr), 0) != 0 ||
 	    cr_seg_header_check(hdr, sizeof(hdr)) != 0) {
 		close(fd);
@@ -431,6 +438,16 @@ cr_seg_recover(const char *path, const char *quarantine_path, struct cr_seg_walk
 		return -EINVAL;
 	if (w->sealed)
 		return 0;
+	if (w->empty) {
+		/* nothing was ever durable in it: keep the bytes aside, drop the name */
+		char qp[PATH_MAX];
+		snprintf(qp, sizeof(qp), "%s", quarantine_path);
+		if (mkdirs(qp) != 0 || rename(path, quarantine_path) != 0)
+			return -errno;
+		w->quarantined = w->size;
+		w->removed = 1;
+		return 0;
+	}
 	/* collect the offsets of the blocks that verify */
 	struct offs o = {NULL, 0, 0};
 	struct cr_seg_walk w2;

@@ -169,6 +169,8 @@ struct cr_seg_walk {
 	uint64_t seq;
 	int64_t created_ns;
 	uint64_t size;
+	int empty;	     /**< shorter than a header: created, never written (crash) */
+	int removed;	     /**< cr_seg_recover moved an empty file to quarantine */
 	int bad_header;	     /**< not a segment: nothing else is valid */
 	int sealed;	     /**< trailer and footer intact */
 	int bad_footer;	     /**< a trailer pointing at a damaged footer */

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "cr_fsck.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cr_store.h"
+
+struct chunkinfo {
+	uint64_t stream_uid;
+	uint32_t n_pkts;
+};
+
+struct blk {
+	uint64_t off;
+	uint32_t first; /* into scan.c */
+	uint16_t n;
+};
+
+struct segf {
+	char rel[96];
+	uint64_t run, seq;
+	int meta;
+	struct cr_seg_walk w;
+	struct blk *b;
+	uint32_t nb, cb;
+	int64_t first_ns, last_ns;
+};
+
+struct scan {
+	const char *store;
+	struct segf *s;
+	size_t n, cap;
+	struct chunkinfo *c;
+	size_t nc, ccap;
+	struct cr_fsck_report *r;
+	struct cr_index *apply; /* enter chunks and records into this index */
+	struct segf *cur;
+	int keep; /* keep per-chunk info (check) */
+};
+
+static void
+msg(struct cr_fsck_report *r, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void
+msg(struct cr_fsck_report *r, int error, const char *fmt, ...)
+{
+	if (error)
+		r->errors++;
+	if (r->n_msgs >= CR_FSCK_MAX_MSGS)
+		return;
+	char *m = r->msgs[r->n_msgs++];
+	int k = snprintf(m, sizeof(r->msgs[0]), "%s: ", error ? "error" : "note");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m + k, sizeof(r->msgs[0]) - (size_t)k, fmt, ap);
+	va_end(ap);
+}
+
+/* nftw has no context argument: one listing at a time */
+static struct scan *g_scan;
+static size_t g_prefix;
+
+static int
+list_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	size_t l = strlen(path);
+	if (type != FTW_F || l < 4 || strcmp(path + l - 4, ".seg") != 0)
+		return 0;
+	struct scan *S = g_scan;
+	if (S->n == S->cap) {
+		size_t nc = S->cap ? S->cap * 2 : 256;
+		struct segf *ns = realloc(S->s, nc * sizeof(*ns));
+		if (ns == NULL)
+			return -1;
+		S->s = ns;
+		S->cap = nc;
+	}
+	struct segf *f = &S->s[S->n];
+	memset(f, 0, sizeof(*f));
+	if (strlen(path + g_prefix) >= sizeof(f->rel))
+		return 0;
+	snprintf(f->rel, sizeof(f->rel), "%s", path + g_prefix);
+	const char *base = strrchr(path, '/') + 1;
+	unsigned wk;
+	unsigned long long run = 0, seq = 0;
+	if (sscanf(base, "m-r%llu-%llu.seg", &run, &seq) == 2)
+		f->meta = 1;
+	else if (sscanf(base, "w%u-r%llu-%llu.seg", &wk, &run, &seq) != 3)
+		run = seq = 0;
+	f->run = run;
+	f->seq = seq;
+	S->n++;
+	return 0;
+}
+
+/* records apply in the order they were written: by run, then sequence */
+static int
+cmp_order(const void *a, const void *b)
+{
+	const struct segf *x = a, *y = b;
+	if (x->run != y->run)
+		return x->run < y->run ? -1 : 1;
+	if (x->meta != y->meta)
+		return x->meta - y->meta;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+static int
+list_segments(struct scan *S)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/segments", S->store);
+	g_scan = S;
+	g_prefix = strlen(S->store) + 1;
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (nftw(dir, list_one, 16, FTW_PHYS) != 0)
+		return -ENOMEM;
+	qsort(S->s, S->n, sizeof(*S->s), cmp_order);
+	return 0;
+}
+
+static int
+on_block(void *ctx, uint64_t off, const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks)
+{
+	struct scan *S = ctx;
+	struct segf *f = S->cur;
+	struct cr_fsck_report *r = S->r;
+	if (f->nb == f->cb) {
+		uint32_t nc = f->cb ? f->cb * 2 : 64;
+		struct blk *nb = realloc(f->b, nc * sizeof(*nb));
+		if (nb == NULL)
+			return -ENOMEM;
+		f->b = nb;
+		f->cb = nc;
+	}
+	struct blk *b = &f->b[f->nb++];
+	b->off = off;
+	b->first = (uint32_t)S->nc;
+	b->n = 0;
+	const uint8_t *p = raw, *end = raw + raw_len;
+	static union {
+		struct cr_call call;
+		struct cr_stream_rec stream;
+		struct cr_loss_rec loss;
+	} rec;
+	for (uint16_t i = 0; i < n_chunks; i++) {
+		int kind = cr_chunk_kind(p, (size_t)(end - p));
+		int len = -1;
+		struct chunkinfo ci = {0, 0};
+		if (kind == 1) {
+			struct cr_chunk_reader rd;
+			len = cr_chunk_open(&rd, p, (size_t)(end - p));
+			struct cr_frame fr;
+			int64_t last = rd.h.first_ns;
+			int k;
+			while (len > 0 && (k = cr_chunk_next(&rd, &fr)) == 1)
+				last = fr.t_ns;
+			if (len > 0 && k < 0)
+				len = -1;
+			if (len > 0) {
+				ci.stream_uid = rd.h.stream_uid;
+				ci.n_pkts = rd.h.n_pkts;
+				r->chunks++;
+				if (f->first_ns == 0 || rd.h.first_ns < f->first_ns)
+					f->first_ns = rd.h.first_ns;
+				if (last > f->last_ns)
+					f->last_ns = last;
+				if (S->apply) {
+					struct cr_chunk_rec c;
+					memset(&c, 0, sizeof(c));
+					c.stream_uid = rd.h.stream_uid;
+					c.call_uid = rd.h.call_uid;
+					snprintf(c.segment, sizeof(c.segment), "%s", f->rel);
+					c.block_off = off;
+					c.chunk_no = i;
+					c.n_pkts = rd.h.n_pkts;
+					c.first_ns = rd.h.first_ns;
+					c.last_ns = last;
+					if (cr_index_put_chunk(S->apply, &c) != 0)
+						return -EIO;
+					r->replayed_chunks++;
+				}
+			}
+		} else if (kind == 2) {
+			const uint8_t *body;
+			uint32_t bl;
+			len = cr_meta_chunk_open(p, (size_t)(end - p), &body, &bl);
+			int rk = len > 0 ? cr_rec_decode((const char *)body, bl, &rec, sizeof(rec)) : -1;
+			if (rk < 0) {
+				r->bad_records++;
+				msg(r, 1, "%s: block at %" PRIu64 ": record %u does not parse", f->rel,
+				    off, i);
+			} else {
+				r->records++;
+				int64_t t = rk == CR_REC_STREAM ? rec.stream.last_ns
+					    : rk == CR_REC_CALL ? rec.call.start_ns : 0;
+				if (t && (f->first_ns == 0 || t < f->first_ns))
+					f->first_ns = t;
+				if (t > f->last_ns)
+					f->last_ns = t;
+				int e = 0;
+				if (S->apply && rk == CR_REC_CALL)
+					e = cr_index_put_call(S->apply, &rec.call);
+				else if (S->apply && rk == CR_REC_STREAM)
+					e = cr_index_put_stream(S->apply, &rec.stream);
+				else if (S->apply && rk == CR_REC_LOSS)
+					e = cr_index_put_loss(S->apply, &rec.loss);
+				if (e != 0)
+					return -EIO;
+				if (S->apply)
+					r->replayed_records++;
+			}
+		}
+		if (len <= 0) {
+			r->bad_chunks++;
+			msg(r, 1, "%s: block at %" PRIu64 ": chunk %u is malformed (CRC was good)",
+			    f->rel, off, i);
+			break;
+		}
+		if (S->keep) {
+			if (S->nc == S->ccap) {
+				size_t nc = S->ccap ? S->ccap * 2 : 4096;
+				struct chunkinfo *c2 = realloc(S->c, nc * sizeof(*c2));
+				if (c2 == NULL)
+					return -ENOMEM;
+				S->c = c2;
+				S->ccap = nc;
+			}
+			S->c[S->nc++] = ci;
+			b->n++;
+		}
+		p += len;
+	}
+	return 0;
+}
+
+static int
+walk_one(struct scan *S, struct segf *f)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", S->store, f->rel);
+	S->cur = f;
+	int rc = cr_seg_walk(path, on_block, S, &f->w);
+	struct cr_fsck_report *r = S->r;
+	r->segments++;
+	if (f->meta)
+		r->meta_segments++;
+	else
+		r->data_segments++;
+	r->blocks += f->w.blocks;
+	r->bad_blocks += f->w.bad_blocks;
+	if (rc != 0) {
+		msg(r, 1, "%s: cannot read: %s", f->rel, strerror(rc < 0 ? -rc : rc));
+		return rc;
+	}
+	if (f->w.empty) {
+		r->unsealed++;
+		msg(r, 0, "%s: empty (created, never written)", f->rel);
+		return 0;
+	}
+	if (f->w.bad_header) {
+		r->bad_headers++;
+		msg(r, 1, "%s: not a segment (bad header)", f->rel);
+		return 0;
+	}
+	if (f->w.sealed) {
+		r->sealed++;
+		r->bad_blocks_sealed += f->w.bad_blocks;
+		if (f->w.bad_blocks)
+			msg(r, 1, "%s: %u damaged block(s) in sealed data, first at %" PRIu64, f->rel,
+			    f->w.bad_blocks, f->w.first_bad);
+		if (f->w.footer_mismatch)
+			msg(r, 1, "%s: footer does not list the blocks the file holds", f->rel);
+	} else {
+		r->unsealed++;
+		r->torn_bytes += f->w.torn_tail;
+		if (f->w.bad_footer) {
+			r->bad_footers++;
+			msg(r, 1, "%s: damaged footer", f->rel);
+		}
+	}
+	return 0;
+}
+
+static void
+scan_free(struct scan *S)
+{
+	for (size_t i = 0; i < S->n; i++)
+		free(S->s[i].b);
+	free(S->s);
+	free(S->c);
+}
+
+static int
+cmp_rel(const void *a, const void *b)
+{
+	const struct segf *const *x = a, *const *y = b;
+	return strcmp((*x)->rel, (*y)->rel);
+}
+
+struct verify {
+	struct scan *S;
+	struct segf **by_rel;
+	struct cr_index *idx;
+};
+
+static struct segf *
+find_seg(struct verify *V, const char *rel)
+{
+	size_t lo = 0, hi = V->S->n;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		int c = strcmp(V->by_rel[m]->rel, rel);
+		if (c == 0)
+			return V->by_rel[m];
+		if (c < 0)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return NULL;
+}
+
+static int
+check_chunk(void *ctx, const struct cr_chunk_rec *c)
+{
+	struct verify *V = ctx;
+	struct cr_fsck_report *r = V->S->r;
+	r->index_chunks++;
+	struct segf *f = find_seg(V, c->segment);
+	const char *why = NULL;
+	if (f == NULL) {
+		why = "segment file missing";
+	} else {
+		uint32_t lo = 0, hi = f->nb;
+		while (lo < hi) {
+			uint32_t m = (lo + hi) / 2;
+			if (f->b[m].off < c->block_off)
+				lo = m + 1;
+			else
+				hi = m;
+		}
+		if (lo == f->nb || f->b[lo].off != c->block_off)
+			why = "no intact block at that offset";
+		else if (c->chunk_no >= f->b[lo].n)
+			why = "no such chunk in the block";
+		else if (V->S->c[f->b[lo].first + c->chunk_no].stream_uid != c->stream_uid ||
+			 V->S->c[f->b[lo].first + c->chunk_no].n_pkts != c->n_pkts)
+			why = "chunk belongs to another stream or differs";
+	}
+	if (why) {
+		r->index_bad_chunks++;
+		msg(r, 1, "index: chunk of stream %" PRIu64 " in %s at %" PRIu64 "/%u: %s",
+		    c->stream_uid, c->segment, c->block_off, c->chunk_no, why);
+	}
+	return 0;
+}
+
+static int
+check_seg_row(void *ctx, const struct cr_seg_rec *g)
+{
+	struct verify *V = ctx;
+	struct cr_fsck_report *r = V->S->r;
+	r->index_segments++;
+	if (g->state == CR_SEG_FAILED)
+		r->failed++;
+	if (find_seg(V, g->rel) == NULL) {
+		r->index_missing_files++;
+		msg(r, 1, "index names %s, which does not exist", g->rel);
+	}
+	return 0;
+}
+
+int
+cr_fsck_check(const char *store, struct cr_fsck_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct scan S = {.store = store, .r = r, .keep = 1};
+	int rc = list_segments(&S);
+	for (size_t i = 0; rc == 0 && i < S.n; i++)
+		rc = walk_one(&S, &S.s[i]);
+	struct verify V = {&S, NULL, NULL};
+	V.by_rel = malloc((S.n ? S.n : 1) * sizeof(*V.by_rel));
+	if (rc == 0 && V.by_rel == NULL)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		for (size_t i = 0; i < S.n; i++)
+			V.by_rel[i] = &S.s[i];
+		qsort(V.by_rel, S.n, sizeof(*V.by_rel), cmp_rel);
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/index.sqlite", store);
+		rc = cr_index_open(path, CR_INDEX_RO, &V.idx);
+		if (rc == -ENOENT) {
+			msg(r, 1, "no index (rebuild it with --rebuild-index)");
+			rc = 0;
+		} else if (rc == 0) {
+			rc = cr_index_segments(V.idx, check_seg_row, &V);
+			if (rc == 0)
+				rc = cr_index_all_chunks(V.idx, check_chunk, &V);
+			for (size_t i = 0; rc == 0 && i < S.n; i++)
+				if (cr_index_segment_state(V.idx, S.s[i].rel) == -ENOENT) {
+					r->unindexed_segments++;
+					msg(r, 0, "%s is not in the index (recovered at the next start)",
+					    S.s[i].rel);
+				}
+			cr_index_close(V.idx);
+		}
+	}
+	for (size_t i = 0; i < S.n; i++)
+		if (!S.s[i].w.sealed && !S.s[i].w.bad_header && !S.s[i].w.empty)
+			msg(r, 0, "%s is not sealed: %u good blocks, %" PRIu64 " torn bytes after them",
+			    S.s[i].rel, S.s[i].w.blocks, S.s[i].w.torn_tail);
+	free(V.by_rel);
+	scan_free(&S);
+	return rc;
+}
+
+static int
+put_seg(struct cr_index *idx, const struct segf *f, uint8_t state)
+{
+	struct cr_seg_rec g;
+	memset(&g, 0, sizeof(g));
+	snprintf(g.rel, sizeof(g.rel), "%s", f->rel);
+	g.kind = f->meta ? CR_SEG_KIND_META : CR_SEG_KIND_DATA;
+	g.state = state;
+	g.first_ns = f->first_ns;
+	g.last_ns = f->last_ns;
+	g.bytes = f->w.valid_end; /* end of the blocks, as the writer counts it */
+	return cr_index_put_segment(idx, &g);
+}
+
+int
+cr_fsck_recover(const char *store, struct cr_index *idx, struct cr_fsck_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct scan S = {.store = store, .r = r, .apply = idx};
+	int rc = list_segments(&S);
+	for (size_t i = 0; rc == 0 && i < S.n; i++) {
+		struct segf *f = &S.s[i];
+		int st = cr_index_segment_state(idx, f->rel);
+		if (st == CR_SEG_SEALED || st == CR_SEG_FAILED)
+			continue;
+		char path[PATH_MAX], q[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", store, f->rel);
+		snprintf(q, sizeof(q), "%s/quarantine/%s.tail", store, f->rel);
+		struct cr_seg_walk w;
+		rc = cr_seg_recover(path, q, &w);
+		if (rc == -EINVAL) {
+			msg(r, 1, "%s: not a segment (bad header); left as is", f->rel);
+			rc = 0;
+			continue;
+		}
+		if (rc != 0) {
+			msg(r, 1, "%s: cannot recover: %s", f->rel, strerror(-rc));
+			break;
+		}
+		if (w.quarantined || w.removed)
+			msg(r, 0, "%s: %" PRIu64 " torn bytes moved to quarantine/%s", f->rel,
+			    w.quarantined, w.removed ? " (the whole file: empty)" : "");
+		r->quarantined_bytes += w.quarantined;
+		if (w.removed) {
+			if ((rc = cr_index_drop_segment(idx, f->rel)) != 0)
+				break;
+			r->recovered++;
+			continue;
+		}
+		if ((rc = cr_index_begin(idx)) != 0)
+			break;
+		rc = walk_one(&S, f);
+		if (rc == 0)
+			rc = put_seg(idx, f, CR_SEG_SEALED);
+		if (rc == 0)
+			rc = cr_index_commit(idx);
+		else
+			cr_index_commit(idx);
+		r->recovered++;
+	}
+	scan_free(&S);
+	return rc;
+}
+
+int
+cr_fsck_rebuild(const char *store, const char *index_path, struct cr_fsck_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct stat st;
+	if (stat(index_path, &st) == 0)
+		return -EEXIST;
+	struct cr_index *idx;
+	int rc = cr_index_open(index_path, CR_INDEX_RW, &idx);
+	if (rc != 0)
+		return rc;
+	struct scan S = {.store = store, .r = r, .apply = idx};
+	rc = list_segments(&S);
+	uint64_t max_run = 0;
+	if (rc == 0)
+		rc = cr_index_begin(idx);
+	for (size_t i = 0; rc == 0 && i < S.n; i++) {
+		struct segf *f = &S.s[i];
+		rc = walk_one(&S, f);
+		if (rc == 0 && !f->w.bad_header && !f->w.empty)
+			rc = put_seg(idx, f, f->w.sealed ? CR_SEG_SEALED : CR_SEG_OPEN);
+		if (f->run > max_run)
+			max_run = f->run;
+	}
+	/* later runs must not reuse a run id (segment names, uids) */
+	if (rc == 0)
+		rc = cr_index_set_run_floor(idx, max_run);
+	if (rc == 0)
+		rc = cr_index_commit(idx);
+	cr_index_close(idx);
+	scan_free(&S);
+	return rc;
+}
+
+void
+cr_fsck_print(FILE *f, const struct cr_fsck_report *r, int json)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} k[] = {
+#define K(x) {#x, offsetof(struct cr_fsck_report, x)}
+		K(segments), K(data_segments), K(meta_segments), K(sealed), K(unsealed),
+		K(failed), K(bad_headers), K(bad_footers), K(blocks), K(bad_blocks),
+		K(bad_blocks_sealed), K(chunks), K(bad_chunks), K(records), K(bad_records),
+		K(torn_bytes), K(index_segments), K(index_chunks), K(index_bad_chunks),
+		K(index_missing_files), K(unindexed_segments), K(recovered), K(quarantined_bytes),
+		K(replayed_chunks), K(replayed_records), K(errors),
+#undef K
+	};
+	if (json) {
+		fputc('{', f);
+		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", k[i].key,
+				*(const uint64_t *)((const char *)r + k[i].off));
+		fputs(",\"messages\":[", f);
+		for (uint32_t i = 0; i < r->n_msgs; i++) {
+			fputs(i ? ",\"" : "\"", f);
+			for (const char *p = r->msgs[i]; *p; p++) {
+				if (*p == '"' || *p == '\\')
+					fprintf(f, "\\%c", *p);
+				else if ((unsigned char)*p < 0x20)
+					fprintf(f, "\\u%04x", *p);
+				else
+					fputc(*p, f);
+			}
+			fputc('"', f);
+		}
+		fprintf(f, "],\"ok\":%s}\n", r->errors ? "false" : "true");
+		return;
+	}
+	fprintf(f,
+		"%" PRIu64 " segments (%" PRIu64 " data, %" PRIu64 " meta): %" PRIu64
+		" sealed, %" PRIu64 " not sealed, %" PRIu64 " marked failed\n",
+		r->segments, r->data_segments, r->meta_segments, r->sealed, r->unsealed, r->failed);
+	fprintf(f,
+		"%" PRIu64 " blocks verified (%" PRIu64 " damaged, %" PRIu64
+		" of them in sealed data), %" PRIu64 " chunks, %" PRIu64 " records\n",
+		r->blocks + r->bad_blocks, r->bad_blocks, r->bad_blocks_sealed, r->chunks,
+		r->records);
+	if (r->index_chunks || r->index_segments)
+		fprintf(f,
+			"index: %" PRIu64 " chunk locations checked, %" PRIu64 " point at missing or "
+			"damaged data; %" PRIu64 " segments named, %" PRIu64 " missing\n",
+			r->index_chunks, r->index_bad_chunks, r->index_segments,
+			r->index_missing_files);
+	if (r->recovered || r->replayed_chunks || r->replayed_records)
+		fprintf(f,
+			"recovered %" PRIu64 " segments (%" PRIu64 " bytes quarantined), entered %" PRIu64
+			" chunks and %" PRIu64 " records\n",
+			r->recovered, r->quarantined_bytes, r->replayed_chunks, r->replayed_records);
+	for (uint32_t i = 0; i < r->n_msgs; i++)
+		fprintf(f, "%s\n", r->msgs[i]);
+	fprintf(f, "%s\n", r->errors ? "ERRORS FOUND" : "no errors");
+}
