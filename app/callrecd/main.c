@@ -49,7 +49,9 @@ usage(FILE *f)
 		"  --config FILE   configuration file (INI)\n"
 		"  --workers N     worker lcores (default 1)\n"
 		"  --profile FILE  port profile (drivers-config/*.ini)\n"
-		"  --quiet         no counter report at exit\n");
+		"  --quiet         no counter report at exit\n"
+		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
+		"                  alloc:N every Nth block allocation\n");
 }
 
 static int
@@ -133,7 +135,33 @@ struct opts {
 	int quiet;
 	int progress;
 	const char *profile;
+	unsigned fault_write, fault_alloc; /* every Nth segment write / block allocation fails */
+	int fault_errno;
 };
+
+/* --fault write:N[:ENOSPC|EIO] | alloc:N  (test knob: fail at a rate of 1/N) */
+static int
+parse_fault(const char *spec, struct opts *o)
+{
+	char kind[8] = "", err[8] = "";
+	unsigned n = 0;
+	int k = sscanf(spec, "%7[a-z]:%u:%7[A-Z]", kind, &n, err);
+	if (k < 2 || n == 0)
+		return -1;
+	if (strcmp(kind, "alloc") == 0 && k == 2) {
+		o->fault_alloc = n;
+		return 0;
+	}
+	if (strcmp(kind, "write") != 0)
+		return -1;
+	o->fault_write = n;
+	o->fault_errno = EIO;
+	if (k == 3 && strcmp(err, "ENOSPC") == 0)
+		o->fault_errno = ENOSPC;
+	else if (k == 3 && strcmp(err, "EIO") != 0)
+		return -1;
+	return 0;
+}
 
 /* drivers-config profile: [port] nb_rxd, nb_mbufs, rx_queues, rss, promiscuous */
 static int
@@ -219,6 +247,16 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		}
 		*secs[i].dst = (int64_t)u * 1000000000LL;
 	}
+	if ((v = rte_cfgfile_get_entry(cf, "store", "min_free_mb"))) {
+		unsigned u;
+		if (parse_uint(v, 0, 1u << 30, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [store] min_free_mb: '%s' is not a number\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->min_free_bytes = (uint64_t)u << 20;
+	}
 	static char profile[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "ports", "profile")) && o->profile == NULL) {
 		snprintf(profile, sizeof(profile), "%s", v);
@@ -236,7 +274,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		{"config", required_argument, NULL, 'c'}, {"workers", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},	{"progress", no_argument, NULL, 'P'},
 		{"no-progress", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
-		{"profile", required_argument, NULL, 'f'},
+		{"profile", required_argument, NULL, 'f'}, {"fault", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -273,6 +311,10 @@ parse_app_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'f':
 			o->profile = optarg;
+			break;
+		case 'F':
+			if (parse_fault(optarg, o) != 0)
+				return bad("--fault: '%s' is not write:N[:ENOSPC|EIO] or alloc:N", optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -406,6 +448,10 @@ main(int argc, char **argv)
 	cfg.store_dir = o.store;
 	cfg.progress = o.progress;
 	cfg.report = o.quiet ? NULL : stderr;
+	cfg.fault_write_every = o.fault_write;
+	cfg.fault_write_errno = o.fault_errno;
+	if (o.fault_alloc)
+		cfg.fault_block_every = o.fault_alloc;
 
 	g_engine = cr_engine_create(&cfg);
 	if (g_engine == NULL) {

@@ -173,6 +173,9 @@ struct cr_unpub {
 	int64_t t_ns;
 };
 
+/* CR_MSG_SEGMENT state: the writer removed the file (nothing durable in it) */
+#define CR_SEG_GONE 255
+
 enum { CR_IO_ALARM_NONE = 0, CR_IO_ALARM_DISK_FULL, CR_IO_ALARM_IO_ERROR };
 
 struct cr_engine {

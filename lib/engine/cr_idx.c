@@ -228,7 +228,9 @@ idx_main(void *arg)
 						r = cr_index_put_chunk(e->idx, &m->chunks[c]);
 					e->idx_chunks += m->n;
 				} else if (m->type == CR_MSG_SEGMENT) {
-					r = cr_index_put_segment(e->idx, &m->seg);
+					r = m->seg.state == CR_SEG_GONE
+						    ? cr_index_drop_segment(e->idx, m->seg.rel)
+						    : cr_index_put_segment(e->idx, &m->seg);
 				}
 				if (r != 0) {
 					e->idx_errors++;

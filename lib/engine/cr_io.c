@@ -311,22 +311,45 @@ fail_seg(struct cr_engine *e, struct ioseg *s, int err)
 		report_loss(e, &s->pend[i].meta, 1);
 	s->n_pend = 0;
 	s->pend_pkts = 0;
-	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_FAILED);
-	cr_segw_close(&s->w);
+	/* keep (sealed) what was durable; its chunks are indexed already */
+	int r = cr_segw_abort(&s->w);
+	send_segment(e, &s->w, CR_SEG_KIND_DATA, r == 1 ? CR_SEG_GONE : CR_SEG_FAILED);
 }
 
-static void
+/* Emergency guard: below min_free_bytes of free space no audio is written
+ * (and nothing is deleted to make room: that is retention's job), so the
+ * index and the meta segments, which keep writing, never meet a full disk
+ * first. 0 in the configuration means 1 % of the file system, 1 MiB-1 GiB. */
+static int
+space_ok(struct cr_engine *e)
+{
+	struct statvfs v;
+	if (statvfs(e->cfg.store_dir, &v) != 0)
+		return 1;
+	uint64_t guard = e->cfg.min_free_bytes;
+	if (guard == 0) {
+		guard = (uint64_t)v.f_blocks * v.f_frsize / 100;
+		guard = guard < (1u << 20) ? (1u << 20) : guard > (1ull << 30) ? (1ull << 30) : guard;
+	}
+	return (uint64_t)v.f_bavail * v.f_frsize >= guard;
+}
+
+static int
 flush_seg(struct cr_engine *e, struct ioseg *s)
 {
 	if (s->w.fd < 0 || (s->w.wlen == 0 && s->n_pend == 0))
-		return;
-	int r = cr_segw_flush(&s->w, 1);
+		return 0;
+	int r = !space_ok(e) ? -ENOSPC
+		: e->cfg.fault_write_every && ++e->io_write_calls % e->cfg.fault_write_every == 0
+			? -e->cfg.fault_write_errno /* test knob */
+			: cr_segw_flush(&s->w, 1);
 	if (r != 0) {
 		fail_seg(e, s, r);
-		return;
+		return r;
 	}
 	e->io_writes++;
 	send_pending(e, s);
+	return 0;
 }
 
 static void
@@ -334,6 +357,10 @@ seal_seg(struct cr_engine *e, struct ioseg *s)
 {
 	if (s->w.fd < 0)
 		return;
+	if (s->w.wlen > CR_SEG_HDR_LEN && !space_ok(e)) {
+		fail_seg(e, s, -ENOSPC);
+		return;
+	}
 	int r = cr_segw_seal(&s->w);
 	if (r != 0) {
 		s->w.fd = -1; /* closed by seal */
@@ -349,19 +376,6 @@ seal_seg(struct cr_engine *e, struct ioseg *s)
 	e->io_writes++;
 	send_pending(e, s);
 	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_SEALED);
-}
-
-/* Emergency guard: below the configured free space nothing new is written
- * (and nothing is deleted to make room: that is retention's job). */
-static int
-space_ok(struct cr_engine *e)
-{
-	if (e->cfg.min_free_bytes == 0)
-		return 1;
-	struct statvfs v;
-	if (statvfs(e->cfg.store_dir, &v) != 0)
-		return 1;
-	return (uint64_t)v.f_bavail * v.f_frsize >= e->cfg.min_free_bytes;
 }
 
 static int
@@ -421,18 +435,13 @@ write_block(struct cr_engine *e, struct ioseg *s, struct cr_block_msg *b)
 		report_loss(e, b->meta, b->n_chunks);
 		return;
 	}
-	if (b->len > cr_segw_room(&s->w) && s->w.wlen) {
-		flush_seg(e, s);
-		if (s->w.fd < 0) {
-			lose(e, -EIO, b->pkts);
-			report_loss(e, b->meta, b->n_chunks);
-			return;
-		}
+	if (b->len > cr_segw_room(&s->w) && s->w.wlen && (r = flush_seg(e, s)) != 0) {
+		lose(e, r, b->pkts);
+		report_loss(e, b->meta, b->n_chunks);
+		return;
 	}
 	uint64_t off = s->w.off;
-	r = e->cfg.fault_write_every && ++e->io_write_calls % e->cfg.fault_write_every == 0
-		    ? -e->cfg.fault_write_errno
-		    : cr_segw_append(&s->w, b->data, b->len, b->first_ns);
+	r = cr_segw_append(&s->w, b->data, b->len, b->first_ns);
 	if (r == 0)
 		r = stage(s, b, off);
 	if (r == 0 && s->w.n_blocks == 1)

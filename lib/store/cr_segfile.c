@@ -73,6 +73,8 @@ int
 cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t writer, uint64_t seq,
 	     int64_t t_ns)
 {
+	if (s->fd >= 0)
+		return -EBUSY;
 	if (s->wbuf == NULL && posix_memalign((void **)&s->wbuf, WALIGN, CR_SEGW_BUF) != 0)
 		return -ENOMEM;
 	char path[PATH_MAX];
@@ -82,9 +84,11 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	int r = mkdirs(path);
 	if (r != 0)
 		return r;
-	s->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (s->fd < 0)
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
 		return -errno;
+	s->fd = fd;
+	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC); /* tmpfs etc. refuse: buffered */
 	snprintf(s->rel, sizeof(s->rel), "%s", rel);
 	cr_seg_header(s->wbuf, writer, seq, t_ns);
@@ -93,6 +97,8 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	s->off = CR_SEG_HDR_LEN;
 	s->flushed = 0;
 	s->n_blocks = 0;
+	s->durable_off = 0;
+	s->durable_blocks = 0;
 	s->first_ns = s->last_ns = t_ns;
 	return 0;
 }
@@ -153,7 +159,11 @@ cr_segw_flush(struct cr_segw *s, int keep_tail)
 		}
 	}
 	/* durable before anyone is told: no retry-and-trust after a failure */
-	return fdatasync(s->fd) == 0 ? 0 : -errno;
+	if (fdatasync(s->fd) != 0)
+		return -errno;
+	s->durable_off = s->off;
+	s->durable_blocks = s->n_blocks;
+	return 0;
 }
 
 uint32_t
@@ -195,6 +205,21 @@ cr_segw_seal(struct cr_segw *s)
 	int r = cr_segw_flush(s, 0);
 	if (r == 0)
 		r = write_footer(s->fd, s->blocks, s->n_blocks, s->off);
+	cr_segw_close(s);
+	return r;
+}
+
+int
+cr_segw_abort(struct cr_segw *s)
+{
+	if (s->fd < 0)
+		return -EBADF;
+	int r = -EIO;
+	s->off = s->durable_off;
+	if (s->durable_off < CR_SEG_HDR_LEN)
+		r = unlink(s->path) == 0 ? 1 : -errno; /* nothing was ever durable */
+	else if (ftruncate(s->fd, (off_t)s->durable_off) == 0)
+		r = write_footer(s->fd, s->blocks, s->durable_blocks, s->durable_off);
 	cr_segw_close(s);
 	return r;
 }
@@ -362,11 +387,11 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 		}
 		/* damaged: a sealed segment says where the next block starts;
 		 * otherwise look for the next block that verifies */
-		w->bad_blocks++;
-		if (w->first_bad == 0)
-			w->first_bad = off;
 		uint64_t next = 0;
 		if (w->sealed) {
+			w->bad_blocks++;
+			if (w->first_bad == 0)
+				w->first_bad = off;
 			while (fi < fn && fb[fi] <= off)
 				fi++;
 			next = fi < fn ? fb[fi] : limit;
@@ -387,9 +412,13 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 				}
 			}
 			if (next == 0) {
+				/* nothing good after it: the tail a crash tore */
 				w->torn_tail = limit - off;
 				break;
 			}
+			w->bad_blocks++;
+			if (w->first_bad == 0)
+				w->first_bad = off;
 			w->skipped += next - off;
 		}
 		off = next;

@@ -130,12 +130,15 @@ struct cr_segw {
 	int fd;	 /**< buffered: header, tails, footer */
 	int dfd; /**< O_DIRECT, or -1 where the file system refuses it */
 	char rel[96];
+	char path[4096];
 	uint64_t off;	  /**< logical end */
 	uint64_t flushed; /**< bytes on disk; the staging buffer starts here */
 	uint8_t *wbuf;
 	uint32_t wlen;
 	uint64_t *blocks; /**< block offsets, for the footer */
 	uint32_t n_blocks, cap_blocks;
+	uint64_t durable_off;	 /**< end of what the last good flush made durable */
+	uint32_t durable_blocks; /**< blocks before durable_off */
 	int64_t first_ns, last_ns;
 };
 /** Create store/rel (and its directories; never an existing file), stage the header. */
@@ -157,7 +160,15 @@ cr_segw_room(const struct cr_segw *s)
 int cr_segw_flush(struct cr_segw *s, int keep_tail);
 /** Flush, write footer and trailer, fdatasync, close. The segment is closed even on error. */
 int cr_segw_seal(struct cr_segw *s);
-/** Close without sealing (after an error; the walker recovers what is durable). */
+/**
+ * After a failed write or fsync: cut the file back to what the last good
+ * flush made durable and seal that (footer, fdatasync), then close. What was
+ * staged after it is gone and must be counted lost by the caller.
+ * @return 0, 1 if nothing was durable and the file was removed, or -errno
+ * (left unsealed; cr_seg_recover can finish it).
+ */
+int cr_segw_abort(struct cr_segw *s);
+/** Close without sealing. */
 void cr_segw_close(struct cr_segw *s);
 void cr_segw_free(struct cr_segw *s);
 /** Footer + trailer for blocks[] at footer_off into out (12 + 8n + 16 bytes). */

@@ -8,6 +8,9 @@ usage: store_crash.py BUILD PCAP RUNS [SEED]"""
 import json, os, random, signal, sqlite3, subprocess, sys, tempfile, time
 
 build, pcap, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if not os.path.exists(pcap):
+    print("no %s: skipped" % pcap)
+    sys.exit(77)
 rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 1)
 callrecd, callrec = build + "/app/callrecd", build + "/app/callrec"
 small = os.path.join(os.path.dirname(__file__), "..", "data", "sample-pcmu-dtmf.pcap")

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A store on a file system that fills up (tmpfs with a size limit): callrecd
+# keeps running, counts what it could not store (STORE_DISK_FULL), and
+# received = stored + named drops exactly; the index and the segments agree
+# (fsck clean); once space returns, storing resumes. The same accounting holds
+# with injected ENOSPC/EIO write failures, which also show storing resuming
+# within one run.
+set -euo pipefail
+B=$1 PCAP=$2 SMALL=$3
+[ -r "$PCAP" ] || { echo "no $PCAP: skipped"; exit 77; }
+T=$(mktemp -d); trap 'umount "$T/fs" 2>/dev/null || true; rm -rf "$T"' EXIT
+mkdir "$T/fs"
+if ! mount -t tmpfs -o size=4m tmpfs "$T/fs" 2>/dev/null; then
+  echo "cannot mount a tmpfs (needs root): skipped"; exit 77
+fi
+
+# check STORE LOG: the counter report adds up and matches the index
+check() {
+  local store=$1 log=$2
+  python3 - "$store" "$log" <<'PY'
+import re, sqlite3, sys
+store, log = sys.argv[1], open(sys.argv[2]).read()
+m = re.search(r"received (\d+) packets, accounted (\d+)", log)
+assert m and m.group(1) == m.group(2), "received != accounted"
+fate = {k: int(v) for k, v in re.findall(r"^  ([A-Z_]+) +(\d+)", log, re.M)}
+db = sqlite3.connect(store + "/index.sqlite")
+stored = db.execute("SELECT IFNULL(SUM(n_pkts),0) FROM chunks").fetchone()[0]
+lost = db.execute("SELECT IFNULL(SUM(packets),0) FROM losses").fetchone()[0] + \
+       db.execute("SELECT IFNULL(SUM(store_lost),0) FROM streams").fetchone()[0]
+rtp = fate.get("RTP", 0)
+drops = fate.get("STORE_DISK_FULL", 0) + fate.get("STORE_IO_ERROR", 0) + fate.get("STORE_FULL", 0)
+print("RTP stored %d (index %d), not stored %d (index %d): %s" % (rtp, stored, drops, lost,
+      {k: v for k, v in fate.items() if k.startswith("STORE")}))
+assert stored == rtp, "index chunks hold %d packets, RTP says %d" % (stored, rtp)
+assert lost == drops, "index losses %d, counters %d" % (lost, drops)
+PY
+}
+
+# 1. the file system fills up during an import
+set +e
+"$B/app/callrecd" --pcap "$PCAP" --store "$T/fs/s" >"$T/full.log" 2>&1; rc=$?
+set -e
+[ $rc = 0 ] || { cat "$T/full.log"; echo "callrecd exit $rc on a full disk"; exit 1; }
+grep -q "file system full" "$T/full.log"
+grep -q "STORE_DISK_FULL" "$T/full.log"
+check "$T/fs/s" "$T/full.log"
+"$B/app/callrec" fsck --store "$T/fs/s" >"$T/fsck.txt" || { cat "$T/fsck.txt"; exit 1; }
+
+# 2. space returns: the next import stores everything
+mount -o remount,size=64m "$T/fs"
+"$B/app/callrecd" --pcap "$SMALL" --store "$T/fs/s" >"$T/after.log" 2>&1
+! grep -q "STORE_DISK_FULL\|STORE_IO_ERROR" "$T/after.log"
+"$B/app/callrec" fsck --store "$T/fs/s" >"$T/fsck.txt" || { cat "$T/fsck.txt"; exit 1; }
+
+# 3. injected failures: storing resumes after each, the books still balance
+for f in write:2:ENOSPC write:2:EIO alloc:4; do
+  rm -rf "$T/fs/i"
+  "$B/app/callrecd" --pcap "$PCAP" --store "$T/fs/i" --fault $f >"$T/inj.log" 2>&1
+  echo "--fault $f"
+  check "$T/fs/i" "$T/inj.log"
+  if [ "${f%%:*}" = write ]; then
+    [ "$(grep -c 'writing again' "$T/inj.log")" -ge 2 ] || { echo "storing did not resume"; exit 1; }
+  fi
+  "$B/app/callrec" fsck --store "$T/fs/i" >"$T/fsck.txt" || { cat "$T/fsck.txt"; exit 1; }
+done
+echo "disk full ok"

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Segment files and store consistency: a sealed segment of known blocks;
+ * every truncation (at each block boundary, one byte either side, and inside
+ * each block) walks to exactly the complete blocks and recovers to a sealed
+ * file holding them; a flipped byte costs only its block, sealed or not;
+ * meta records round-trip; fsck rebuilds an index equal to the one written. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cr_fsck.h"
+#include "cr_index.h"
+#include "cr_store.h"
+#include "cr_test.h"
+
+#define NBLK 12
+
+static uint64_t blk_end[NBLK + 1]; /* blk_end[k]: end of block k-1; [0] header */
+
+static void
+write_segment(const char *store, const char *rel)
+{
+	struct cr_segw w;
+	memset(&w, 0, sizeof(w));
+	w.fd = w.dfd = -1;
+	CHECK_EQ(cr_segw_open(&w, store, rel, 3, 1, 1700000000000000000LL), 0);
+	CHECK_EQ(cr_segw_open(&w, store, rel, 3, 1, 0), -EBUSY);
+	struct cr_segw w2;
+	memset(&w2, 0, sizeof(w2));
+	w2.fd = w2.dfd = -1;
+	CHECK_EQ(cr_segw_open(&w2, store, rel, 3, 1, 0), -EEXIST); /* never over a file */
+	cr_segw_free(&w2);
+	static uint8_t chunk[4096], raw[16384], blk[20000];
+	blk_end[0] = CR_SEG_HDR_LEN;
+	for (int b = 0; b < NBLK; b++) {
+		uint32_t rl = 0;
+		for (int c = 0; c < 3; c++) {
+			struct cr_chunk_hdr h = {.stream_uid = (uint64_t)(b * 3 + c + 1), .call_uid = 9};
+			struct cr_chunk_writer cw;
+			CHECK_EQ(cr_chunk_begin(&cw, chunk, sizeof(chunk), &h), 0);
+			uint8_t pl[160];
+			for (int i = 0; i < 10; i++) {
+				for (int k = 0; k < 160; k++)
+					pl[k] = (uint8_t)(k * 31 + i + b);
+				CHECK_EQ(cr_chunk_add(&cw, (uint16_t)i, (uint32_t)i * 160,
+						      1700000000000000000LL + (b * 10 + i) * 20000000LL, 0, 0,
+						      pl, 160),
+					 0);
+			}
+			uint32_t l = cr_chunk_finish(&cw);
+			memcpy(raw + rl, chunk, l);
+			rl += l;
+		}
+		int bl = cr_block_encode(raw, rl, 3, blk, sizeof(blk));
+		CHECK(bl > 0);
+		if (bl > (int)cr_segw_room(&w))
+			CHECK_EQ(cr_segw_flush(&w, 1), 0);
+		CHECK_EQ(cr_segw_append(&w, blk, (uint32_t)bl, 0), 0);
+		blk_end[b + 1] = w.off;
+	}
+	CHECK_EQ(cr_segw_seal(&w), 0);
+	cr_segw_free(&w);
+}
+
+static uint8_t *
+slurp(const char *p, size_t *n)
+{
+	int fd = open(p, O_RDONLY);
+	struct stat st;
+	fstat(fd, &st);
+	uint8_t *b = malloc((size_t)st.st_size);
+	CHECK_EQ(read(fd, b, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*n = (size_t)st.st_size;
+	return b;
+}
+
+static void
+spit(const char *p, const uint8_t *b, size_t n)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	CHECK_EQ(write(fd, b, n), (long long)n);
+	close(fd);
+}
+
+static int
+complete_blocks(uint64_t cut)
+{
+	int k = 0;
+	while (k < NBLK && blk_end[k + 1] <= cut)
+		k++;
+	return k;
+}
+
+static void
+records(void)
+{
+	struct cr_call c;
+	memset(&c, 0, sizeof(c));
+	c.uid = 77;
+	snprintf(c.call_id, sizeof(c.call_id), "a=b\n%%c@host");
+	snprintf(c.from_user, sizeof(c.from_user), "+4930123");
+	c.start_ns = -5;
+	c.state = 3;
+	c.sip_status = 487;
+	c.n_dtmf = 2;
+	c.dtmf[0].digit = '5';
+	c.dtmf[1].digit = '#';
+	c.dtmf[1].t_ns = 123;
+	char buf[8192];
+	int n = cr_rec_encode(CR_REC_CALL, &c, buf, sizeof(buf));
+	CHECK(n > 0);
+	struct cr_call d;
+	CHECK_EQ(cr_rec_decode(buf, (size_t)n, &d, sizeof(d)), CR_REC_CALL);
+	CHECK(strcmp(d.call_id, c.call_id) == 0 && strcmp(d.from_user, c.from_user) == 0);
+	CHECK_EQ(d.start_ns, -5);
+	CHECK_EQ(d.sip_status, 487);
+	CHECK_EQ(d.n_dtmf, 2);
+	CHECK_EQ(d.dtmf[1].digit, '#');
+	CHECK_EQ(d.dtmf[1].t_ns, 123);
+	struct cr_stream_rec s;
+	memset(&s, 0, sizeof(s));
+	s.uid = 5;
+	s.mean_jitter_ms = 0.1 + 0.2;
+	s.lost = -3;
+	snprintf(s.ptmap, sizeof(s.ptmap), "0 PCMU/8000/1;101 telephone-event/8000/1");
+	n = cr_rec_encode(CR_REC_STREAM, &s, buf, sizeof(buf));
+	struct cr_stream_rec t;
+	CHECK_EQ(cr_rec_decode(buf, (size_t)n, &t, sizeof(t)), CR_REC_STREAM);
+	CHECK(t.mean_jitter_ms == s.mean_jitter_ms); /* exact, %.17g */
+	CHECK_EQ(t.lost, -3);
+	CHECK(strcmp(t.ptmap, s.ptmap) == 0);
+	/* too small a buffer, a record type bigger than the target, damage */
+	CHECK_EQ(cr_rec_encode(CR_REC_STREAM, &s, buf, 20), -ENOSPC);
+	CHECK_EQ(cr_rec_decode(buf, (size_t)n, &c, 16), -ENOSPC);
+	for (int cut = 0; cut < n; cut++)
+		(void)cr_rec_decode(buf, (size_t)cut, &t, sizeof(t)); /* no crash, any answer */
+	CHECK(cr_rec_decode("kind=what\n", 10, &t, sizeof(t)) < 0);
+	CHECK(cr_rec_decode("kind=stream\nuid=x1\n", 19, &t, sizeof(t)) < 0);
+	CHECK(cr_rec_decode("kind=stream\ncodec=4g\n", 21, &t, sizeof(t)) < 0);
+	CHECK_EQ(cr_rec_decode("kind=stream\nfuture=1\nuid=9\n", 27, &t, sizeof(t)), CR_REC_STREAM);
+	CHECK_EQ(t.uid, 9);
+}
+
+int
+main(void)
+{
+	char store[] = "/tmp/cr_segfile_XXXXXX";
+	CHECK(mkdtemp(store) != NULL);
+	char path[512], cut_path[512], q[512];
+	write_segment(store, "segments/a/w0-r1-1.seg");
+	snprintf(path, sizeof(path), "%s/segments/a/w0-r1-1.seg", store);
+	struct cr_seg_walk w;
+	CHECK_EQ(cr_seg_walk(path, NULL, NULL, &w), 0);
+	CHECK(w.sealed);
+	CHECK_EQ(w.blocks, NBLK);
+	CHECK_EQ(w.chunks, 3 * NBLK);
+	CHECK_EQ(w.bad_blocks, 0);
+	CHECK(!w.footer_mismatch);
+	size_t n;
+	uint8_t *file = slurp(path, &n);
+	snprintf(cut_path, sizeof(cut_path), "%s/cut.seg", store);
+	snprintf(q, sizeof(q), "%s/quarantine/cut.seg.tail", store);
+
+	/* truncations: every boundary, one byte either side, 7 points inside */
+	int cuts = 0;
+	for (int b = 0; b <= NBLK; b++) {
+		uint64_t pts[11] = {blk_end[b], blk_end[b] - 1, blk_end[b] + 1};
+		int np = 3;
+		if (b < NBLK)
+			for (int k = 1; k <= 7; k++)
+				pts[np++] = blk_end[b] + (blk_end[b + 1] - blk_end[b]) * (uint64_t)k / 8;
+		for (int i = 0; i < np; i++) {
+			uint64_t cut = pts[i];
+			if (cut > n || cut < 1)
+				continue;
+			spit(cut_path, file, cut);
+			CHECK_EQ(cr_seg_walk(cut_path, NULL, NULL, &w), 0);
+			if (cut < CR_SEG_HDR_LEN) {
+				CHECK(w.empty);
+				continue;
+			}
+			int want = complete_blocks(cut);
+			if (w.sealed) { /* only the whole file is sealed */
+				CHECK_EQ(cut, n);
+				continue;
+			}
+			CHECK_EQ(w.blocks, want);
+			CHECK_EQ(w.bad_blocks, 0);
+			CHECK_EQ(w.valid_end, blk_end[want]);
+			CHECK_EQ(cr_seg_recover(cut_path, q, &w), 0);
+			CHECK_EQ(w.quarantined, cut - blk_end[want]);
+			CHECK_EQ(cr_seg_walk(cut_path, NULL, NULL, &w), 0);
+			CHECK(w.sealed);
+			CHECK_EQ(w.blocks, want);
+			CHECK(!w.footer_mismatch);
+			cuts++;
+		}
+	}
+	CHECK(cuts > 100);
+	/* whole file minus the trailer, the footer, part of it */
+	for (uint64_t cut = blk_end[NBLK]; cut < n; cut++) {
+		spit(cut_path, file, cut);
+		CHECK_EQ(cr_seg_walk(cut_path, NULL, NULL, &w), 0);
+		CHECK(!w.sealed);
+		CHECK_EQ(w.blocks, NBLK);
+	}
+
+	/* one flipped byte inside block k: sealed, and unsealed (no trailer) */
+	for (int k = 0; k < NBLK; k++) {
+		uint64_t at = (blk_end[k] + blk_end[k + 1]) / 2;
+		for (int sealed = 1; sealed >= 0; sealed--) {
+			file[at] ^= 0x5a;
+			spit(cut_path, file, sealed ? n : blk_end[NBLK]);
+			file[at] ^= 0x5a;
+			CHECK_EQ(cr_seg_walk(cut_path, NULL, NULL, &w), 0);
+			CHECK_EQ(w.sealed, sealed);
+			CHECK_EQ(w.blocks, NBLK - 1);
+			if (!sealed && k == NBLK - 1) {
+				/* damage with nothing good after it is a torn tail */
+				CHECK_EQ(w.bad_blocks, 0);
+				CHECK_EQ(w.torn_tail, blk_end[NBLK] - blk_end[k]);
+				continue;
+			}
+			CHECK_EQ(w.bad_blocks, 1);
+			CHECK_EQ(w.first_bad, blk_end[k]);
+		}
+	}
+	/* a damaged header: not a segment */
+	file[20] ^= 1;
+	spit(cut_path, file, n);
+	file[20] ^= 1;
+	CHECK_EQ(cr_seg_walk(cut_path, NULL, NULL, &w), 0);
+	CHECK(w.bad_header);
+	CHECK_EQ(cr_seg_recover(cut_path, q, &w), -EINVAL);
+	unlink(cut_path);
+
+	records();
+
+	/* fsck: check finds the damage it should; rebuild = what was written */
+	struct cr_fsck_report *r = calloc(1, sizeof(*r));
+	CHECK_EQ(cr_fsck_check(store, r), 0);
+	CHECK_EQ(r->segments, 1);
+	CHECK_EQ(r->chunks, 3 * NBLK);
+	char idx_path[600];
+	snprintf(idx_path, sizeof(idx_path), "%s/rebuilt.sqlite", store);
+	CHECK_EQ(cr_fsck_rebuild(store, idx_path, r), 0);
+	CHECK_EQ(r->replayed_chunks, 3 * NBLK);
+	CHECK_EQ(cr_fsck_rebuild(store, idx_path, r), -EEXIST);
+	file[(blk_end[4] + blk_end[5]) / 2] ^= 1;
+	spit(path, file, n);
+	CHECK_EQ(cr_fsck_check(store, r), 0);
+	CHECK_EQ(r->bad_blocks_sealed, 1);
+	CHECK(r->errors > 0);
+	free(r);
+	free(file);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", store);
+	if (cr_test_failures == 0 && system(cmd) != 0)
+		return 1;
+	TEST_DONE();
+}
