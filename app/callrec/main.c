@@ -22,6 +22,7 @@
 #include "cr_codec.h"
 #include "cr_export.h"
 #include "cr_fsck.h"
+#include "cr_retain.h"
 #include "cr_index.h"
 #include "cr_pkt.h"
 
@@ -35,6 +36,8 @@ usage(FILE *f, int rc)
 		"       callrec export --store DIR --call-id ID --out FILE [--format wav|opus]\n"
 		"                     [--channels stereo|mono] [--rate HZ]\n"
 		"       callrec fsck  --store DIR [--json] [--repair | --rebuild-index [--out FILE]]\n"
+		"       callrec retention --store DIR [--config FILE] [--now T] [--dry-run] [--json]\n"
+		"       callrec hold  --store DIR --call-id ID [--release]\n"
 		"\n"
 		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n"
 		"fsck verifies every block (CRC) and index entry; exit 0 clean, 1 errors found.\n"
@@ -399,6 +402,112 @@ cmd_fsck(int argc, char **argv)
 	return errors ? 1 : 0;
 }
 
+static int
+first_uid(void *ctx, const struct cr_index_call_row *row, const struct cr_stream_rec *s,
+	  uint32_t n)
+{
+	(void)s;
+	(void)n;
+	if (row->unsignalled)
+		return 0;
+	*(uint64_t *)ctx = row->call.uid;
+	return 1;
+}
+
+/* retention and legal holds share their options */
+static int
+cmd_retain(int argc, char **argv, int is_hold)
+{
+	static const struct option lo[] = {
+		{"store", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+		{"now", required_argument, NULL, 'n'},	 {"dry-run", no_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},	 {"call-id", required_argument, NULL, 'i'},
+		{"release", no_argument, NULL, 'r'},	 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *store = NULL, *config = NULL, *call_id = NULL;
+	int64_t now = 0;
+	int dry = 0, json = 0, release = 0, c;
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'c': if (is_hold) return bad("%s", "--config is for 'retention'"); config = optarg; break;
+		case 'n':
+			if (is_hold || parse_time(optarg, &now) != 0)
+				return bad("--now: '%s' is not a time (ISO 8601 UTC or epoch seconds)", optarg);
+			break;
+		case 'd': if (is_hold) return bad("%s", "--dry-run is for 'retention'"); dry = 1; break;
+		case 'j': json = 1; break;
+		case 'i': if (!is_hold) return bad("%s", "--call-id is for 'hold'"); call_id = optarg; break;
+		case 'r': if (!is_hold) return bad("%s", "--release is for 'hold'"); release = 1; break;
+		case 'h': return usage(stdout, 0);
+		default: return bad("unknown or incomplete option '%s'", argv[optind]);
+		}
+	}
+	if (optind + 1 < argc)
+		return bad("unexpected argument '%s'", argv[optind + 1]);
+	if (store == NULL)
+		return bad("%s", "--store DIR is required");
+	if (is_hold && call_id == NULL)
+		return bad("%s", "hold needs --call-id ID");
+	struct cr_retain_policy pol;
+	cr_retain_defaults(&pol);
+	char err[256];
+	if (config && cr_retain_load(&pol, config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "callrec: %s: %s\n", config, err);
+		return 2;
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/index.sqlite", store);
+	struct cr_index *idx;
+	int r = cr_index_open(path, is_hold ? CR_INDEX_RO : CR_INDEX_RW, &idx);
+	if (r != 0) {
+		fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+		return 1;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t wall = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (is_hold) {
+		struct cr_index_filter f = {.call_id = call_id};
+		uint64_t uid = 0;
+		r = cr_index_query(idx, &f, first_uid, &uid);
+		cr_index_close(idx);
+		if (uid == 0) {
+			fprintf(stderr, "callrec: no call with Call-ID '%s'\n", call_id);
+			return 1;
+		}
+		r = cr_hold_set(store, uid, call_id, !release, wall);
+		if (r != 0) {
+			fprintf(stderr, "callrec: hold: %s\n", strerror(-r));
+			return 1;
+		}
+		printf("%s legal hold on call %s\n", release ? "released" : "put a", call_id);
+		return 0;
+	}
+	struct cr_retain_report rep;
+	r = cr_retain_run(store, idx, &pol, now ? now : wall, dry, &rep, json ? NULL : stdout);
+	cr_index_close(idx);
+	if (r != 0) {
+		fprintf(stderr, "callrec: retention: %s\n", strerror(-r));
+		return 1;
+	}
+	if (json)
+		printf("{\"segments\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"expired\":%" PRIu64
+		       ",\"expired_bytes\":%" PRIu64 ",\"quota\":%" PRIu64 ",\"quota_bytes\":%" PRIu64
+		       ",\"held\":%" PRIu64 ",\"calls\":%" PRIu64 ",\"over_quota\":%s,\"dry_run\":%s}\n",
+		       rep.segments, rep.bytes, rep.expired, rep.expired_bytes, rep.quota,
+		       rep.quota_bytes, rep.held, rep.calls, rep.over_quota ? "true" : "false",
+		       dry ? "true" : "false");
+	else
+		printf("%" PRIu64 " segments: %" PRIu64 " past retention, %" PRIu64
+		       " over quota %s, %" PRIu64 " kept by legal hold, %" PRIu64 " calls deleted%s\n",
+		       rep.segments, rep.expired, rep.quota, dry ? "would be deleted" : "deleted",
+		       rep.held, rep.calls, rep.over_quota ? "; STILL OVER QUOTA" : "");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -411,6 +520,8 @@ main(int argc, char **argv)
 	int is_export = strcmp(cmd, "export") == 0;
 	if (strcmp(cmd, "fsck") == 0)
 		return cmd_fsck(argc, argv);
+	if (strcmp(cmd, "retention") == 0 || strcmp(cmd, "hold") == 0)
+		return cmd_retain(argc, argv, cmd[0] == 'h');
 	if (!is_calls && !is_show && !is_export) {
 		if (!strcmp(cmd, "stats")) {
 			fprintf(stderr, "callrec: '%s' is not available yet in this version\n", cmd);

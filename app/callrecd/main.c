@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <pcap/pcap.h>
 #include <signal.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <rte_lcore.h>
 
 #include "cr_engine.h"
+#include "cr_retain.h"
 #include "cr_pkt.h"
 
 #define MAX_PCAPS CR_ENGINE_MAX_PORTS
@@ -96,6 +99,53 @@ dlt_to_link(int dlt)
 	default:
 		return -1;
 	}
+}
+
+/* Retention cleaner (live mode): a pass every check_s seconds with its own
+ * index connection; it deletes only sealed segments, never an open one. */
+static struct {
+	struct cr_retain_policy pol;
+	unsigned check_s;
+	const char *store;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+} g_retain = {.check_s = 300, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *
+cleaner_main(void *arg)
+{
+	(void)arg;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/index.sqlite", g_retain.store);
+	pthread_mutex_lock(&g_retain.mu);
+	while (!g_retain.stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		pthread_mutex_unlock(&g_retain.mu);
+		struct cr_index *idx;
+		struct cr_retain_report rep;
+		if (cr_index_open(path, CR_INDEX_RW, &idx) == 0) {
+			int r = cr_retain_run(g_retain.store, idx, &g_retain.pol, now, 0, &rep, NULL);
+			cr_index_close(idx);
+			if (r != 0)
+				fprintf(stderr, "callrecd: retention pass failed: %s\n", strerror(-r));
+			else if (rep.expired || rep.quota || rep.over_quota)
+				fprintf(stderr,
+					"callrecd: retention: deleted %" PRIu64 " expired and %" PRIu64
+					" over-quota segments%s\n",
+					rep.expired, rep.quota,
+					rep.over_quota ? "; still over quota (min_days protects the rest)"
+						       : "");
+		}
+		pthread_mutex_lock(&g_retain.mu);
+		ts.tv_sec += g_retain.check_s;
+		while (!g_retain.stop && pthread_cond_timedwait(&g_retain.cv, &g_retain.mu, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&g_retain.mu);
+	return NULL;
 }
 
 /* Read the link type and count the packets the PMD will deliver. */
@@ -257,6 +307,18 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		}
 		cfg->min_free_bytes = (uint64_t)u << 20;
 	}
+	if ((v = rte_cfgfile_get_entry(cf, "retention", "check_s")) &&
+	    parse_uint(v, 1, 86400, &g_retain.check_s) != 0) {
+		fprintf(stderr, "callrecd: %s: [retention] check_s: '%s' is not 1..86400\n", path, v);
+		rte_cfgfile_close(cf);
+		return 2;
+	}
+	char rerr[256];
+	if (cr_retain_load(&g_retain.pol, path, rerr, sizeof(rerr)) != 0) {
+		fprintf(stderr, "callrecd: %s: [retention] %s\n", path, rerr);
+		rte_cfgfile_close(cf);
+		return 2;
+	}
 	static char profile[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "ports", "profile")) && o->profile == NULL) {
 		snprintf(profile, sizeof(profile), "%s", v);
@@ -337,6 +399,7 @@ main(int argc, char **argv)
 	struct opts o = {.workers = 1, .progress = isatty(STDERR_FILENO)};
 	struct cr_engine_cfg cfg;
 	cr_engine_cfg_defaults(&cfg);
+	cr_retain_defaults(&g_retain.pol);
 
 	int sep = -1;
 	for (int i = 1; i < argc; i++)
@@ -453,6 +516,7 @@ main(int argc, char **argv)
 	if (o.fault_alloc)
 		cfg.fault_block_every = o.fault_alloc;
 
+	g_retain.store = o.store;
 	g_engine = cr_engine_create(&cfg);
 	if (g_engine == NULL) {
 		fprintf(stderr, "callrecd: cannot start: %s\n", strerror(errno));
@@ -461,7 +525,17 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* live recording: the cleaner deletes what retention says, on the wall clock */
+	pthread_t cleaner;
+	int have_cleaner = live && pthread_create(&cleaner, NULL, cleaner_main, &g_retain) == 0;
 	r = cr_engine_run(g_engine);
+	if (have_cleaner) {
+		pthread_mutex_lock(&g_retain.mu);
+		g_retain.stop = 1;
+		pthread_cond_signal(&g_retain.cv);
+		pthread_mutex_unlock(&g_retain.mu);
+		pthread_join(cleaner, NULL);
+	}
 	struct cr_engine_totals t;
 	cr_engine_totals(g_engine, &t);
 	int rc = 0;

@@ -223,6 +223,7 @@ struct cr_engine {
 	volatile int idx_stop;
 	uint64_t idx_calls, idx_streams, idx_chunks, idx_batches, idx_errors;
 	uint64_t idx_meta_errors; /* records the meta segments could not keep */
+	int idx_failed;		  /* a commit failed: segments are left for recovery */
 	int idx_err;
 	struct cr_worker workers[CR_ENGINE_MAX_WORKERS];
 };

@@ -66,6 +66,8 @@ meta_hour(int64_t t, struct tm *tm)
 static void
 meta_mark(struct cr_engine *e, struct meta *m, uint8_t state)
 {
+	if (state == CR_SEG_SEALED && e->idx_failed)
+		state = CR_SEG_OPEN; /* see idx_main */
 	struct cr_seg_rec g;
 	memset(&g, 0, sizeof(g));
 	snprintf(g.rel, sizeof(g.rel), "%s", m->w.rel);
@@ -228,6 +230,11 @@ idx_main(void *arg)
 						r = cr_index_put_chunk(e->idx, &m->chunks[c]);
 					e->idx_chunks += m->n;
 				} else if (m->type == CR_MSG_SEGMENT) {
+					/* after a failed commit the index lacks rows: every
+					 * segment stays unsealed in it, so the next start
+					 * re-enters them from the segments (recovery) */
+					if (e->idx_failed && m->seg.state == CR_SEG_SEALED)
+						m->seg.state = CR_SEG_OPEN;
 					r = m->seg.state == CR_SEG_GONE
 						    ? cr_index_drop_segment(e->idx, m->seg.rel)
 						    : cr_index_put_segment(e->idx, &m->seg);
@@ -248,6 +255,10 @@ idx_main(void *arg)
 		if (cr_index_commit(e->idx) != 0) {
 			e->idx_errors++;
 			e->idx_err = -EIO;
+			if (!e->idx_failed)
+				CR_LOG(ERR, "index commit failed (%s): the next start re-indexes from "
+					    "the segments", cr_index_errmsg(e->idx));
+			e->idx_failed = 1;
 		}
 		e->idx_batches++;
 	}

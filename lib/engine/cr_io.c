@@ -319,7 +319,7 @@ fail_seg(struct cr_engine *e, struct ioseg *s, int err)
 /* Emergency guard: below min_free_bytes of free space no audio is written
  * (and nothing is deleted to make room: that is retention's job), so the
  * index and the meta segments, which keep writing, never meet a full disk
- * first. 0 in the configuration means 1 % of the file system, 1 MiB-1 GiB. */
+ * first. 0 in the configuration means 1 % of the file system, 64 MiB-4 GiB. */
 static int
 space_ok(struct cr_engine *e)
 {
@@ -329,7 +329,7 @@ space_ok(struct cr_engine *e)
 	uint64_t guard = e->cfg.min_free_bytes;
 	if (guard == 0) {
 		guard = (uint64_t)v.f_blocks * v.f_frsize / 100;
-		guard = guard < (1u << 20) ? (1u << 20) : guard > (1ull << 30) ? (1ull << 30) : guard;
+		guard = guard < (64u << 20) ? (64u << 20) : guard > (4ull << 30) ? (4ull << 30) : guard;
 	}
 	return (uint64_t)v.f_bavail * v.f_frsize >= guard;
 }

@@ -26,6 +26,8 @@ struct cr_index {
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
+	/* a small WAL: the free-space guard keeps room for it (cr_io.c) */
+	"PRAGMA wal_autocheckpoint=256;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
 	"CREATE TABLE IF NOT EXISTS calls("
 	" uid INTEGER PRIMARY KEY, call_id TEXT NOT NULL, from_user TEXT, to_user TEXT,"
@@ -103,6 +105,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			/* replaying a segment (recovery) must not duplicate rows */
 			"CREATE UNIQUE INDEX IF NOT EXISTS chunks_loc ON chunks(segment, block_off, chunk_no)",
 			"CREATE UNIQUE INDEX IF NOT EXISTS losses_id ON losses(id)",
+			"CREATE INDEX IF NOT EXISTS chunks_call ON chunks(call_uid)",
 		};
 		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
@@ -376,6 +379,86 @@ cr_index_segment_state(struct cr_index *idx, const char *rel)
 	sqlite3_bind_text(q, 1, rel, -1, SQLITE_STATIC);
 	int r = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -ENOENT;
 	sqlite3_finalize(q);
+	return r;
+}
+
+int
+cr_index_segment_calls(struct cr_index *idx, const char *rel, cr_index_uid_cb cb, void *ctx)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(idx->db, "SELECT DISTINCT call_uid FROM chunks WHERE segment=?1", -1,
+			       &q, NULL) != SQLITE_OK)
+		return fail(idx);
+	sqlite3_bind_text(q, 1, rel, -1, SQLITE_STATIC);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if ((ret = cb(ctx, (uint64_t)sqlite3_column_int64(q, 0))) != 0)
+			break;
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(idx);
+	sqlite3_finalize(q);
+	return ret;
+}
+
+static int
+exec1(struct cr_index *idx, const char *sql, int64_t a)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(idx->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return fail(idx);
+	sqlite3_bind_int64(q, 1, a);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(idx);
+}
+
+int
+cr_index_purge_calls(struct cr_index *idx, int64_t cutoff_ns, cr_index_uid_cb keep, void *ctx,
+		     uint64_t *n)
+{
+	*n = 0;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(idx->db,
+			       "SELECT uid FROM calls c WHERE MAX(IFNULL(end_ns,0), IFNULL(start_ns,0)) "
+			       "< ?1 AND NOT EXISTS (SELECT 1 FROM chunks k WHERE k.call_uid=c.uid)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return fail(idx);
+	sqlite3_bind_int64(q, 1, cutoff_ns);
+	uint64_t *v = NULL;
+	size_t nv = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		uint64_t uid = (uint64_t)sqlite3_column_int64(q, 0);
+		if (keep && keep(ctx, uid))
+			continue;
+		if (nv == cap) {
+			cap = cap ? cap * 2 : 256;
+			uint64_t *nvv = realloc(v, cap * sizeof(*v));
+			if (nvv == NULL) {
+				free(v);
+				sqlite3_finalize(q);
+				return -ENOMEM;
+			}
+			v = nvv;
+		}
+		v[nv++] = uid;
+	}
+	sqlite3_finalize(q);
+	int r = rc == SQLITE_DONE ? 0 : fail(idx);
+	for (size_t i = 0; r == 0 && i < nv; i++) {
+		r = exec1(idx, "DELETE FROM losses WHERE stream_uid IN (SELECT uid FROM streams WHERE "
+			       "call_uid=?1)", (int64_t)v[i]);
+		if (r == 0)
+			r = exec1(idx, "DELETE FROM streams WHERE call_uid=?1", (int64_t)v[i]);
+		if (r == 0)
+			r = exec1(idx, "DELETE FROM calls WHERE uid=?1", (int64_t)v[i]);
+	}
+	free(v);
+	*n = nv;
+	/* RTP of no call: its own last packet decides */
+	if (r == 0)
+		r = exec1(idx, "DELETE FROM streams WHERE call_uid=0 AND last_ns < ?1 AND NOT EXISTS "
+			       "(SELECT 1 FROM chunks k WHERE k.stream_uid=streams.uid)", cutoff_ns);
 	return r;
 }
 

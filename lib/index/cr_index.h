@@ -111,6 +111,16 @@ int cr_index_segments(struct cr_index *idx, cr_index_seg_cb cb, void *ctx);
 int cr_index_segment_state(struct cr_index *idx, const char *rel);
 /** Remove a segment and the chunk locations in it. */
 int cr_index_drop_segment(struct cr_index *idx, const char *rel);
+typedef int (*cr_index_uid_cb)(void *ctx, uint64_t uid);
+/** Visit the distinct calls that have chunks in a segment. */
+int cr_index_segment_calls(struct cr_index *idx, const char *rel, cr_index_uid_cb cb, void *ctx);
+/**
+ * Delete calls (with their streams and losses) that have no chunk left and
+ * ended before cutoff_ns, unless keep(ctx, uid) says otherwise; likewise
+ * streams of no call. *n: call rows deleted.
+ */
+int cr_index_purge_calls(struct cr_index *idx, int64_t cutoff_ns, cr_index_uid_cb keep, void *ctx,
+			 uint64_t *n);
 /** Visit every chunk location ordered by segment, block, chunk. */
 int cr_index_all_chunks(struct cr_index *idx, cr_index_chunk_cb cb, void *ctx);
 /** RW: make the next run id larger than run (after a rebuild). */

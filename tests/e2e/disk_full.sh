@@ -10,7 +10,7 @@ B=$1 PCAP=$2 SMALL=$3
 [ -r "$PCAP" ] || { echo "no $PCAP: skipped"; exit 77; }
 T=$(mktemp -d); trap 'umount "$T/fs" 2>/dev/null || true; rm -rf "$T"' EXIT
 mkdir "$T/fs"
-if ! mount -t tmpfs -o size=4m tmpfs "$T/fs" 2>/dev/null; then
+if ! mount -t tmpfs -o size=6m tmpfs "$T/fs" 2>/dev/null; then
   echo "cannot mount a tmpfs (needs root): skipped"; exit 77
 fi
 
@@ -36,9 +36,10 @@ assert lost == drops, "index losses %d, counters %d" % (lost, drops)
 PY
 }
 
-# 1. the file system fills up during an import
+# 1. the file system fills up during an import (the guard leaves 2 MiB for the index)
+printf '[store]\nmin_free_mb = 2\n' >"$T/c.ini"
 set +e
-"$B/app/callrecd" --pcap "$PCAP" --store "$T/fs/s" >"$T/full.log" 2>&1; rc=$?
+"$B/app/callrecd" --pcap "$PCAP" --store "$T/fs/s" --config "$T/c.ini" >"$T/full.log" 2>&1; rc=$?
 set -e
 [ $rc = 0 ] || { cat "$T/full.log"; echo "callrecd exit $rc on a full disk"; exit 1; }
 grep -q "file system full" "$T/full.log"
@@ -48,14 +49,14 @@ check "$T/fs/s" "$T/full.log"
 
 # 2. space returns: the next import stores everything
 mount -o remount,size=64m "$T/fs"
-"$B/app/callrecd" --pcap "$SMALL" --store "$T/fs/s" >"$T/after.log" 2>&1
+"$B/app/callrecd" --pcap "$SMALL" --store "$T/fs/s" --config "$T/c.ini" >"$T/after.log" 2>&1
 ! grep -q "STORE_DISK_FULL\|STORE_IO_ERROR" "$T/after.log"
 "$B/app/callrec" fsck --store "$T/fs/s" >"$T/fsck.txt" || { cat "$T/fsck.txt"; exit 1; }
 
 # 3. injected failures: storing resumes after each, the books still balance
 for f in write:2:ENOSPC write:2:EIO alloc:4; do
   rm -rf "$T/fs/i"
-  "$B/app/callrecd" --pcap "$PCAP" --store "$T/fs/i" --fault $f >"$T/inj.log" 2>&1
+  "$B/app/callrecd" --pcap "$PCAP" --store "$T/fs/i" --config "$T/c.ini" --fault $f >"$T/inj.log" 2>&1
   echo "--fault $f"
   check "$T/fs/i" "$T/inj.log"
   if [ "${f%%:*}" = write ]; then
