@@ -35,4 +35,20 @@ expect 2 "$B/app/callrec" export --store "$T/s" --call-id x
 expect 2 "$B/app/callrec" export --store "$T/s" --call-id x --out "$T/o" --channels quad
 expect 1 "$B/app/callrec" calls --store "$T/nostore"
 expect 0 "$B/app/callrec" calls --store "$T/s" --since 2000-01-01T00:00:00Z --until 2100-01-01
+expect 2 "$B/app/callrec" fsck
+expect 2 "$B/app/callrec" fsck --store "$T/s" --repair --rebuild-index
+expect 2 "$B/app/callrec" fsck --store "$T/s" --out "$T/x"
+expect 1 "$B/app/callrec" fsck --store "$T/nostore"
+expect 0 "$B/app/callrec" fsck --store "$T/s"
+expect 2 "$B/app/callrec" retention --store "$T/s" --now someday
+expect 2 "$B/app/callrec" retention --store "$T/s" --call-id x
+expect 2 "$B/app/callrec" hold --store "$T/s"
+expect 1 "$B/app/callrec" hold --store "$T/s" --call-id no-such-call
+printf '[retention]\ndefault = 0\n' >"$T/bad.ini"
+expect 2 "$B/app/callrec" retention --store "$T/s" --config "$T/bad.ini"
+printf '[retention]\nquota = lots\n' >"$T/bad.ini"
+expect 2 "$B/app/callrec" retention --store "$T/s" --config "$T/bad.ini"
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --fault write:0
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --fault write:3:EPERM
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --config "$T/bad.ini"
 exit $fail
