@@ -187,9 +187,13 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 	int incomplete = 0;
 	for (uint32_t k = 0; k < n; k++)
 		incomplete |= s[k].store_lost > 0;
-	fprintf(f, ",%s\"state\":\"%s\",%s\"sip_status\":%u,%s\"recorded\":true,%s\"incomplete\":%s",
+	int recorded = row->unsignalled || c->record;
+	fprintf(f, ",%s\"state\":\"%s\",%s\"sip_status\":%u,%s\"recorded\":%s,%s\"incomplete\":%s",
 		nl, row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), nl,
-		c->sip_status, nl, nl, incomplete ? "true" : "false");
+		c->sip_status, nl, recorded ? "true" : "false", nl, incomplete ? "true" : "false");
+	/* which policy rule decided, and the retention class it gave */
+	fprintf(f, ",%s\"policy_rule\":\"%s\",%s\"retention_class\":%u", nl,
+		row->unsignalled || c->rule[0] == 0 ? "default" : c->rule, nl, c->rclass);
 	fprintf(f, ",%s\"dtmf\":", nl);
 	/* all digits of the call: SIP INFO on the call, RFC 4733 on its streams */
 	struct cr_dtmf all[CR_CALL_MAX_DTMF + 64] = {0};
@@ -263,6 +267,9 @@ print_row(void *ctx, const struct cr_index_call_row *row, const struct cr_stream
 	printf("State:    %s (SIP %u)\nDuration: %.3f s\nStreams:  %u\n",
 	       row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), c->sip_status,
 	       end > c->start_ns ? (double)(end - c->start_ns) / 1e9 : 0.0, n);
+	printf("Policy:   %s by %s, retention class %u\n",
+	       row->unsignalled || c->record ? "recorded" : "not recorded",
+	       row->unsignalled || c->rule[0] == 0 ? "default" : c->rule, c->rclass);
 	for (uint32_t i = 0; i < n; i++) {
 		char a[64], b[64];
 		cr_addr_port_fmt(a, sizeof(a), &s[i].src, s[i].sport);

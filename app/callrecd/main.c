@@ -23,6 +23,7 @@
 #include <rte_lcore.h>
 
 #include "cr_engine.h"
+#include "cr_policy.h"
 #include "cr_retain.h"
 #include "cr_pkt.h"
 
@@ -43,6 +44,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: callrecd --pcap FILE [--pcap FILE ...] --store DIR [--config FILE]\n"
+		"       callrecd --check --config FILE\n"
 		"                [--workers N] [--quiet] [--progress|--no-progress]\n"
 		"       callrecd [EAL options] -- --config FILE [--store DIR] [--workers N]\n"
 		"\n"
@@ -53,6 +55,7 @@ usage(FILE *f)
 		"  --workers N     worker lcores (default 1)\n"
 		"  --profile FILE  port profile (drivers-config/*.ini)\n"
 		"  --quiet         no counter report at exit\n"
+		"  --check         validate --config FILE (and --profile) and exit: 0 valid, 2 not\n"
 		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
 		"                  alloc:N every Nth block allocation\n");
 }
@@ -186,6 +189,7 @@ struct opts {
 	int progress;
 	const char *profile;
 	unsigned fault_write, fault_alloc; /* every Nth segment write / block allocation fails */
+	int check; /* --check: validate the configuration and exit */
 	int fault_errno;
 };
 
@@ -319,6 +323,15 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		rte_cfgfile_close(cf);
 		return 2;
 	}
+	/* recording policy: its rules name the retention classes above */
+	const char *cls[CR_RETAIN_MAX_CLASSES];
+	for (unsigned i = 0; i < g_retain.pol.n; i++)
+		cls[i] = g_retain.pol.cls[i].name;
+	if (cr_policy_load(path, cls, g_retain.pol.n, &cfg->policy, rerr, sizeof(rerr)) != 0) {
+		fprintf(stderr, "callrecd: %s\n", rerr);
+		rte_cfgfile_close(cf);
+		return 2;
+	}
 	static char profile[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "ports", "profile")) && o->profile == NULL) {
 		snprintf(profile, sizeof(profile), "%s", v);
@@ -337,6 +350,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		{"quiet", no_argument, NULL, 'q'},	{"progress", no_argument, NULL, 'P'},
 		{"no-progress", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
 		{"profile", required_argument, NULL, 'f'}, {"fault", required_argument, NULL, 'F'},
+		{"check", no_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -373,6 +387,9 @@ parse_app_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'f':
 			o->profile = optarg;
+			break;
+		case 'C':
+			o->check = 1;
 			break;
 		case 'F':
 			if (parse_fault(optarg, o) != 0)
@@ -424,6 +441,14 @@ main(int argc, char **argv)
 		return r;
 	if (o.profile && (r = load_profile(o.profile, &cfg)) != 0)
 		return r;
+	if (o.check) {
+		if (o.config == NULL)
+			return bad("%s", "--check needs --config FILE");
+		printf("%s: valid (%u retention class(es), %u policy rule(s))\n", o.config,
+		       g_retain.pol.n, cfg.policy ? cr_policy_rules(cfg.policy) : 0);
+		cr_policy_free(cfg.policy);
+		return 0;
+	}
 	if (!live && o.n_pcaps == 0)
 		return bad("%s", "offline mode needs --pcap FILE (live mode: EAL options -- --config FILE)");
 	if (live && o.n_pcaps)

@@ -228,6 +228,8 @@ apply_sdp(struct cr_call_tracker *t, struct cr_call *c, const struct cr_sip_msg 
 		ep.call_uid = c->uid;
 		ep.valid_from_ns = now;
 		ep.is_srtp = md->is_srtp;
+		ep.skip = !c->record;
+		ep.rclass = c->rclass;
 		for (int k = 0; k < md->n_fmt && ep.n_pt < CR_MEDIA_MAX_PT; k++) {
 			struct cr_media_pt *p = &ep.pt[ep.n_pt++];
 			p->pt = md->fmt[k].pt;
@@ -287,8 +289,6 @@ int
 cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m, const struct cr_addr *src,
 	       const struct cr_addr *dst, int64_t now)
 {
-	(void)src;
-	(void)dst;
 	t->stats.sip_msgs++;
 	size_t idlen = m->call_id.len < CR_CALL_ID_LEN ? m->call_id.len : CR_CALL_ID_LEN - 1;
 	uint32_t h = fnv1a(m->call_id.p, idlen);
@@ -307,6 +307,10 @@ cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m, const stru
 		if (c == NULL)
 			return -CR_CALL_E_TABLE_FULL;
 		created = 1;
+		c->record = 1;
+		memcpy(c->rule, "default", 8);
+		if (t->ops.call_start)
+			t->ops.call_start(t->ctx, c, src, dst);
 		if (m->to_tag.len) {
 			c->state = CR_CALL_ANSWERED;
 			c->answer_ns = now;

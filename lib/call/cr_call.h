@@ -64,6 +64,8 @@ struct cr_media_ep {
 	uint8_t side; /**< enum cr_side: whose SDP announced it */
 	uint8_t n_pt;
 	uint8_t is_srtp;
+	uint8_t skip;	/**< the call's recording policy: do not record */
+	uint8_t rclass; /**< the call's retention class */
 	uint64_t call_uid;
 	int64_t valid_from_ns; /**< packet time of the SDP that announced it */
 	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
@@ -83,6 +85,9 @@ struct cr_call {
 	uint8_t n_dtmf;
 	uint8_t n_ep;
 	uint32_t invite_cseq;
+	uint8_t record; /**< policy decision at call start (cr_call_ops.call_start) */
+	uint8_t rclass;
+	char rule[32];	/**< the policy rule that decided */
 	struct cr_dtmf dtmf[CR_CALL_MAX_DTMF];
 	struct cr_media_ep ep[CR_CALL_MAX_EP];
 	/* private: table linkage */
@@ -96,6 +101,12 @@ struct cr_call_ops {
 	void (*media_publish)(void *ctx, const struct cr_media_ep *ep);
 	/** The call no longer owns this endpoint (call freed). */
 	void (*media_unpublish)(void *ctx, const struct cr_media_ep *ep);
+	/**
+	 * A call starts (its INVITE, from src to dst): decide c->record, c->rclass
+	 * and c->rule (default: record, class 0, "default").
+	 */
+	void (*call_start)(void *ctx, struct cr_call *c, const struct cr_addr *src,
+			   const struct cr_addr *dst);
 	/** The call's state or data changed; c is only valid during the call. */
 	void (*call_update)(void *ctx, const struct cr_call *c);
 };

@@ -19,6 +19,7 @@
 
 #include "cr_engine_internal.h"
 #include "cr_fsck.h"
+#include "cr_policy.h"
 
 RTE_LOG_REGISTER_DEFAULT(cr_engine_logtype, INFO);
 
@@ -100,6 +101,7 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		return NULL;
 	}
 	e->cfg = *cfg;
+	e->policy = cfg->policy;
 	int r;
 	char path[PATH_MAX];
 	if (mkdir(cfg->store_dir, 0750) != 0 && errno != EEXIST) {
@@ -581,6 +583,8 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 			if (cs->drops[i])
 				fprintf(f, "  call.%-15s %12" PRIu64 "\n", cr_call_err_token(i),
 					cs->drops[i]);
+		if (e->calls_skipped)
+			fprintf(f, "policy: %" PRIu64 " calls not recorded\n", e->calls_skipped);
 		fprintf(f, "calls %" PRIu64 " (records %" PRIu64 "), stream records %" PRIu64
 			   ", chunks %" PRIu64 ", index batches %" PRIu64 ", index errors %" PRIu64
 			   "\n",
@@ -622,6 +626,8 @@ cr_engine_free(struct cr_engine *e)
 {
 	if (e == NULL)
 		return;
+	cr_policy_free(e->policy);
+	e->policy = NULL;
 	for (unsigned i = 0; i < e->cfg.n_ports; i++) {
 		rte_eth_dev_stop(e->cfg.ports[i].port_id);
 		rte_eth_dev_close(e->cfg.ports[i].port_id);

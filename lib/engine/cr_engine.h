@@ -62,6 +62,7 @@ struct cr_engine_cfg {
 	unsigned fault_write_every; /**< test knob: every Nth segment write fails (0: off) */
 	int fault_write_errno;	    /**< ... with this errno (EIO, ENOSPC) */
 	uint64_t min_free_bytes;    /**< emergency guard: no new segment below this free space */
+	struct cr_policy *policy;   /**< recording policy; the engine takes ownership (NULL: record all) */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */
 	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */

@@ -35,6 +35,7 @@ extern int cr_engine_logtype;
 	X(TCP_DUP, "TCP retransmission of SIP already seen")                            \
 	X(SIP_TCP_GAP, "SIP over TCP lost: segment gap, stream resynchronised")         \
 	X(INDEX_FULL, "record lost: index queue full")                                   \
+	X(NOT_RECORDED, "RTP of a call the recording policy skips")                    \
 	X(STORE_FULL, "RTP not stored: block pool or I/O queue full")                   \
 	X(STORE_OVERSIZE, "RTP payload larger than a chunk")                             \
 	X(STORE_IO_ERROR, "RTP not stored: segment write or fsync failed")              \
@@ -83,8 +84,19 @@ struct cr_chunk_meta {
 	uint32_t n_pkts;
 	uint32_t pool_idx; /* worker-local stream slot, to charge a loss back */
 };
+/* Raw chunks of a worker's next block, for one retention class. */
+#define CR_MAX_RCLASS 8
+struct cr_batch {
+	uint8_t *buf;
+	uint32_t len, n;
+	uint64_t pkts;
+	int64_t first_ns;
+	struct cr_chunk_meta meta[CR_BLOCK_MAX_CHUNKS];
+};
+
 struct cr_block_msg {
 	uint16_t worker;
+	uint8_t rclass;
 	uint16_t n_chunks;
 	uint32_t len;
 	int64_t first_ns;
@@ -110,6 +122,8 @@ struct cr_stream {
 	uint8_t n_pt;
 	uint8_t is_srtp;
 	uint8_t dirty;
+	uint8_t skip;	/* its call's policy says: do not record */
+	uint8_t rclass; /* its call's retention class */
 	uint16_t bind_tries;
 	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
 	uint64_t rtcp_packets;
@@ -144,12 +158,9 @@ struct cr_worker {
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
-	uint8_t *batch;	      /* raw chunks of the next block */
-	uint32_t batch_len, batch_n;
 	uint64_t blocks_emitted;
-	uint64_t batch_pkts;
-	int64_t batch_first_ns;
-	struct cr_chunk_meta batch_meta[CR_BLOCK_MAX_CHUNKS];
+	/* one batch per retention class: classes never share a block or segment */
+	struct cr_batch batch[CR_MAX_RCLASS];
 } __rte_cache_aligned;
 
 /* TCP SIP reassembly: a few connections, owned by the main lcore. */
@@ -181,6 +192,8 @@ enum { CR_IO_ALARM_NONE = 0, CR_IO_ALARM_DISK_FULL, CR_IO_ALARM_IO_ERROR };
 struct cr_engine {
 	struct cr_engine_cfg cfg;
 	int lock_fd; /* flock on STORE/.lock while the engine lives */
+	struct cr_policy *policy; /* current recording policy (NULL: record all); swapped on reload */
+	uint64_t calls_skipped;
 	uint64_t recovered_segments;
 	volatile int stop;
 	volatile int eof; /* set by RX after the last enqueue */

@@ -38,10 +38,11 @@
 static void report_loss(struct cr_engine *e, const struct cr_chunk_meta *meta, uint32_t n);
 
 static void
-emit_block(struct cr_worker *w)
+emit_block(struct cr_worker *w, unsigned cls)
 {
 	struct cr_engine *e = w->e;
-	if (w->batch_n == 0)
+	struct cr_batch *bt = &w->batch[cls];
+	if (bt->n == 0)
 		return;
 	void *obj = NULL;
 	unsigned every = e->cfg.fault_block_every;
@@ -54,16 +55,17 @@ emit_block(struct cr_worker *w)
 		rte_pause();
 	}
 	struct cr_block_msg *b = obj;
-	int len = b ? cr_block_encode(w->batch, w->batch_len, (uint16_t)w->batch_n, b->data,
+	int len = b ? cr_block_encode(bt->buf, bt->len, (uint16_t)bt->n, b->data,
 				      cr_block_bound(CR_BATCH_RAW))
 		    : -ENOBUFS;
 	if (b && len > 0) {
 		b->worker = (uint16_t)w->id;
-		b->n_chunks = (uint16_t)w->batch_n;
+		b->rclass = (uint8_t)cls;
+		b->n_chunks = (uint16_t)bt->n;
 		b->len = (uint32_t)len;
-		b->first_ns = w->batch_first_ns;
-		b->pkts = w->batch_pkts;
-		memcpy(b->meta, w->batch_meta, sizeof(b->meta[0]) * w->batch_n);
+		b->first_ns = bt->first_ns;
+		b->pkts = bt->pkts;
+		memcpy(b->meta, bt->meta, sizeof(b->meta[0]) * bt->n);
 		while (rte_ring_mp_enqueue(e->io_ring, b) != 0) {
 			if (!e->cfg.offline) {
 				rte_mempool_put(e->blocks, b);
@@ -77,23 +79,23 @@ emit_block(struct cr_worker *w)
 		b = NULL;
 	}
 	if (b == NULL) {
-		w->fate[CR_FATE_RTP] -= w->batch_pkts;
-		w->fate[CR_FATE_STORE_FULL] += w->batch_pkts;
+		w->fate[CR_FATE_RTP] -= bt->pkts;
+		w->fate[CR_FATE_STORE_FULL] += bt->pkts;
 		/* the streams are incomplete now: say so in their records */
-		for (uint32_t i = 0; i < w->batch_n; i++) {
-			struct cr_stream *s = &w->pool[w->batch_meta[i].pool_idx];
-			if (s->uid == w->batch_meta[i].stream_uid) {
-				s->store_lost += w->batch_meta[i].n_pkts;
+		for (uint32_t i = 0; i < bt->n; i++) {
+			struct cr_stream *s = &w->pool[bt->meta[i].pool_idx];
+			if (s->uid == bt->meta[i].stream_uid) {
+				s->store_lost += bt->meta[i].n_pkts;
 				s->dirty = 1;
 			} else {
 				/* ended and reported already: the index adds the loss */
-				report_loss(e, &w->batch_meta[i], 1);
+				report_loss(e, &bt->meta[i], 1);
 			}
 		}
 	}
-	w->batch_len = 0;
-	w->batch_n = 0;
-	w->batch_pkts = 0;
+	bt->len = 0;
+	bt->n = 0;
+	bt->pkts = 0;
 }
 
 void
@@ -108,20 +110,21 @@ cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s)
 	if (s->reported_call != s->call_uid + 1)
 		cr_worker_report(w, s);
 	uint32_t len = cr_chunk_finish(&s->cw);
-	if (w->batch_len + len > CR_BATCH_RAW || w->batch_n == CR_BLOCK_MAX_CHUNKS)
-		emit_block(w);
-	if (w->batch_n == 0)
-		w->batch_first_ns = s->cw.first_ns;
-	memcpy(w->batch + w->batch_len, s->cw.buf, len);
-	struct cr_chunk_meta *m = &w->batch_meta[w->batch_n++];
+	struct cr_batch *bt = &w->batch[s->rclass];
+	if (bt->len + len > CR_BATCH_RAW || bt->n == CR_BLOCK_MAX_CHUNKS)
+		emit_block(w, s->rclass);
+	if (bt->n == 0)
+		bt->first_ns = s->cw.first_ns;
+	memcpy(bt->buf + bt->len, s->cw.buf, len);
+	struct cr_chunk_meta *m = &bt->meta[bt->n++];
 	m->stream_uid = s->uid;
 	m->call_uid = s->call_uid;
 	m->first_ns = s->cw.first_ns;
 	m->last_ns = s->cw_last_ns;
 	m->n_pkts = s->cw.n_pkts;
 	m->pool_idx = (uint32_t)(s - w->pool);
-	w->batch_len += len;
-	w->batch_pkts += s->cw.n_pkts;
+	bt->len += len;
+	bt->pkts += s->cw.n_pkts;
 }
 
 static void
@@ -170,8 +173,9 @@ cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *
 void
 cr_store_tick(struct cr_worker *w, int final)
 {
-	if (w->batch_n && (final || w->now_ns - w->batch_first_ns >= BATCH_SPAN_NS))
-		emit_block(w);
+	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
+		if (w->batch[c].n && (final || w->now_ns - w->batch[c].first_ns >= BATCH_SPAN_NS))
+			emit_block(w, c);
 }
 
 /* chunk age is checked per stream in the worker's tick walk */
@@ -193,6 +197,7 @@ struct pending {
 
 struct ioseg {
 	struct cr_segw w;
+	uint8_t rclass; /* retention class of every block in it */
 	uint64_t seq;
 	int hour; /* YYYYMMDDHH of the segment's packet time */
 	struct pending *pend;
@@ -210,7 +215,8 @@ hour_of(int64_t t, struct tm *tm)
 }
 
 static void
-send_segment(struct cr_engine *e, const struct cr_segw *w, uint8_t kind, uint8_t state)
+send_segment(struct cr_engine *e, const struct cr_segw *w, uint8_t kind, uint8_t state,
+	     uint8_t rclass)
 {
 	struct cr_msg *m = cr_idx_msg_get(e);
 	if (m == NULL) {
@@ -222,6 +228,7 @@ send_segment(struct cr_engine *e, const struct cr_segw *w, uint8_t kind, uint8_t
 	snprintf(m->seg.rel, sizeof(m->seg.rel), "%s", w->rel);
 	m->seg.kind = kind;
 	m->seg.state = state;
+	m->seg.rclass = rclass;
 	m->seg.first_ns = w->first_ns;
 	m->seg.last_ns = w->last_ns;
 	m->seg.bytes = w->off;
@@ -313,7 +320,7 @@ fail_seg(struct cr_engine *e, struct ioseg *s, int err)
 	s->pend_pkts = 0;
 	/* keep (sealed) what was durable; its chunks are indexed already */
 	int r = cr_segw_abort(&s->w);
-	send_segment(e, &s->w, CR_SEG_KIND_DATA, r == 1 ? CR_SEG_GONE : CR_SEG_FAILED);
+	send_segment(e, &s->w, CR_SEG_KIND_DATA, r == 1 ? CR_SEG_GONE : CR_SEG_FAILED, s->rclass);
 }
 
 /* Emergency guard: below min_free_bytes of free space no audio is written
@@ -370,12 +377,12 @@ seal_seg(struct cr_engine *e, struct ioseg *s)
 			report_loss(e, &s->pend[i].meta, 1);
 		s->n_pend = 0;
 		s->pend_pkts = 0;
-		send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_FAILED);
+		send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_FAILED, s->rclass);
 		return;
 	}
 	e->io_writes++;
 	send_pending(e, s);
-	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_SEALED);
+	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_SEALED, s->rclass);
 }
 
 static int
@@ -386,8 +393,11 @@ open_seg(struct cr_engine *e, struct ioseg *s, unsigned worker, int64_t t)
 	struct tm tm;
 	int hour = hour_of(t, &tm);
 	char rel[96];
-	snprintf(rel, sizeof(rel), "segments/%04d/%02d/%02d/%02d/w%u-r%llu-%llu.seg",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, worker,
+	char cls[8] = "";
+	if (s->rclass)
+		snprintf(cls, sizeof(cls), "-c%u", s->rclass);
+	snprintf(rel, sizeof(rel), "segments/%04d/%02d/%02d/%02d/w%u%s-r%llu-%llu.seg",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, worker, cls,
 		 (unsigned long long)(e->uid_base >> 40), (unsigned long long)s->seq + 1);
 	int r = cr_segw_open(&s->w, e->cfg.store_dir, rel, (uint16_t)worker, s->seq + 1, t);
 	if (r != 0)
@@ -395,7 +405,7 @@ open_seg(struct cr_engine *e, struct ioseg *s, unsigned worker, int64_t t)
 	s->seq++;
 	s->hour = hour;
 	e->io_segments++;
-	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_OPEN);
+	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_OPEN, s->rclass);
 	return 0;
 }
 
@@ -471,9 +481,12 @@ static void *
 io_main(void *arg)
 {
 	struct cr_engine *e = arg;
-	struct ioseg *segs = calloc(e->cfg.n_workers, sizeof(*segs));
-	for (unsigned i = 0; i < e->cfg.n_workers; i++)
+	unsigned n_segs = e->cfg.n_workers * CR_MAX_RCLASS;
+	struct ioseg *segs = calloc(n_segs, sizeof(*segs));
+	for (unsigned i = 0; i < n_segs; i++) {
 		segs[i].w.fd = segs[i].w.dfd = -1;
+		segs[i].rclass = (uint8_t)(i % CR_MAX_RCLASS);
+	}
 	unsigned idle = 0;
 	void *objs[16];
 	for (;;) {
@@ -484,7 +497,7 @@ io_main(void *arg)
 				break;
 			/* quiet for ~1 s: make staged blocks durable (bounded loss on a crash) */
 			if (++idle == 1000)
-				for (unsigned i = 0; i < e->cfg.n_workers; i++)
+				for (unsigned i = 0; i < n_segs; i++)
 					flush_seg(e, &segs[i]);
 			usleep(1000);
 			continue;
@@ -492,11 +505,11 @@ io_main(void *arg)
 		idle = 0;
 		for (unsigned i = 0; i < n; i++) {
 			struct cr_block_msg *b = objs[i];
-			write_block(e, &segs[b->worker], b);
+			write_block(e, &segs[b->worker * CR_MAX_RCLASS + b->rclass], b);
 			rte_mempool_put(e->blocks, b);
 		}
 	}
-	for (unsigned i = 0; i < e->cfg.n_workers; i++) {
+	for (unsigned i = 0; i < n_segs; i++) {
 		seal_seg(e, &segs[i]);
 		cr_segw_free(&segs[i].w);
 		free(segs[i].pend);

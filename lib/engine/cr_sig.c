@@ -15,6 +15,7 @@
 #include <rte_malloc.h>
 
 #include "cr_engine_internal.h"
+#include "cr_policy.h"
 
 static uint32_t
 media_hash(const void *key, uint32_t len, uint32_t init)
@@ -170,12 +171,16 @@ cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t t,
 	} else if (ed) {
 		s->bound = 1;
 		s->call_uid = ed->call_uid;
+		s->skip = ed->skip;
+		s->rclass = ed->rclass;
 		s->side = ed->side == CR_SIDE_CALLER ? CR_SIDE_CALLEE
 			  : ed->side == CR_SIDE_CALLEE ? CR_SIDE_CALLER
 						      : CR_SIDE_UNKNOWN;
 	} else {
 		s->bound = 1;
 		s->call_uid = es->call_uid;
+		s->skip = es->skip;
+		s->rclass = es->rclass;
 		s->side = es->side;
 	}
 	s->is_srtp |= (ed && ed->is_srtp) || (es && es->is_srtp);
@@ -206,6 +211,23 @@ cr_sig_drain_activity(struct cr_engine *e)
 	}
 }
 
+/* Recording policy, decided once per call at its INVITE (signalling owner). */
+static void
+call_start(void *ctx, struct cr_call *c, const struct cr_addr *src, const struct cr_addr *dst)
+{
+	struct cr_engine *e = ctx;
+	const struct cr_policy *p = __atomic_load_n(&e->policy, __ATOMIC_ACQUIRE);
+	if (p == NULL)
+		return;
+	struct cr_policy_decision d;
+	cr_policy_decide(p, c->from_user, c->to_user, src, dst, &d);
+	c->record = d.record;
+	c->rclass = d.rclass;
+	snprintf(c->rule, sizeof(c->rule), "%s", d.rule);
+	if (!d.record)
+		e->calls_skipped++;
+}
+
 int
 cr_sig_init(struct cr_engine *e)
 {
@@ -220,6 +242,7 @@ cr_sig_init(struct cr_engine *e)
 		.media_publish = media_publish,
 		.media_unpublish = media_unpublish,
 		.call_update = call_update,
+		.call_start = call_start,
 	};
 	e->calls = cr_call_tracker_create(&cc, &ops, e);
 	if (e->calls == NULL)

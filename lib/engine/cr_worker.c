@@ -52,9 +52,10 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 			      RTE_CACHE_LINE_SIZE);
 	w->free_idx = rte_malloc("cr_stream_free", sizeof(uint32_t) * e->cfg.max_streams, 0);
 	w->chunk_arena = rte_malloc("cr_chunks", (size_t)e->cfg.max_streams * e->cfg.chunk_cap, 0);
-	w->batch = rte_malloc("cr_batch", CR_BATCH_RAW, 0);
+	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
+		w->batch[c].buf = rte_malloc("cr_batch", CR_BATCH_RAW, 0);
 	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL ||
-	    w->chunk_arena == NULL || w->batch == NULL)
+	    w->chunk_arena == NULL || w->batch[CR_MAX_RCLASS - 1].buf == NULL)
 		return -ENOMEM;
 	w->n_free = e->cfg.max_streams;
 	for (uint32_t i = 0; i < e->cfg.max_streams; i++)
@@ -73,7 +74,8 @@ cr_worker_free(struct cr_worker *w)
 	rte_free(w->pool);
 	rte_free(w->free_idx);
 	rte_free(w->chunk_arena);
-	rte_free(w->batch);
+	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
+		rte_free(w->batch[c].buf);
 }
 
 static const struct cr_media_pt *
@@ -330,6 +332,16 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 		s->main_pt = h.pt;
 	cr_rtp_stats_update(&s->st, &h, &meta);
 	s->dirty = 1;
+	if (s->skip) {
+		/* the policy skips its call: no audio, and none from before binding */
+		if (s->cw_open) {
+			s->cw_open = 0;
+			w->fate[CR_FATE_RTP] -= s->cw.n_pkts;
+			w->fate[CR_FATE_NOT_RECORDED] += s->cw.n_pkts;
+		}
+		w->fate[CR_FATE_NOT_RECORDED]++;
+		return;
+	}
 	w->fate[CR_FATE_RTP]++;
 	cr_store_pkt(w, s, &h, pl, t);
 }

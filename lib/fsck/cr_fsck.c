@@ -27,6 +27,7 @@ struct segf {
 	char rel[96];
 	uint64_t run, seq;
 	int meta;
+	uint8_t rclass; /* from the name: wW-cC-rR-N.seg */
 	struct cr_seg_walk w;
 	struct blk *b;
 	uint32_t nb, cb;
@@ -89,12 +90,14 @@ list_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 		return 0;
 	snprintf(f->rel, sizeof(f->rel), "%s", path + g_prefix);
 	const char *base = strrchr(path, '/') + 1;
-	unsigned wk;
+	unsigned wk, cls = 0;
 	unsigned long long run = 0, seq = 0;
 	if (sscanf(base, "m-r%llu-%llu.seg", &run, &seq) == 2)
 		f->meta = 1;
-	else if (sscanf(base, "w%u-r%llu-%llu.seg", &wk, &run, &seq) != 3)
+	else if (sscanf(base, "w%u-c%u-r%llu-%llu.seg", &wk, &cls, &run, &seq) != 4 &&
+		 sscanf(base, "w%u-r%llu-%llu.seg", &wk, &run, &seq) != 3)
 		run = seq = 0;
+	f->rclass = (uint8_t)cls;
 	f->run = run;
 	f->seq = seq;
 	S->n++;
@@ -435,6 +438,7 @@ put_seg(struct cr_index *idx, const struct segf *f, uint8_t state)
 	snprintf(g.rel, sizeof(g.rel), "%s", f->rel);
 	g.kind = f->meta ? CR_SEG_KIND_META : CR_SEG_KIND_DATA;
 	g.state = state;
+	g.rclass = f->rclass;
 	g.first_ns = f->first_ns;
 	g.last_ns = f->last_ns;
 	g.bytes = f->w.valid_end; /* end of the blocks, as the writer counts it */

@@ -17,6 +17,7 @@ struct cr_index {
 	char stream_sel[512]; /* stream columns to SELECT; NULL for ones an old store lacks */
 	sqlite3 *db;
 	int mode;
+	int has_policy; /* calls has record/rclass/rule (stores from before lack them) */
 	uint64_t run_id;
 	sqlite3_stmt *put_call, *put_stream, *put_chunk, *put_seg;
 	uint64_t loss_seq;
@@ -32,7 +33,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS calls("
 	" uid INTEGER PRIMARY KEY, call_id TEXT NOT NULL, from_user TEXT, to_user TEXT,"
 	" from_uri TEXT, to_uri TEXT, start_ns INTEGER, answer_ns INTEGER, end_ns INTEGER,"
-	" state INTEGER, sip_status INTEGER, dtmf BLOB);"
+	" state INTEGER, sip_status INTEGER, dtmf BLOB, record INTEGER, rclass INTEGER,"
+	" rule TEXT);"
 	"CREATE INDEX IF NOT EXISTS calls_start ON calls(start_ns);"
 	"CREATE INDEX IF NOT EXISTS calls_callid ON calls(call_id);"
 	"CREATE TABLE IF NOT EXISTS streams("
@@ -106,6 +108,9 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			"CREATE UNIQUE INDEX IF NOT EXISTS chunks_loc ON chunks(segment, block_off, chunk_no)",
 			"CREATE UNIQUE INDEX IF NOT EXISTS losses_id ON losses(id)",
 			"CREATE INDEX IF NOT EXISTS chunks_call ON chunks(call_uid)",
+			"ALTER TABLE calls ADD COLUMN record INTEGER",
+			"ALTER TABLE calls ADD COLUMN rclass INTEGER",
+			"ALTER TABLE calls ADD COLUMN rule TEXT",
 		};
 		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
@@ -121,7 +126,9 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			idx->run_id = (uint64_t)sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 		if (sqlite3_prepare_v2(idx->db,
-				       "INSERT OR REPLACE INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+				       "INSERT OR REPLACE INTO calls(uid,call_id,from_user,to_user,"
+				       "from_uri,to_uri,start_ns,answer_ns,end_ns,state,sip_status,dtmf,"
+				       "record,rclass,rule) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_call, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
@@ -148,6 +155,13 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			has_ch |= n && strcmp(n, "channels") == 0;
 			has_pm |= n && strcmp(n, "ptmap") == 0;
 			has_sl |= n && strcmp(n, "store_lost") == 0;
+		}
+		sqlite3_finalize(ti);
+	}
+	if (sqlite3_prepare_v2(idx->db, "PRAGMA table_info(calls)", -1, &ti, NULL) == SQLITE_OK) {
+		while (sqlite3_step(ti) == SQLITE_ROW) {
+			const char *n = (const char *)sqlite3_column_text(ti, 1);
+			idx->has_policy |= n && strcmp(n, "rule") == 0;
 		}
 		sqlite3_finalize(ti);
 	}
@@ -217,6 +231,9 @@ cr_index_put_call(struct cr_index *idx, const struct cr_call *c)
 	sqlite3_bind_int(s, 11, c->sip_status);
 	sqlite3_bind_blob(s, 12, c->dtmf, (int)(c->n_dtmf * sizeof(struct cr_dtmf)),
 			  SQLITE_STATIC);
+	sqlite3_bind_int(s, 13, c->record);
+	sqlite3_bind_int(s, 14, c->rclass);
+	sqlite3_bind_text(s, 15, c->rule, -1, SQLITE_STATIC);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
@@ -638,7 +655,9 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 	char sql[1024];
 	int n = snprintf(sql, sizeof(sql),
 			 "SELECT uid,call_id,from_user,to_user,from_uri,to_uri,start_ns,"
-			 "answer_ns,end_ns,state,sip_status,dtmf FROM calls WHERE 1");
+			 "answer_ns,end_ns,state,sip_status,dtmf,%s FROM calls WHERE 1",
+			 idx->has_policy ? "IFNULL(record,1),IFNULL(rclass,0),IFNULL(rule,'')"
+					 : "1,0,''");
 	if (f->call_id)
 		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND call_id=?1");
 	if (f->from)
@@ -699,6 +718,9 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 		if (c->n_dtmf > CR_CALL_MAX_DTMF)
 			c->n_dtmf = CR_CALL_MAX_DTMF;
 		col_blob(q, 11, c->dtmf, sizeof(c->dtmf));
+		c->record = (uint8_t)sqlite3_column_int(q, 12);
+		c->rclass = (uint8_t)sqlite3_column_int(q, 13);
+		col_text(q, 14, c->rule, sizeof(c->rule));
 		if ((ret = load_streams(idx, sst, c->uid, &arr, &ns, &cap)) != 0)
 			goto out;
 		row.n_streams = ns;

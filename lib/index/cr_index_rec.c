@@ -38,6 +38,9 @@ static const struct field call_fields[] = {
 	F(cr_call, "end_ns", I64, end_ns),
 	F(cr_call, "state", U8, state),
 	F(cr_call, "sip_status", U16, sip_status),
+	F(cr_call, "record", U8, record),
+	F(cr_call, "rclass", U8, rclass),
+	F(cr_call, "rule", STR, rule),
 	FD(cr_call, "dtmf", dtmf, n_dtmf),
 	{NULL, U8, 0, 0, 0},
 };
