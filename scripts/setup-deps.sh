@@ -12,7 +12,9 @@ PKGS=(
   libspandsp-dev libopus-dev libopusenc-dev liblz4-dev libbcg729-dev
   libopencore-amrnb-dev libopencore-amrwb-dev libsqlite3-dev libssl-dev
   # independent oracles and real peers used by the tests
-  tshark sox ffmpeg sip-tester iproute2 python3 python3-numpy sqlite3
+  tshark sox ffmpeg sip-tester iproute2 python3 python3-numpy sqlite3 curl
+  # promtool, the reference checker of the metrics format
+  prometheus
 )
 
 SUDO=""

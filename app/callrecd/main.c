@@ -12,6 +12,9 @@
 #include <signal.h>
 #include <pthread.h>
 #include <time.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +58,7 @@ usage(FILE *f)
 		"  --workers N     worker lcores (default 1)\n"
 		"  --profile FILE  port profile (drivers-config/*.ini)\n"
 		"  --quiet         no counter report at exit\n"
+		"  --metrics-file FILE  write the final metrics there (Prometheus text format)\n"
 		"  --check         validate --config FILE (and --profile) and exit: 0 valid, 2 not\n"
 		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
 		"                  alloc:N every Nth block allocation\n");
@@ -102,6 +106,122 @@ dlt_to_link(int dlt)
 	default:
 		return -1;
 	}
+}
+
+/* Metrics: GET /metrics over HTTP/1.0 (live mode), one client at a time:
+ * scrapes are rare and small, and this thread never touches packets. */
+static struct {
+	char listen[64]; /* "addr:port", "" = off */
+	int fd;
+	volatile int stop;
+} g_http = {.listen = "127.0.0.1:9464", .fd = -1};
+
+static int
+http_open(const char *spec)
+{
+	char host[64];
+	snprintf(host, sizeof(host), "%s", spec);
+	char *colon = strrchr(host, ':');
+	if (colon == NULL)
+		return -EINVAL;
+	*colon = 0;
+	char *h = host;
+	if (*h == '[') { /* [v6]:port */
+		h++;
+		char *rb = strchr(h, ']');
+		if (rb)
+			*rb = 0;
+	}
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai;
+	if (getaddrinfo(h, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 8) != 0) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return r;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void
+http_reply(int c)
+{
+	char req[2048];
+	struct timeval tv = {2, 0};
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
+	if (n <= 0)
+		return;
+	req[n] = 0;
+	char *body = NULL;
+	size_t blen = 0;
+	const char *status = "404 Not Found";
+	if (strncmp(req, "GET /metrics ", 13) == 0 || strncmp(req, "GET /metrics?", 13) == 0) {
+		FILE *m = open_memstream(&body, &blen);
+		if (m) {
+			cr_engine_metrics(g_engine, m);
+			fclose(m);
+			status = "200 OK";
+		}
+	}
+	char hdr[256];
+	int hl = snprintf(hdr, sizeof(hdr),
+			  "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4\r\n"
+			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			  status, body ? blen : 0);
+	if (send(c, hdr, (size_t)hl, MSG_NOSIGNAL) == hl && body)
+		for (size_t off = 0; off < blen;) {
+			ssize_t k = send(c, body + off, blen - off, MSG_NOSIGNAL);
+			if (k <= 0)
+				break;
+			off += (size_t)k;
+		}
+	free(body);
+}
+
+static void *
+http_main(void *arg)
+{
+	(void)arg;
+	while (!g_http.stop) {
+		struct pollfd p = {.fd = g_http.fd, .events = POLLIN};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		int c = accept4(g_http.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		http_reply(c);
+		close(c);
+	}
+	return NULL;
+}
+
+/* the final metrics of a run, replaced atomically (node_exporter textfile) */
+static int
+write_metrics_file(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -errno;
+	int r = cr_engine_metrics(g_engine, f);
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -errno;
+	if (r != 0)
+		unlink(tmp);
+	return r;
 }
 
 /* Retention cleaner (live mode): a pass every check_s seconds with its own
@@ -190,6 +310,7 @@ struct opts {
 	const char *profile;
 	unsigned fault_write, fault_alloc; /* every Nth segment write / block allocation fails */
 	int check; /* --check: validate the configuration and exit */
+	const char *metrics_file;
 	int fault_errno;
 };
 
@@ -323,6 +444,18 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		rte_cfgfile_close(cf);
 		return 2;
 	}
+	if ((v = rte_cfgfile_get_entry(cf, "telemetry", "listen"))) {
+		if (strcmp(v, "off") == 0) {
+			g_http.listen[0] = 0;
+		} else if (strlen(v) >= sizeof(g_http.listen) || strrchr(v, ':') == NULL) {
+			fprintf(stderr, "callrecd: %s: [telemetry] listen: '%s' is not ADDR:PORT or off\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		} else {
+			snprintf(g_http.listen, sizeof(g_http.listen), "%s", v);
+		}
+	}
 	/* recording policy: its rules name the retention classes above */
 	const char *cls[CR_RETAIN_MAX_CLASSES];
 	for (unsigned i = 0; i < g_retain.pol.n; i++)
@@ -350,7 +483,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		{"quiet", no_argument, NULL, 'q'},	{"progress", no_argument, NULL, 'P'},
 		{"no-progress", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
 		{"profile", required_argument, NULL, 'f'}, {"fault", required_argument, NULL, 'F'},
-		{"check", no_argument, NULL, 'C'},
+		{"check", no_argument, NULL, 'C'}, {"metrics-file", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -390,6 +523,9 @@ parse_app_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'C':
 			o->check = 1;
+			break;
+		case 'M':
+			o->metrics_file = optarg;
 			break;
 		case 'F':
 			if (parse_fault(optarg, o) != 0)
@@ -553,7 +689,28 @@ main(int argc, char **argv)
 	/* live recording: the cleaner deletes what retention says, on the wall clock */
 	pthread_t cleaner;
 	int have_cleaner = live && pthread_create(&cleaner, NULL, cleaner_main, &g_retain) == 0;
+	pthread_t http;
+	int have_http = 0;
+	if (live && g_http.listen[0]) {
+		g_http.fd = http_open(g_http.listen);
+		if (g_http.fd < 0)
+			fprintf(stderr, "callrecd: metrics on %s: %s; not serving them\n", g_http.listen,
+				strerror(-g_http.fd));
+		else
+			have_http = pthread_create(&http, NULL, http_main, NULL) == 0;
+	}
 	r = cr_engine_run(g_engine);
+	if (have_http) {
+		g_http.stop = 1;
+		pthread_join(http, NULL);
+		close(g_http.fd);
+	}
+	if (o.metrics_file) {
+		int m = write_metrics_file(o.metrics_file);
+		if (m != 0)
+			fprintf(stderr, "callrecd: --metrics-file %s: %s\n", o.metrics_file,
+				strerror(-m));
+	}
 	if (have_cleaner) {
 		pthread_mutex_lock(&g_retain.mu);
 		g_retain.stop = 1;

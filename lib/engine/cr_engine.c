@@ -536,18 +536,26 @@ cr_engine_run(struct cr_engine *e)
 }
 
 void
-cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
+cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX])
 {
-	memset(t, 0, sizeof(*t));
-	uint64_t fate[CR_FATE_MAX];
-	memcpy(fate, e->fate, sizeof(fate));
+	memcpy(fate, e->fate, sizeof(uint64_t) * CR_FATE_MAX);
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		for (int i = 0; i < CR_FATE_MAX; i++)
 			fate[i] += e->workers[w].fate[i];
 	/* packets a worker stored but the disk refused are not recorded */
-	fate[CR_FATE_RTP] -= e->io_lost_error + e->io_lost_nospace;
-	fate[CR_FATE_STORE_IO_ERROR] += e->io_lost_error;
-	fate[CR_FATE_STORE_DISK_FULL] += e->io_lost_nospace;
+	uint64_t le = __atomic_load_n(&e->io_lost_error, __ATOMIC_RELAXED);
+	uint64_t ln = __atomic_load_n(&e->io_lost_nospace, __ATOMIC_RELAXED);
+	fate[CR_FATE_RTP] -= le + ln;
+	fate[CR_FATE_STORE_IO_ERROR] += le;
+	fate[CR_FATE_STORE_DISK_FULL] += ln;
+}
+
+void
+cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	uint64_t fate[CR_FATE_MAX];
+	cr_engine_fates(e, fate);
 	t->rx_packets = e->rx;
 	for (int i = 0; i < CR_FATE_MAX; i++) {
 		if (i == CR_FATE_INDEX_FULL)
@@ -603,20 +611,13 @@ cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val)
 		*val = e->rx;
 		return 0;
 	}
+	uint64_t fate[CR_FATE_MAX];
+	cr_engine_fates(e, fate);
 	for (int i = 0; i < CR_FATE_MAX; i++) {
-		if (strcmp(name, cr_fate_names[i]) != 0)
-			continue;
-		uint64_t v = e->fate[i];
-		for (unsigned w = 0; w < e->cfg.n_workers; w++)
-			v += e->workers[w].fate[i];
-		if (i == CR_FATE_RTP)
-			v -= e->io_lost_error + e->io_lost_nospace;
-		else if (i == CR_FATE_STORE_IO_ERROR)
-			v += e->io_lost_error;
-		else if (i == CR_FATE_STORE_DISK_FULL)
-			v += e->io_lost_nospace;
-		*val = v;
-		return 0;
+		if (strcmp(name, cr_fate_names[i]) == 0) {
+			*val = fate[i];
+			return 0;
+		}
 	}
 	return -ENOENT;
 }

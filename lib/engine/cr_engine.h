@@ -111,4 +111,11 @@ void cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t);
  */
 int cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val);
 
+/**
+ * Write every metric in the Prometheus text format (0.0.4): packets by fate,
+ * port and worker counters, calls, store, index and call-quality histograms.
+ * Safe from any thread while the engine runs. @return 0 or -EIO.
+ */
+int cr_engine_metrics(const struct cr_engine *e, FILE *f);
+
 #endif /* CR_ENGINE_H */

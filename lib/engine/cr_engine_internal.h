@@ -84,6 +84,11 @@ struct cr_chunk_meta {
 	uint32_t n_pkts;
 	uint32_t pool_idx; /* worker-local stream slot, to charge a loss back */
 };
+/* Quality histogram buckets (upper bounds; one more bucket for +Inf). */
+#define CR_MOS_BUCKETS 7
+#define CR_JIT_BUCKETS 7
+extern const double cr_mos_le[CR_MOS_BUCKETS], cr_jit_le[CR_JIT_BUCKETS];
+
 /* Raw chunks of a worker's next block, for one retention class. */
 #define CR_MAX_RCLASS 8
 struct cr_batch {
@@ -123,6 +128,7 @@ struct cr_stream {
 	uint8_t is_srtp;
 	uint8_t dirty;
 	uint8_t skip;	/* its call's policy says: do not record */
+	float mos;	/* as last reported */
 	uint8_t rclass; /* its call's retention class */
 	uint16_t bind_tries;
 	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
@@ -159,6 +165,10 @@ struct cr_worker {
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
 	uint64_t blocks_emitted;
+	/* call quality of the streams that ended: MOS and mean jitter (ms) */
+	uint64_t mos_hist[CR_MOS_BUCKETS + 1], jit_hist[CR_JIT_BUCKETS + 1];
+	double mos_sum, jit_sum;
+	uint64_t streams_ended;
 	/* one batch per retention class: classes never share a block or segment */
 	struct cr_batch batch[CR_MAX_RCLASS];
 } __rte_cache_aligned;
@@ -294,6 +304,9 @@ int cr_idx_start(struct cr_engine *e);
 void cr_idx_stop(struct cr_engine *e);
 /* Send a message to the index; offline waits for room, live drops and counts. */
 int cr_idx_send(struct cr_engine *e, struct cr_msg *m);
+/* Every packet fate summed over the main lcore and the workers, with the
+ * packets the disk refused moved from RTP to their STORE_* fate. */
+void cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX]);
 /* Send the stream's record to the index now. */
 void cr_worker_report(struct cr_worker *w, struct cr_stream *s);
 struct cr_msg *cr_idx_msg_get(struct cr_engine *e);

@@ -137,6 +137,7 @@ cr_worker_report(struct cr_worker *w, struct cr_stream *s)
 	int64_t expected = (int64_t)s->st.packets + r->lost;
 	double loss = expected > 0 && r->lost > 0 ? 100.0 * (double)r->lost / (double)expected : 0;
 	r->mos = cr_emodel_mos(r->codec, loss, s->st.mean_jitter_ms, NULL);
+	s->mos = (float)r->mos;
 	size_t pl = 0;
 	for (int i = 0; i < s->n_pt && pl < sizeof(r->ptmap); i++) {
 		int k = snprintf(r->ptmap + pl, sizeof(r->ptmap) - pl, "%s%u %s/%u/%u", i ? ";" : "",
@@ -157,6 +158,28 @@ cr_worker_report(struct cr_worker *w, struct cr_stream *s)
 }
 
 int cr_store_chunk_due(const struct cr_worker *w, const struct cr_stream *s);
+
+const double cr_mos_le[CR_MOS_BUCKETS] = {2.0, 2.5, 3.0, 3.5, 4.0, 4.2, 4.4};
+const double cr_jit_le[CR_JIT_BUCKETS] = {1, 2, 5, 10, 20, 50, 100};
+
+/* an ended stream's quality into this worker's histograms (metrics) */
+static void
+quality(struct cr_worker *w, const struct cr_stream *s)
+{
+	if (s->st.packets < 2)
+		return;
+	unsigned i = 0;
+	while (i < CR_MOS_BUCKETS && s->mos > cr_mos_le[i])
+		i++;
+	w->mos_hist[i]++;
+	double j = s->st.mean_jitter_ms;
+	for (i = 0; i < CR_JIT_BUCKETS && j > cr_jit_le[i]; i++)
+		;
+	w->jit_hist[i]++;
+	w->mos_sum += s->mos;
+	w->jit_sum += j;
+	w->streams_ended++;
+}
 
 static void
 stream_free(struct cr_worker *w, struct cr_stream *s)
@@ -186,6 +209,7 @@ on_tick(struct cr_worker *w, int final)
 				cr_store_close_chunk(w, s);
 			if (expired) {
 				cr_worker_report(w, s);
+				quality(w, s);
 				if (nv < RTE_DIM(victims))
 					victims[nv++] = (uint32_t)(uintptr_t)data;
 			} else if (s->dirty && w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {

@@ -25,6 +25,7 @@ trap cleanup EXIT
 ip netns add $SW; ip netns add $A; ip netns add $B
 ip -n $SW link add br0 type bridge
 ip -n $SW link set br0 up
+ip -n $SW link set lo up
 i=0
 for ns in $A $B; do
   i=$((i+1))
@@ -40,11 +41,14 @@ sox -n -r 8000 -c 1 -t ul "$W/tone.ul" synth 10 sine 440 vol 0.3
 for f in uac uas; do
   sed -e "s#RTPFILE#$W/tone.ul#; s#CALLDUR#3000#" "$HERE/sipp/$f.xml" > "$W/$f.xml"
 done
+# metrics on the recorder's namespace loopback
+printf '[telemetry]\nlisten = 127.0.0.1:9464\n' > "$W/live.ini"
 # oracle capture and the recorder, both on the bridge
 ip netns exec $SW dumpcap -q -i br0 -w "$W/oracle.pcap" 2>"$W/dumpcap.err" & DCPID=$!
 ip netns exec $SW "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --lcores '(0-2)@(0,1)' \
   --file-prefix=$S --no-telemetry --log-level=user1:error \
   --vdev=net_af_packet0,iface=br0,framecnt=4096 -- --store "$W/store" --workers 2 \
+  --config "$W/live.ini" \
   --profile "$HERE/../../drivers-config/af_packet.ini" \
   > "$W/callrecd.out" 2>&1 & CRPID=$!
 sleep 3
@@ -58,6 +62,21 @@ ip netns exec $A sipp -sf "$W/uac.xml" $BIP:5060 -s bob -i $AIP -p 5060 -mi $AIP
   -r 1 -m 2 -l 1 -nostdin -trace_err -timeout 60s > "$W/uac.out" 2>&1
 wait $UAS || true
 sleep 1
+# scrape while running: the format passes promtool, the fates add up to what
+# was received, and both calls are counted
+ip netns exec $SW curl -sf http://127.0.0.1:9464/metrics > "$W/metrics.txt" \
+  || { echo "no /metrics"; exit 1; }
+promtool check metrics < "$W/metrics.txt" || { echo "promtool rejects /metrics"; exit 1; }
+python3 - "$W/metrics.txt" <<'PY' || exit 1
+import re, sys
+t = open(sys.argv[1]).read()
+rx = int(re.search(r"^callrec_packets_received_total (\d+)", t, re.M).group(1))
+fates = sum(int(v) for v in re.findall(r'^callrec_packets_total\{fate="[A-Z_]+"\} (\d+)', t, re.M))
+calls = int(float(re.search(r"^callrec_calls_total (\S+)", t, re.M).group(1)))
+print("metrics: received %d, fates sum %d, calls %d" % (rx, fates, calls))
+sys.exit(0 if rx == fates and rx > 0 and calls == 2 else 1)
+PY
+ip netns exec $SW curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/nope | grep -q 404
 kill -INT $CRPID; wait $CRPID; rc=$?; CRPID=
 kill $DCPID; wait $DCPID || true; DCPID=
 cat "$W/callrecd.out"

@@ -28,8 +28,19 @@ for bad in 'rule.1 = from:1 -> perhaps' 'rule.1 = group:nobody -> skip' 'rule.1 
 done
 S=$T/s
 for p in "$A" "$C"; do
-  "$B/app/callrecd" --pcap "$p" --store "$S" --config "$T/p.ini" >"$T/run.log" 2>&1
+  "$B/app/callrecd" --pcap "$p" --store "$S" --config "$T/p.ini" --metrics-file "$T/m.prom" \
+    >"$T/run.log" 2>&1
 done
+# the final metrics: valid for promtool, fates add up, the skip counted
+promtool check metrics < "$T/m.prom"
+python3 - "$T/m.prom" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rx = int(re.search(r"^callrec_packets_received_total (\d+)", t, re.M).group(1))
+fates = sum(int(v) for v in re.findall(r'^callrec_packets_total\{fate="[A-Z_]+"\} (\d+)', t, re.M))
+skipped = float(re.search(r"^callrec_calls_not_recorded_total (\S+)", t, re.M).group(1))
+assert rx == fates > 0 and skipped == 1, (rx, fates, skipped)
+PY
 q() { sqlite3 "$S/index.sqlite" "$1"; }
 skipped=$(q "SELECT call_id FROM calls WHERE from_user='101'")
 kept=$(q "SELECT call_id FROM calls WHERE from_user='alice'")

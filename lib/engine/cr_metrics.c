@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Metrics in the Prometheus text format (0.0.4), read from any thread: every
+ * counter is a naturally aligned 64-bit word one thread writes, so a reader
+ * sees a value that was true a moment ago. Names: callrec_<what>[_total]. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "cr_engine_internal.h"
+
+static void
+head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+one(FILE *f, const char *name, const char *type, const char *help, double v)
+{
+	head(f, name, type, help);
+	fprintf(f, "%s %.17g\n", name, v);
+}
+
+static void
+hist(FILE *f, const char *name, const char *help, const double *le, unsigned nb,
+     const uint64_t *cnt, double sum)
+{
+	head(f, name, "histogram", help);
+	uint64_t acc = 0;
+	for (unsigned i = 0; i <= nb; i++) {
+		acc += cnt[i];
+		if (i < nb)
+			fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, le[i], acc);
+		else
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, acc);
+	}
+	fprintf(f, "%s_sum %.17g\n%s_count %" PRIu64 "\n", name, sum, name, acc);
+}
+
+int
+cr_engine_metrics(const struct cr_engine *e, FILE *f)
+{
+	uint64_t fate[CR_FATE_MAX];
+	cr_engine_fates(e, fate);
+	one(f, "callrec_packets_received_total", "counter", "packets taken from the ports",
+	    (double)e->rx);
+	head(f, "callrec_packets_total", "counter",
+	     "packets by fate: what became of every packet received (they add up to received)");
+	for (int i = 0; i < CR_FATE_MAX; i++)
+		if (i != CR_FATE_INDEX_FULL)
+			fprintf(f, "callrec_packets_total{fate=\"%s\"} %" PRIu64 "\n", cr_fate_names[i],
+				fate[i]);
+	one(f, "callrec_index_records_dropped_total", "counter",
+	    "index records lost: message pool or ring full (live)", (double)fate[CR_FATE_INDEX_FULL]);
+
+	head(f, "callrec_port_packets_total", "counter", "NIC counters per port (rte_eth_stats)");
+	struct {
+		const char *name, *help;
+	} pc[] = {{"callrec_port_imissed_total", "packets the NIC dropped: RX queue full"},
+		  {"callrec_port_ierrors_total", "erroneous packets received"},
+		  {"callrec_port_rx_nombuf_total", "RX mbuf allocation failures"}};
+	struct rte_eth_stats st[CR_ENGINE_MAX_PORTS];
+	for (unsigned p = 0; p < e->cfg.n_ports; p++) {
+		memset(&st[p], 0, sizeof(st[p]));
+		rte_eth_stats_get(e->cfg.ports[p].port_id, &st[p]);
+		fprintf(f, "callrec_port_packets_total{port=\"%u\"} %" PRIu64 "\n",
+			e->cfg.ports[p].port_id, st[p].ipackets);
+	}
+	for (int k = 0; k < 3; k++) {
+		head(f, pc[k].name, "counter", pc[k].help);
+		for (unsigned p = 0; p < e->cfg.n_ports; p++)
+			fprintf(f, "%s{port=\"%u\"} %" PRIu64 "\n", pc[k].name,
+				e->cfg.ports[p].port_id,
+				k == 0 ? st[p].imissed : k == 1 ? st[p].ierrors : st[p].rx_nombuf);
+	}
+
+	head(f, "callrec_worker_packets_total", "counter", "ring entries a worker processed");
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		fprintf(f, "callrec_worker_packets_total{worker=\"%u\"} %" PRIu64 "\n", w,
+			e->workers[w].done_objs);
+	head(f, "callrec_worker_cycles_total", "counter", "TSC cycles of a worker lcore, busy or idle");
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		fprintf(f,
+			"callrec_worker_cycles_total{worker=\"%u\",state=\"busy\"} %" PRIu64 "\n"
+			"callrec_worker_cycles_total{worker=\"%u\",state=\"idle\"} %" PRIu64 "\n",
+			w, e->workers[w].busy_cycles, w, e->workers[w].idle_cycles);
+	head(f, "callrec_worker_ring_used", "gauge", "entries waiting in a worker's ring");
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		fprintf(f, "callrec_worker_ring_used{worker=\"%u\"} %u\n", w,
+			e->workers[w].ring ? rte_ring_count(e->workers[w].ring) : 0);
+	head(f, "callrec_active_streams", "gauge", "RTP streams a worker follows now");
+	uint64_t streams = 0;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+		uint64_t a = e->cfg.max_streams - e->workers[w].n_free;
+		streams += a;
+		fprintf(f, "callrec_active_streams{worker=\"%u\"} %" PRIu64 "\n", w, a);
+	}
+
+	const struct cr_call_stats *cs = cr_call_stats(e->calls);
+	one(f, "callrec_calls_total", "counter", "calls seen (INVITEs that started a dialog)",
+	    (double)cs->calls_created);
+	one(f, "callrec_active_calls", "gauge", "calls in progress",
+	    (double)(cs->calls_created - cs->calls_ended));
+	one(f, "callrec_calls_not_recorded_total", "counter", "calls the recording policy skipped",
+	    (double)e->calls_skipped);
+
+	one(f, "callrec_store_bytes_total", "counter", "bytes written to segments",
+	    (double)e->io_bytes);
+	one(f, "callrec_store_blocks_total", "counter", "blocks written", (double)e->io_blocks);
+	one(f, "callrec_store_segments_total", "counter", "segments opened", (double)e->io_segments);
+	one(f, "callrec_store_write_errors_total", "counter", "failed segment writes or fsyncs",
+	    (double)e->io_errors);
+	one(f, "callrec_store_alarm", "gauge", "0 ok, 1 file system full (or guard), 2 I/O errors",
+	    (double)e->io_alarm);
+	struct statvfs v;
+	if (statvfs(e->cfg.store_dir, &v) == 0)
+		one(f, "callrec_store_free_bytes", "gauge", "free space of the store's file system",
+		    (double)v.f_bavail * (double)v.f_frsize);
+	one(f, "callrec_recovered_segments", "gauge", "segments crash recovery sealed at start",
+	    (double)e->recovered_segments);
+	one(f, "callrec_index_lag", "gauge", "records waiting for the index thread",
+	    (double)rte_ring_count(e->idx_ring));
+	one(f, "callrec_index_errors_total", "counter", "index writes that failed",
+	    (double)e->idx_errors);
+	one(f, "callrec_index_batches_total", "counter", "index transactions", (double)e->idx_batches);
+
+	uint64_t mh[CR_MOS_BUCKETS + 1] = {0}, jh[CR_JIT_BUCKETS + 1] = {0};
+	double ms = 0, js = 0;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+		for (unsigned i = 0; i <= CR_MOS_BUCKETS; i++)
+			mh[i] += e->workers[w].mos_hist[i];
+		for (unsigned i = 0; i <= CR_JIT_BUCKETS; i++)
+			jh[i] += e->workers[w].jit_hist[i];
+		ms += e->workers[w].mos_sum;
+		js += e->workers[w].jit_sum;
+	}
+	hist(f, "callrec_stream_mos", "MOS (ITU-T G.107 E-model) of streams that ended", cr_mos_le,
+	     CR_MOS_BUCKETS, mh, ms);
+	double jle[CR_JIT_BUCKETS];
+	for (unsigned i = 0; i < CR_JIT_BUCKETS; i++)
+		jle[i] = cr_jit_le[i] / 1000.0;
+	hist(f, "callrec_stream_jitter_seconds",
+	     "mean interarrival jitter (RFC 3550) of streams that ended", jle, CR_JIT_BUCKETS, jh,
+	     js / 1000.0);
+	(void)streams;
+	return ferror(f) ? -EIO : 0;
+}
