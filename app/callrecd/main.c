@@ -235,23 +235,77 @@ static struct {
 	int stop;
 } g_retain = {.check_s = 300, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+/* SIGHUP: reload the recording policy and retention from the config file,
+ * without stopping (calls in progress keep the decision made at their start;
+ * a file that does not validate leaves everything as it was). */
+static volatile sig_atomic_t g_hup;
+static const char *g_config_path;
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	g_hup = 1;
+}
+
+static struct cr_policy *
+reload(void)
+{
+	struct cr_retain_policy np;
+	cr_retain_defaults(&np);
+	char err[256];
+	struct cr_policy *pol = NULL;
+	const char *cls[CR_RETAIN_MAX_CLASSES];
+	int r = cr_retain_load(&np, g_config_path, err, sizeof(err));
+	for (unsigned i = 0; r == 0 && i < np.n; i++)
+		cls[i] = np.cls[i].name;
+	if (r == 0)
+		r = cr_policy_load(g_config_path, cls, np.n, &pol, err, sizeof(err));
+	if (r != 0) {
+		fprintf(stderr, "callrecd: SIGHUP: %s; keeping the current policy\n", err);
+		return NULL;
+	}
+	pthread_mutex_lock(&g_retain.mu);
+	g_retain.pol = np;
+	pthread_mutex_unlock(&g_retain.mu);
+	fprintf(stderr, "callrecd: SIGHUP: reloaded %s (%u policy rules, %u retention classes)\n",
+		g_config_path, cr_policy_rules(pol), np.n);
+	/* the signalling lcore may still be reading the old one: freed a tick later */
+	return cr_engine_swap_policy(g_engine, pol);
+}
+
+/* Housekeeping (live mode), once a second: reloads on SIGHUP; every check_s a
+ * retention pass with its own index connection (it deletes only sealed
+ * segments, never an open one). */
 static void *
 cleaner_main(void *arg)
 {
 	(void)arg;
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/index.sqlite", g_retain.store);
+	struct cr_policy *old = NULL;
+	int64_t next_pass = 0;
 	pthread_mutex_lock(&g_retain.mu);
 	while (!g_retain.stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 		pthread_mutex_unlock(&g_retain.mu);
+		cr_policy_free(old);
+		old = NULL;
+		if (g_hup && g_config_path) {
+			g_hup = 0;
+			old = reload();
+		}
 		struct cr_index *idx;
 		struct cr_retain_report rep;
-		if (cr_index_open(path, CR_INDEX_RW, &idx) == 0) {
-			int r = cr_retain_run(g_retain.store, idx, &g_retain.pol, now, 0, &rep, NULL);
+		if (now >= next_pass && cr_index_open(path, CR_INDEX_RW, &idx) == 0) {
+			pthread_mutex_lock(&g_retain.mu);
+			struct cr_retain_policy pol = g_retain.pol;
+			pthread_mutex_unlock(&g_retain.mu);
+			int r = cr_retain_run(g_retain.store, idx, &pol, now, 0, &rep, NULL);
 			cr_index_close(idx);
+			next_pass = now + (int64_t)g_retain.check_s * 1000000000LL;
 			if (r != 0)
 				fprintf(stderr, "callrecd: retention pass failed: %s\n", strerror(-r));
 			else if (rep.expired || rep.quota || rep.over_quota)
@@ -263,11 +317,12 @@ cleaner_main(void *arg)
 						       : "");
 		}
 		pthread_mutex_lock(&g_retain.mu);
-		ts.tv_sec += g_retain.check_s;
+		ts.tv_sec += 1;
 		while (!g_retain.stop && pthread_cond_timedwait(&g_retain.cv, &g_retain.mu, &ts) == 0)
 			;
 	}
 	pthread_mutex_unlock(&g_retain.mu);
+	cr_policy_free(old);
 	return NULL;
 }
 
@@ -686,6 +741,9 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	g_config_path = o.config;
+	if (live)
+		signal(SIGHUP, on_hup);
 	/* live recording: the cleaner deletes what retention says, on the wall clock */
 	pthread_t cleaner;
 	int have_cleaner = live && pthread_create(&cleaner, NULL, cleaner_main, &g_retain) == 0;

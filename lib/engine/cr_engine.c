@@ -535,6 +535,12 @@ cr_engine_run(struct cr_engine *e)
 	return e->idx_err;
 }
 
+struct cr_policy *
+cr_engine_swap_policy(struct cr_engine *e, struct cr_policy *p)
+{
+	return __atomic_exchange_n(&e->policy, p, __ATOMIC_ACQ_REL);
+}
+
 void
 cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX])
 {

@@ -112,6 +112,14 @@ void cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t);
 int cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val);
 
 /**
+ * Replace the recording policy (ownership passes to the engine); calls that
+ * start afterwards use it. @return the previous one: the caller frees it once
+ * the signalling lcore cannot be inside it (any later moment: a decision takes
+ * microseconds).
+ */
+struct cr_policy *cr_engine_swap_policy(struct cr_engine *e, struct cr_policy *p);
+
+/**
  * Write every metric in the Prometheus text format (0.0.4): packets by fate,
  * port and worker counters, calls, store, index and call-quality histograms.
  * Safe from any thread while the engine runs. @return 0 or -EIO.
