@@ -139,6 +139,7 @@ cr_chunk_begin(struct cr_chunk_writer *w, uint8_t *buf, uint32_t cap, const stru
 #define PF_PT 0x02   /* same payload type */
 #define PF_LEN 0x01  /* same payload length */
 #define PF_COMMON (PF_SEQ1 | PF_DTS | PF_PT | PF_LEN)
+#define MAX_GAP_US (1LL << 40)
 
 int
 cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns, uint8_t marker,
@@ -160,6 +161,9 @@ cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t_ns,
 	} else {
 		dts = (int32_t)(ts - w->last_ts);
 		dt_us = (t_ns - w->last_ns) / 1000; /* microseconds: what captures carry */
+		if (dt_us > MAX_GAP_US || dt_us < -MAX_GAP_US ||
+		    dt_us - w->last_dt_us > MAX_GAP_US || dt_us - w->last_dt_us < -MAX_GAP_US)
+			return -ENOSPC; /* a clock jump: the packet starts a new chunk */
 		dgap = zz(dt_us - w->last_dt_us);
 		if ((uint16_t)(w->last_seq + 1) == seq)
 			fl |= PF_SEQ1;
@@ -325,9 +329,15 @@ cr_chunk_next(struct cr_chunk_reader *r, struct cr_frame *f)
 	if (!first) {
 		if ((b & PF_LONG) == PF_LONG && get_varint(&r->p, r->end, &dgap))
 			return -EINVAL;
-		int64_t dt = r->last_dt_us + unzz(dgap);
+		/* a gap beyond ~12 days is no stream's: damaged (and no overflow) */
+		int64_t g = unzz(dgap);
+		if (g > MAX_GAP_US || g < -MAX_GAP_US)
+			return -EINVAL;
+		int64_t dt = r->last_dt_us + g;
+		if (dt > MAX_GAP_US || dt < -MAX_GAP_US)
+			return -EINVAL;
 		r->cur.ts += (uint32_t)dts;
-		r->cur.t_ns += dt * 1000;
+		r->cur.t_ns = (int64_t)((uint64_t)r->cur.t_ns + (uint64_t)(dt * 1000));
 		r->last_dts = dts;
 		r->last_dt_us = dt;
 	}
