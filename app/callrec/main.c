@@ -13,6 +13,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,7 @@ usage(FILE *f, int rc)
 		"       callrec fsck  --store DIR [--json] [--repair | --rebuild-index [--out FILE]]\n"
 		"       callrec retention --store DIR [--config FILE] [--now T] [--dry-run] [--json]\n"
 		"       callrec hold  --store DIR --call-id ID [--release]\n"
+		"       callrec stats [--store DIR] [--metrics ADDR:PORT] [--json]\n"
 		"\n"
 		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n"
 		"fsck verifies every block (CRC) and index entry; exit 0 clean, 1 errors found.\n"
@@ -421,6 +424,172 @@ first_uid(void *ctx, const struct cr_index_call_row *row, const struct cr_stream
 	return 1;
 }
 
+/* GET /metrics of a running callrecd (HTTP/1.0, numeric address) */
+static char *
+fetch_metrics(const char *spec)
+{
+	char host[64];
+	snprintf(host, sizeof(host), "%s", spec);
+	char *colon = strrchr(host, ':');
+	if (colon == NULL)
+		return NULL;
+	*colon = 0;
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai;
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return NULL;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return NULL;
+	}
+	freeaddrinfo(ai);
+	const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (m && send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1)) {
+		char b[8192];
+		ssize_t n;
+		while ((n = recv(fd, b, sizeof(b), 0)) > 0)
+			fwrite(b, 1, (size_t)n, m);
+	}
+	if (m)
+		fclose(m);
+	close(fd);
+	char *body = buf ? strstr(buf, "\r\n\r\n") : NULL;
+	if (body == NULL || strncmp(buf, "HTTP/1.0 200", 12) != 0) {
+		free(buf);
+		return NULL;
+	}
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+	return buf;
+}
+
+static double
+metric(const char *text, const char *name)
+{
+	size_t l = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, name, l) == 0 && (p[l] == ' '))
+			return strtod(p + l + 1, NULL);
+	return 0;
+}
+
+static int
+seg_sum(void *ctx, const struct cr_seg_rec *g)
+{
+	uint64_t *v = ctx;
+	v[0]++;
+	v[1] += g->bytes;
+	v[2] += g->state == CR_SEG_OPEN;
+	v[3] += g->state == CR_SEG_FAILED;
+	return 0;
+}
+
+static int
+count_call(void *ctx, const struct cr_index_call_row *row, const struct cr_stream_rec *s,
+	   uint32_t n)
+{
+	uint64_t *v = ctx;
+	v[0]++;
+	v[1] += !row->unsignalled && !row->call.record;
+	for (uint32_t i = 0; i < n; i++) {
+		v[2]++;
+		v[3] += s[i].packets;
+		v[4] += s[i].store_lost;
+	}
+	return 0;
+}
+
+/* what a store holds, and what a running callrecd reports */
+static int
+cmd_stats(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"store", required_argument, NULL, 's'}, {"metrics", required_argument, NULL, 'm'},
+		{"json", no_argument, NULL, 'j'},	 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *store = NULL, *addr = NULL;
+	int json = 0, c;
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'm': addr = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': return usage(stdout, 0);
+		default: return bad("unknown or incomplete option '%s'", argv[optind]);
+		}
+	}
+	if (optind + 1 < argc)
+		return bad("unexpected argument '%s'", argv[optind + 1]);
+	if (store == NULL && addr == NULL)
+		return bad("%s", "stats needs --store DIR and/or --metrics ADDR:PORT");
+	uint64_t sg[4] = {0}, cl[5] = {0};
+	if (store) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/index.sqlite", store);
+		struct cr_index *idx;
+		int r = cr_index_open(path, CR_INDEX_RO, &idx);
+		if (r != 0) {
+			fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+			return 1;
+		}
+		struct cr_index_filter f;
+		memset(&f, 0, sizeof(f));
+		if (cr_index_segments(idx, seg_sum, sg) != 0 || cr_index_query(idx, &f, count_call, cl) != 0)
+			r = -EIO;
+		cr_index_close(idx);
+		if (r != 0) {
+			fprintf(stderr, "callrec: cannot read the index of '%s'\n", store);
+			return 1;
+		}
+	}
+	char *m = NULL;
+	if (addr && (m = fetch_metrics(addr)) == NULL) {
+		fprintf(stderr, "callrec: no metrics at %s (is callrecd running with [telemetry] listen?)\n",
+			addr);
+		return 1;
+	}
+	if (json) {
+		printf("{");
+		if (store)
+			printf("\"store\":{\"calls\":%" PRIu64 ",\"calls_not_recorded\":%" PRIu64
+			       ",\"streams\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"not_stored\":%" PRIu64
+			       ",\"segments\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"open_segments\":%" PRIu64
+			       ",\"failed_segments\":%" PRIu64 "}",
+			       cl[0], cl[1], cl[2], cl[3], cl[4], sg[0], sg[1], sg[2], sg[3]);
+		if (m)
+			printf("%s\"live\":{\"received\":%.0f,\"active_calls\":%.0f,\"calls\":%.0f,"
+			       "\"store_bytes\":%.0f,\"store_alarm\":%.0f,\"index_lag\":%.0f}",
+			       store ? "," : "", metric(m, "callrec_packets_received_total"),
+			       metric(m, "callrec_active_calls"), metric(m, "callrec_calls_total"),
+			       metric(m, "callrec_store_bytes_total"), metric(m, "callrec_store_alarm"),
+			       metric(m, "callrec_index_lag"));
+		printf("}\n");
+	} else {
+		if (store)
+			printf("store %s: %" PRIu64 " calls (%" PRIu64 " not recorded by policy), %" PRIu64
+			       " streams, %" PRIu64 " packets (%" PRIu64 " not stored); %" PRIu64
+			       " segments, %" PRIu64 " bytes (%" PRIu64 " open, %" PRIu64 " failed)\n",
+			       store, cl[0], cl[1], cl[2], cl[3], cl[4], sg[0], sg[1], sg[2], sg[3]);
+		if (m)
+			printf("callrecd %s: %.0f packets received, %.0f calls now (%.0f seen), %.0f bytes "
+			       "stored, store alarm %.0f, index lag %.0f\n",
+			       addr, metric(m, "callrec_packets_received_total"),
+			       metric(m, "callrec_active_calls"), metric(m, "callrec_calls_total"),
+			       metric(m, "callrec_store_bytes_total"), metric(m, "callrec_store_alarm"),
+			       metric(m, "callrec_index_lag"));
+	}
+	free(m);
+	return 0;
+}
+
 /* retention and legal holds share their options */
 static int
 cmd_retain(int argc, char **argv, int is_hold)
@@ -527,13 +696,11 @@ main(int argc, char **argv)
 	int is_export = strcmp(cmd, "export") == 0;
 	if (strcmp(cmd, "fsck") == 0)
 		return cmd_fsck(argc, argv);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(argc, argv);
 	if (strcmp(cmd, "retention") == 0 || strcmp(cmd, "hold") == 0)
 		return cmd_retain(argc, argv, cmd[0] == 'h');
 	if (!is_calls && !is_show && !is_export) {
-		if (!strcmp(cmd, "stats")) {
-			fprintf(stderr, "callrec: '%s' is not available yet in this version\n", cmd);
-			return 2;
-		}
 		return bad("unknown command '%s'", cmd);
 	}
 	static const struct option lo[] = {

@@ -35,6 +35,9 @@ expect 2 "$B/app/callrec" export --store "$T/s" --call-id x
 expect 2 "$B/app/callrec" export --store "$T/s" --call-id x --out "$T/o" --channels quad
 expect 1 "$B/app/callrec" calls --store "$T/nostore"
 expect 0 "$B/app/callrec" calls --store "$T/s" --since 2000-01-01T00:00:00Z --until 2100-01-01
+expect 2 "$B/app/callrec" stats
+expect 0 "$B/app/callrec" stats --store "$T/s" --json
+expect 1 "$B/app/callrec" stats --metrics 127.0.0.1:1
 expect 2 "$B/app/callrec" fsck
 expect 2 "$B/app/callrec" fsck --store "$T/s" --repair --rebuild-index
 expect 2 "$B/app/callrec" fsck --store "$T/s" --out "$T/x"

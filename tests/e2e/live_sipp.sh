@@ -77,6 +77,9 @@ print("metrics: received %d, fates sum %d, calls %d" % (rx, fates, calls))
 sys.exit(0 if rx == fates and rx > 0 and calls == 2 else 1)
 PY
 ip netns exec $SW curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/nope | grep -q 404
+ip netns exec $SW "$BUILD/app/callrec" stats --metrics 127.0.0.1:9464 --json | python3 -c '
+import json,sys; l=json.loads(sys.stdin.read())["live"]; assert l["calls"] == 2 and l["received"] > 0, l'
+
 kill -INT $CRPID; wait $CRPID; rc=$?; CRPID=
 kill $DCPID; wait $DCPID || true; DCPID=
 cat "$W/callrecd.out"
