@@ -293,7 +293,8 @@ decode_stream(struct stream_audio *sa, int64_t media_start, struct cr_export_res
 	struct cr_codec c;
 	struct alt alts[MAX_ALT];
 	memset(alts, 0, sizeof(alts));
-	qsort(sa->f, sa->n, sizeof(*sa->f), cmp_seq);
+	if (sa->n)
+		qsort(sa->f, sa->n, sizeof(*sa->f), cmp_seq);
 	struct cr_codec_params p = {.name = sa->rec.codec, .clock = sa->rec.clock_rate,
 				    .channels = sa->rec.channels};
 	if (cr_codec_open(&c, &p) != 0)

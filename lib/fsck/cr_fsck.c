@@ -130,7 +130,8 @@ list_segments(struct scan *S)
 		return errno == ENOENT ? 0 : -errno;
 	if (nftw(dir, list_one, 16, FTW_PHYS) != 0)
 		return -ENOMEM;
-	qsort(S->s, S->n, sizeof(*S->s), cmp_order);
+	if (S->n)
+		qsort(S->s, S->n, sizeof(*S->s), cmp_order);
 	return 0;
 }
 

@@ -232,7 +232,7 @@ cr_retain_run(const char *store, struct cr_index *idx, const struct cr_retain_po
 		return rc;
 	struct segs S = {NULL, 0, 0};
 	rc = cr_index_segments(idx, collect, &S);
-	if (rc == 0)
+	if (rc == 0 && S.n) /* qsort(NULL, 0) is undefined */
 		qsort(S.v, S.n, sizeof(*S.v), by_age);
 	uint32_t max_days = 0;
 	for (unsigned i = 0; i < p->n; i++)

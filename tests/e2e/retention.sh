@@ -9,6 +9,9 @@ set -euo pipefail
 B=$1 OLD=$2 NEW=$3
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 S=$T/s
+# an empty store (the cleaner's first pass on a new install): nothing to do
+mkdir -p "$T/empty" && sqlite3 "$T/empty/index.sqlite" "CREATE TABLE x(y)"
+"$B/app/callrec" retention --store "$T/empty" --json | grep -q '"segments":0'
 editcap -t -$((400 * 86400)) "$NEW" "$T/moved.pcap" >/dev/null
 for p in "$OLD" "$T/moved.pcap" "$NEW"; do
   "$B/app/callrecd" --quiet --pcap "$p" --store "$S"
