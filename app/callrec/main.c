@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ usage(FILE *f, int rc)
 		"       callrec retention --store DIR [--config FILE] [--now T] [--dry-run] [--json]\n"
 		"       callrec hold  --store DIR --call-id ID [--release]\n"
 		"       callrec stats [--store DIR] [--metrics ADDR:PORT] [--json]\n"
+		"       callrec ctl start|stop|pause|resume --call-id ID (--store DIR | --socket PATH)\n"
 		"\n"
 		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n"
 		"fsck verifies every block (CRC) and index entry; exit 0 clean, 1 errors found.\n"
@@ -148,6 +150,12 @@ struct out_ctx {
 	unsigned n;
 };
 
+static const char *
+span_source(int s)
+{
+	return s == CR_REC_SRC_CTL ? "control" : s == CR_REC_SRC_SIP ? "sip" : s == CR_REC_SRC_DTMF ? "dtmf" : "?";
+}
+
 static int64_t
 call_end(const struct cr_index_call_row *row, const struct cr_stream_rec *s, uint32_t n)
 {
@@ -197,6 +205,17 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 	/* which policy rule decided, and the retention class it gave */
 	fprintf(f, ",%s\"policy_rule\":\"%s\",%s\"retention_class\":%u", nl,
 		row->unsignalled || c->rule[0] == 0 ? "default" : c->rule, nl, c->rclass);
+	/* on demand: the spans not recorded (pause/stop), from when to when, by what */
+	fprintf(f, ",%s\"not_recorded_spans\":[", nl);
+	for (unsigned i = 0; i < c->n_spans; i++) {
+		char a[48], b[48] = "null";
+		fmt_time(a, sizeof(a), c->spans[i].from_ns);
+		if (c->spans[i].to_ns)
+			fmt_time(b, sizeof(b), c->spans[i].to_ns);
+		fprintf(f, "%s{\"from\":%s,\"to\":%s,\"kind\":\"%s\",\"by\":\"%s\"}", i ? "," : "", a, b,
+			c->spans[i].stop ? "stop" : "pause", span_source(c->spans[i].source));
+	}
+	fprintf(f, "]");
 	fprintf(f, ",%s\"dtmf\":", nl);
 	/* all digits of the call: SIP INFO on the call, RFC 4733 on its streams */
 	struct cr_dtmf all[CR_CALL_MAX_DTMF + 64] = {0};
@@ -273,6 +292,16 @@ print_row(void *ctx, const struct cr_index_call_row *row, const struct cr_stream
 	printf("Policy:   %s by %s, retention class %u\n",
 	       row->unsignalled || c->record ? "recorded" : "not recorded",
 	       row->unsignalled || c->rule[0] == 0 ? "default" : c->rule, c->rclass);
+	for (unsigned i = 0; i < c->n_spans; i++) {
+		char a[48], b[48] = "\"(end of call)\"";
+		fmt_time(a, sizeof(a), c->spans[i].from_ns);
+		if (c->spans[i].to_ns)
+			fmt_time(b, sizeof(b), c->spans[i].to_ns);
+		a[strlen(a) - 1] = 0;
+		b[strlen(b) - 1] = 0;
+		printf("Not recorded (%s by %s): %s - %s\n", c->spans[i].stop ? "stop" : "pause",
+		       span_source(c->spans[i].source), a + 1, b + 1);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		char a[64], b[64];
 		cr_addr_port_fmt(a, sizeof(a), &s[i].src, s[i].sport);
@@ -505,6 +534,58 @@ count_call(void *ctx, const struct cr_index_call_row *row, const struct cr_strea
 	return 0;
 }
 
+/* on-demand recording through a running callrecd's control socket */
+static int
+cmd_ctl(int argc, char **argv)
+{
+	if (argc < 3 || cr_rec_action_parse(argv[2], strlen(argv[2])) <= 0)
+		return bad("%s", "ctl needs an action: start, stop, pause or resume");
+	int action = cr_rec_action_parse(argv[2], strlen(argv[2]));
+	static const struct option lo[] = {
+		{"store", required_argument, NULL, 's'}, {"socket", required_argument, NULL, 'S'},
+		{"call-id", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0},
+	};
+	const char *store = NULL, *sock = NULL, *cid = NULL;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc - 2, argv + 2, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'S': sock = optarg; break;
+		case 'i': cid = optarg; break;
+		default: return bad("unknown or incomplete option '%s'", argv[optind + 1]);
+		}
+	}
+	if (optind + 2 < argc)
+		return bad("unexpected argument '%s'", argv[optind + 2]);
+	if (cid == NULL || (store == NULL && sock == NULL))
+		return bad("%s", "ctl needs --call-id ID and --store DIR or --socket PATH");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (sock)
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	else
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", store);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "callrec: cannot reach callrecd at %s: %s\n", sa.sun_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	char req[512], ans[256] = "";
+	int n = snprintf(req, sizeof(req), "%s %s\n", cr_rec_action_name(action), cid);
+	ssize_t k = send(fd, req, (size_t)n, MSG_NOSIGNAL) == n ? recv(fd, ans, sizeof(ans) - 1, 0) : -1;
+	close(fd);
+	if (k <= 0) {
+		fprintf(stderr, "callrec: no answer from callrecd\n");
+		return 1;
+	}
+	ans[k] = 0;
+	printf("%s", ans);
+	return strncmp(ans, "ok", 2) == 0 ? 0 : 1;
+}
+
 /* what a store holds, and what a running callrecd reports */
 static int
 cmd_stats(int argc, char **argv)
@@ -698,6 +779,8 @@ main(int argc, char **argv)
 		return cmd_fsck(argc, argv);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(argc, argv);
+	if (strcmp(cmd, "ctl") == 0)
+		return cmd_ctl(argc, argv);
 	if (strcmp(cmd, "retention") == 0 || strcmp(cmd, "hold") == 0)
 		return cmd_retain(argc, argv, cmd[0] == 'h');
 	if (!is_calls && !is_show && !is_export) {

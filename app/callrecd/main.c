@@ -15,6 +15,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "cr_call.h"
 #include "cr_engine.h"
 #include "cr_policy.h"
 #include "cr_retain.h"
@@ -203,6 +206,87 @@ http_main(void *arg)
 		close(c);
 	}
 	return NULL;
+}
+
+/* Control socket (live mode): a Unix socket, owner and group only (0660);
+ * one request line "start|stop|pause|resume CALL-ID", one answer line
+ * "ok changed|ok unchanged|error WHY". */
+static struct {
+	const char *path; /* NULL: STORE/ctl.sock */
+	char buf[PATH_MAX];
+	int fd;
+	volatile int stop;
+} g_ctl = {.fd = -1};
+
+static void
+ctl_serve(int c)
+{
+	char req[512];
+	struct timeval tv = {2, 0};
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
+	if (n <= 0)
+		return;
+	req[n] = 0;
+	req[strcspn(req, "\r\n")] = 0;
+	char *sp = strchr(req, ' ');
+	const char *ans;
+	char buf[160];
+	int a = sp ? cr_rec_action_parse(req, (size_t)(sp - req)) : -EINVAL;
+	if (a <= 0 || sp[1] == 0) {
+		ans = "error usage: start|stop|pause|resume CALL-ID\n";
+	} else {
+		int r = cr_engine_control(g_engine, sp + 1, a);
+		if (r >= 0) {
+			ans = r ? "ok changed\n" : "ok unchanged\n";
+		} else {
+			snprintf(buf, sizeof(buf), "error %s\n",
+				 r == -ENOENT	? "no such call in progress"
+				 : r == -EPERM	? "refused: the call's policy forbids on-demand changes"
+						: strerror(-r));
+			ans = buf;
+		}
+		fprintf(stderr, "callrecd: control: %s %s: %s", cr_rec_action_name(a), sp + 1, ans);
+	}
+	(void)!send(c, ans, strlen(ans), MSG_NOSIGNAL);
+}
+
+static void *
+ctl_main(void *arg)
+{
+	(void)arg;
+	while (!g_ctl.stop) {
+		struct pollfd p = {.fd = g_ctl.fd, .events = POLLIN};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		int c = accept4(g_ctl.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		ctl_serve(c);
+		close(c);
+	}
+	return NULL;
+}
+
+static int
+ctl_open(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0117); /* 0660 from the start: no window for others */
+	int r = fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 8) != 0;
+	umask(old);
+	if (r) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	return fd;
 }
 
 /* the final metrics of a run, replaced atomically (node_exporter textfile) */
@@ -511,6 +595,29 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 			snprintf(g_http.listen, sizeof(g_http.listen), "%s", v);
 		}
 	}
+	/* on demand: the SIP header, DTMF sequences, the control socket */
+	static char hdr[64], seq[5][16], sock[PATH_MAX];
+	if ((v = rte_cfgfile_get_entry(cf, "ondemand", "header"))) {
+		snprintf(hdr, sizeof(hdr), "%s", v);
+		cfg->rec_header = strcmp(v, "off") == 0 ? NULL : hdr;
+	}
+	static const char *const dk[] = {NULL, "dtmf_start", "dtmf_stop", "dtmf_pause", "dtmf_resume"};
+	for (int a = 1; a <= 4; a++) {
+		if ((v = rte_cfgfile_get_entry(cf, "ondemand", dk[a])) == NULL)
+			continue;
+		if (strlen(v) == 0 || strlen(v) > 7 || strspn(v, "0123456789*#ABCD") != strlen(v)) {
+			fprintf(stderr, "callrecd: %s: [ondemand] %s: '%s' is not 1-7 DTMF digits\n",
+				path, dk[a], v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		snprintf(seq[a], sizeof(seq[a]), "%s", v);
+		cfg->dtmf_seq[a] = seq[a];
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "ondemand", "socket"))) {
+		snprintf(sock, sizeof(sock), "%s", v);
+		g_ctl.path = sock;
+	}
 	/* recording policy: its rules name the retention classes above */
 	const char *cls[CR_RETAIN_MAX_CLASSES];
 	for (unsigned i = 0; i < g_retain.pol.n; i++)
@@ -757,7 +864,27 @@ main(int argc, char **argv)
 		else
 			have_http = pthread_create(&http, NULL, http_main, NULL) == 0;
 	}
+	pthread_t ctl;
+	int have_ctl = 0;
+	if (live) {
+		if (g_ctl.path == NULL) {
+			snprintf(g_ctl.buf, sizeof(g_ctl.buf), "%s/ctl.sock", o.store);
+			g_ctl.path = g_ctl.buf;
+		}
+		g_ctl.fd = ctl_open(g_ctl.path);
+		if (g_ctl.fd < 0)
+			fprintf(stderr, "callrecd: control socket %s: %s; on-demand control off\n",
+				g_ctl.path, strerror(-g_ctl.fd));
+		else
+			have_ctl = pthread_create(&ctl, NULL, ctl_main, NULL) == 0;
+	}
 	r = cr_engine_run(g_engine);
+	if (have_ctl) {
+		g_ctl.stop = 1;
+		pthread_join(ctl, NULL);
+		close(g_ctl.fd);
+		unlink(g_ctl.path);
+	}
 	if (have_http) {
 		g_http.stop = 1;
 		pthread_join(http, NULL);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct cr_call_tracker {
 	struct cr_call_cfg cfg;
@@ -131,6 +132,114 @@ cr_call_find(const struct cr_call_tracker *t, const char *call_id)
 	if (n >= CR_CALL_ID_LEN)
 		n = CR_CALL_ID_LEN - 1;
 	return lookup(t, call_id, n, fnv1a(call_id, n));
+}
+
+const char *
+cr_rec_action_name(int a)
+{
+	static const char *const n[] = {"?", "start", "stop", "pause", "resume"};
+	return a >= CR_REC_START && a <= CR_REC_RESUME ? n[a] : "?";
+}
+
+int
+cr_rec_action_parse(const char *s, size_t n)
+{
+	static const struct {
+		const char *w;
+		int a;
+	} m[] = {{"start", CR_REC_START}, {"on", CR_REC_START},	  {"stop", CR_REC_STOP},
+		 {"off", CR_REC_STOP},	   {"pause", CR_REC_PAUSE}, {"resume", CR_REC_RESUME}};
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (strlen(m[i].w) == n && strncasecmp(s, m[i].w, n) == 0)
+			return m[i].a;
+	return -EINVAL;
+}
+
+/* Apply an on-demand action: spans record what was not recorded, and why. */
+static int
+control(struct cr_call_tracker *t, struct cr_call *c, int action, int source, int64_t now)
+{
+	if (!c->ondemand) {
+		t->stats.ondemand_refused++;
+		return -EPERM;
+	}
+	struct cr_rec_span *open = c->n_spans && c->spans[c->n_spans - 1].to_ns == 0
+					   ? &c->spans[c->n_spans - 1]
+					   : NULL;
+	int on = action == CR_REC_START || action == CR_REC_RESUME;
+	if (on == c->rec_on)
+		return 0;
+	/* a resume does not undo a stop; a start ends either */
+	if (action == CR_REC_RESUME && open && open->stop)
+		return 0;
+	if (on) {
+		if (open)
+			open->to_ns = now;
+	} else if (c->n_spans < CR_CALL_MAX_SPANS) {
+		struct cr_rec_span *sp = &c->spans[c->n_spans++];
+		memset(sp, 0, sizeof(*sp));
+		sp->from_ns = now;
+		sp->source = (uint8_t)source;
+		sp->stop = action == CR_REC_STOP;
+	}
+	c->rec_on = (uint8_t)on;
+	t->stats.ondemand[source - 1]++;
+	if (t->ops.rec_change)
+		t->ops.rec_change(t->ctx, c);
+	return 1;
+}
+
+int
+cr_call_control(struct cr_call_tracker *t, const char *call_id, int action, int source,
+		int64_t now)
+{
+	struct cr_call *c = (struct cr_call *)cr_call_find(t, call_id);
+	if (c == NULL || c->state == CR_CALL_COMPLETED || c->state == CR_CALL_FAILED ||
+	    c->state == CR_CALL_CANCELLED)
+		return -ENOENT;
+	int r = control(t, c, action, source, now);
+	if (r > 0 && t->ops.call_update)
+		t->ops.call_update(t->ctx, c);
+	return r;
+}
+
+/* a digit of the call: does it complete a configured on-demand sequence? */
+static int
+dtmf_action(struct cr_call_tracker *t, struct cr_call *c, char d)
+{
+	size_t n = strnlen(c->dtmf_hist, sizeof(c->dtmf_hist) - 1);
+	if (n == sizeof(c->dtmf_hist) - 1) {
+		memmove(c->dtmf_hist, c->dtmf_hist + 1, n - 1);
+		n--;
+	}
+	c->dtmf_hist[n] = d;
+	c->dtmf_hist[n + 1] = 0;
+	for (int a = CR_REC_START; a <= CR_REC_RESUME; a++) {
+		const char *q = t->cfg.dtmf_seq[a];
+		size_t l = q ? strlen(q) : 0;
+		if (l && l <= n + 1 && strcmp(c->dtmf_hist + n + 1 - l, q) == 0) {
+			c->dtmf_hist[0] = 0;
+			return a;
+		}
+	}
+	return 0;
+}
+
+int
+cr_call_dtmf(struct cr_call_tracker *t, uint64_t call_uid, char digit, int64_t now)
+{
+	struct cr_call *c = t->by_uid[call_uid & (t->n_buckets - 1)];
+	if (c == NULL || c->uid != call_uid)
+		return -ENOENT;
+	int a = dtmf_action(t, c, digit);
+	int r = a ? control(t, c, a, CR_REC_SRC_DTMF, now) : 0;
+	if (r > 0 && t->ops.call_update)
+		t->ops.call_update(t->ctx, c);
+	return r;
 }
 
 static void
@@ -308,9 +417,11 @@ cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m, const stru
 			return -CR_CALL_E_TABLE_FULL;
 		created = 1;
 		c->record = 1;
+		c->ondemand = 1;
 		memcpy(c->rule, "default", 8);
 		if (t->ops.call_start)
 			t->ops.call_start(t->ctx, c, src, dst);
+		c->rec_on = c->record;
 		if (m->to_tag.len) {
 			c->state = CR_CALL_ANSWERED;
 			c->answer_ns = now;
@@ -319,6 +430,14 @@ cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m, const stru
 	c->last_sip_ns = now;
 	uint8_t side = sender_side(c, m);
 	int changed = created;
+	/* on-demand control by a header of an in-dialog request (re-INVITE, INFO, UPDATE) */
+	if (m->is_request && m->x_record.len && !created &&
+	    (m->method == CR_SIP_M_INVITE || m->method == CR_SIP_M_INFO ||
+	     m->method == CR_SIP_M_UPDATE)) {
+		int a = cr_rec_action_parse(m->x_record.p, m->x_record.len);
+		if (a > 0 && control(t, c, a, CR_REC_SRC_SIP, now) > 0)
+			changed = 1;
+	}
 
 	if (m->is_request) {
 		switch (m->method) {
@@ -364,6 +483,9 @@ cr_call_on_sip(struct cr_call_tracker *t, const struct cr_sip_msg *m, const stru
 				x->t_ns = now;
 				t->stats.dtmf_info++;
 				changed = 1;
+				int a = dtmf_action(t, c, d);
+				if (a)
+					control(t, c, a, CR_REC_SRC_DTMF, now);
 			}
 			break;
 		}

@@ -71,6 +71,19 @@ struct cr_media_ep {
 	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
 };
 
+/** A span of a call whose audio was not recorded on demand (pause or stop). */
+struct cr_rec_span {
+	int64_t from_ns, to_ns; /**< to_ns 0: still open */
+	uint8_t source;		/**< enum cr_rec_source */
+	uint8_t stop;		/**< 1 stop (until a start), 0 pause (until a resume) */
+	uint8_t pad[6];
+};
+#define CR_CALL_MAX_SPANS 16
+
+/** On-demand recording actions and where they came from. */
+enum cr_rec_action { CR_REC_START = 1, CR_REC_STOP, CR_REC_PAUSE, CR_REC_RESUME };
+enum cr_rec_source { CR_REC_SRC_CTL = 1, CR_REC_SRC_SIP, CR_REC_SRC_DTMF };
+
 struct cr_call {
 	uint64_t uid;
 	char call_id[CR_CALL_ID_LEN];
@@ -87,7 +100,12 @@ struct cr_call {
 	uint32_t invite_cseq;
 	uint8_t record; /**< policy decision at call start (cr_call_ops.call_start) */
 	uint8_t rclass;
+	uint8_t ondemand; /**< 1: on-demand start/stop/pause/resume allowed (policy) */
+	uint8_t rec_on;	  /**< audio recorded now (record, then on-demand changes) */
 	char rule[32];	/**< the policy rule that decided */
+	uint8_t n_spans;
+	struct cr_rec_span spans[CR_CALL_MAX_SPANS];
+	char dtmf_hist[8]; /**< last digits, for on-demand DTMF sequences */
 	struct cr_dtmf dtmf[CR_CALL_MAX_DTMF];
 	struct cr_media_ep ep[CR_CALL_MAX_EP];
 	/* private: table linkage */
@@ -107,6 +125,8 @@ struct cr_call_ops {
 	 */
 	void (*call_start)(void *ctx, struct cr_call *c, const struct cr_addr *src,
 			   const struct cr_addr *dst);
+	/** Recording switched on or off on demand (c->rec_on); c only valid during the call. */
+	void (*rec_change)(void *ctx, const struct cr_call *c);
 	/** The call's state or data changed; c is only valid during the call. */
 	void (*call_update)(void *ctx, const struct cr_call *c);
 };
@@ -126,6 +146,9 @@ enum {
 
 struct cr_call_cfg {
 	uint32_t max_calls;	    /**< pool size */
+	const char *rec_header;	    /**< SIP header whose value starts/stops/pauses/resumes
+				     *   ("start|stop|pause|resume|on|off"), NULL: none */
+	const char *dtmf_seq[5];    /**< [enum cr_rec_action]: DTMF sequences, NULL: none */
 	int64_t setup_timeout_ns;   /**< no final response within this: timeout */
 	int64_t session_timeout_ns; /**< answered, no SIP and no RTP within this: timeout */
 	int64_t linger_ns;	    /**< keep ended calls (and their endpoints) this long */
@@ -134,6 +157,8 @@ struct cr_call_cfg {
 
 struct cr_call_stats {
 	uint64_t sip_msgs, calls_created, calls_ended, sdp_parsed, dtmf_info;
+	uint64_t ondemand[3]; /**< [enum cr_rec_source - 1]: changes applied */
+	uint64_t ondemand_refused;
 	uint64_t drops[CR_CALL_E_MAX];
 };
 
@@ -166,6 +191,22 @@ void cr_call_flush_all(struct cr_call_tracker *t);
 
 /** Look a call up by Call-ID; NULL if unknown. */
 const struct cr_call *cr_call_find(const struct cr_call_tracker *t, const char *call_id);
+
+/**
+ * Start, stop, pause or resume recording a call on demand (signalling owner
+ * only). @return 1 changed, 0 already so, -ENOENT no such call, -EPERM the
+ * call's policy forbids on-demand changes (counted as refused).
+ */
+int cr_call_control(struct cr_call_tracker *t, const char *call_id, int action, int source,
+		    int64_t now);
+/**
+ * An RFC 4733 digit of a call (from its media): on-demand DTMF sequences.
+ * @return as cr_call_control().
+ */
+int cr_call_dtmf(struct cr_call_tracker *t, uint64_t call_uid, char digit, int64_t now);
+/** Name of an action ("pause"), or of a value of the recording header (-EINVAL if none). */
+const char *cr_rec_action_name(int action);
+int cr_rec_action_parse(const char *s, size_t n);
 
 const struct cr_call_stats *cr_call_stats(const struct cr_call_tracker *t);
 uint32_t cr_call_active_count(const struct cr_call_tracker *t);

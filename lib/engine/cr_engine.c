@@ -52,6 +52,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->nb_blocks = 63;
 	c->seg_max_bytes = 256ULL << 20;
 	c->max_calls = 16384;
+	c->rec_header = "X-Record";
 	c->media_entries = 65536;
 	c->rtp_timeout_ns = 300 * NS;
 	c->setup_timeout_ns = 300 * NS;
@@ -124,6 +125,19 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		goto fail;
 	}
 	e->uid_base = cr_index_run_id(e->idx) << 40;
+	for (e->rec_mask = 1; e->rec_mask < 2ull * cfg->max_calls; e->rec_mask <<= 1)
+		;
+	e->rec_state = rte_zmalloc("cr_rec_state", e->rec_mask * sizeof(uint64_t), RTE_CACHE_LINE_SIZE);
+	e->rec_mask--;
+	if (e->rec_state == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	e->ctl_ring = rte_ring_create("cr_ctl", 64, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (e->ctl_ring == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
 	/* a previous run that crashed left segments unsealed: seal them up to
 	 * their last good block and index what they hold, before writing */
 	{
@@ -446,6 +460,8 @@ cr_engine_run(struct cr_engine *e)
 	int64_t tick_base = INT64_MIN;
 
 	while (!e->stop) {
+		if (unlikely(!rte_ring_empty(e->ctl_ring)))
+			cr_engine_drain_control(e);
 		unsigned pi = e->cfg.offline ? cur : cur % e->cfg.n_ports;
 		if (e->cfg.offline && pi >= e->cfg.n_ports)
 			break;
@@ -533,6 +549,54 @@ cr_engine_run(struct cr_engine *e)
 	print_progress(e, total, 1);
 	rte_free(st);
 	return e->idx_err;
+}
+
+/* a request of another thread, carried out by the signalling lcore */
+struct cr_ctl_req {
+	char call_id[CR_CALL_ID_LEN];
+	int action;
+	int result;
+	int done;
+};
+
+int
+cr_engine_control(struct cr_engine *e, const char *call_id, int action)
+{
+	struct cr_ctl_req *q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	snprintf(q->call_id, sizeof(q->call_id), "%s", call_id);
+	q->action = action;
+	if (rte_ring_mp_enqueue(e->ctl_ring, q) != 0) {
+		free(q);
+		return -EBUSY;
+	}
+	for (int i = 0; i < 2000; i++) { /* up to 2 s */
+		if (__atomic_load_n(&q->done, __ATOMIC_ACQUIRE)) {
+			int r = q->result;
+			free(q);
+			return r;
+		}
+		usleep(1000);
+	}
+	/* the signalling lcore still owns q: it frees it when done (result unread) */
+	__atomic_store_n(&q->done, -1, __ATOMIC_RELEASE);
+	return -ETIMEDOUT;
+}
+
+void
+cr_engine_drain_control(struct cr_engine *e)
+{
+	void *o;
+	while (rte_ring_sc_dequeue(e->ctl_ring, &o) == 0) {
+		struct cr_ctl_req *q = o;
+		int r = cr_call_control(e->calls, q->call_id, q->action, CR_REC_SRC_CTL, e->now_ns);
+		q->result = r;
+		int expect = 0;
+		if (!__atomic_compare_exchange_n(&q->done, &expect, 1, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			free(q); /* the requester gave up */
+	}
 }
 
 struct cr_policy *
@@ -635,6 +699,8 @@ cr_engine_free(struct cr_engine *e)
 		return;
 	cr_policy_free(e->policy);
 	e->policy = NULL;
+	rte_free(e->rec_state);
+	rte_ring_free(e->ctl_ring);
 	for (unsigned i = 0; i < e->cfg.n_ports; i++) {
 		rte_eth_dev_stop(e->cfg.ports[i].port_id);
 		rte_eth_dev_close(e->cfg.ports[i].port_id);

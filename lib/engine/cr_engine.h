@@ -63,6 +63,8 @@ struct cr_engine_cfg {
 	int fault_write_errno;	    /**< ... with this errno (EIO, ENOSPC) */
 	uint64_t min_free_bytes;    /**< emergency guard: no new segment below this free space */
 	struct cr_policy *policy;   /**< recording policy; the engine takes ownership (NULL: record all) */
+	const char *rec_header;	    /**< on-demand SIP header (default "X-Record"; NULL: none) */
+	const char *dtmf_seq[5];    /**< on-demand DTMF sequences by enum cr_rec_action */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */
 	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */
@@ -110,6 +112,14 @@ void cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t);
  * @return 0, or -ENOENT for an unknown name.
  */
 int cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val);
+
+/**
+ * On demand: start, stop, pause or resume recording the call with this
+ * Call-ID (enum cr_rec_action). Any thread; the signalling lcore applies it
+ * within a millisecond or so. @return 1 changed, 0 already so, -ENOENT no
+ * such call in progress, -EPERM its policy forbids it, -ETIMEDOUT.
+ */
+int cr_engine_control(struct cr_engine *e, const char *call_id, int action);
 
 /**
  * Replace the recording policy (ownership passes to the engine); calls that

@@ -35,7 +35,7 @@ extern int cr_engine_logtype;
 	X(TCP_DUP, "TCP retransmission of SIP already seen")                            \
 	X(SIP_TCP_GAP, "SIP over TCP lost: segment gap, stream resynchronised")         \
 	X(INDEX_FULL, "record lost: index queue full")                                   \
-	X(NOT_RECORDED, "RTP of a call the recording policy skips")                    \
+	X(NOT_RECORDED, "RTP not recorded: policy skips the call, or stopped/paused on demand") \
 	X(STORE_FULL, "RTP not stored: block pool or I/O queue full")                   \
 	X(STORE_OVERSIZE, "RTP payload larger than a chunk")                             \
 	X(STORE_IO_ERROR, "RTP not stored: segment write or fsync failed")              \
@@ -129,7 +129,9 @@ struct cr_stream {
 	uint8_t dirty;
 	uint8_t skip;	/* its call's policy says: do not record */
 	float mos;	/* as last reported */
+	char dtmf_hist[8]; /* its last RFC 4733 digits, for on-demand sequences */
 	uint8_t rclass; /* its call's retention class */
+	uint8_t od_rec; /* recorded on demand although the policy skips its call */
 	uint16_t bind_tries;
 	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
 	uint64_t rtcp_packets;
@@ -165,6 +167,7 @@ struct cr_worker {
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
 	uint64_t blocks_emitted;
+	uint64_t digits_lost; /* on-demand DTMF hints the owner did not get (ring full) */
 	/* call quality of the streams that ended: MOS and mean jitter (ms) */
 	uint64_t mos_hist[CR_MOS_BUCKETS + 1], jit_hist[CR_JIT_BUCKETS + 1];
 	double mos_sum, jit_sum;
@@ -203,6 +206,13 @@ struct cr_engine {
 	struct cr_engine_cfg cfg;
 	int lock_fd; /* flock on STORE/.lock while the engine lives */
 	struct cr_policy *policy; /* current recording policy (NULL: record all); swapped on reload */
+	/* Recording state of live calls, written by the signalling owner (and by a
+	 * worker that sees an on-demand DTMF sequence first), read by workers per
+	 * packet: uid << 3 | ondemand << 2 | on. A slot of another uid means "no
+	 * state": the stream's binding decides. */
+	uint64_t *rec_state;
+	uint64_t rec_mask;
+	struct rte_ring *ctl_ring; /* cr_engine_control() -> signalling lcore */
 	uint64_t calls_skipped;
 	uint64_t recovered_segments;
 	volatile int stop;
@@ -286,6 +296,7 @@ void cr_media_lookup(struct cr_engine *e, const struct cr_stream_key *k, int64_t
 struct cr_activity {
 	uint64_t call_uid;
 	int64_t t_ns;
+	char digit; /* 0: media activity; else an RFC 4733 digit of the call (on-demand) */
 };
 /* main lcore: apply the workers' media activity hints to the call tracker */
 void cr_sig_drain_activity(struct cr_engine *e);
@@ -304,6 +315,27 @@ int cr_idx_start(struct cr_engine *e);
 void cr_idx_stop(struct cr_engine *e);
 /* Send a message to the index; offline waits for room, live drops and counts. */
 int cr_idx_send(struct cr_engine *e, struct cr_msg *m);
+#define CR_REC_ST_ON 1
+#define CR_REC_ST_STOP 2 /* off by a stop (only a start ends it), not a pause */
+#define CR_REC_ST_ONDEMAND 4
+static inline void
+cr_rec_state_set(struct cr_engine *e, uint64_t uid, int on, int stop, int ondemand)
+{
+	__atomic_store_n(&e->rec_state[uid & e->rec_mask],
+			 uid << 3 | (uint64_t)(ondemand ? CR_REC_ST_ONDEMAND : 0) |
+				 (uint64_t)(stop ? CR_REC_ST_STOP : 0) | (uint64_t)(on ? CR_REC_ST_ON : 0),
+			 __ATOMIC_RELEASE);
+}
+/* @return -1 (no state for uid), else CR_REC_ST_* bits */
+static inline int
+cr_rec_state_get(const struct cr_engine *e, uint64_t uid)
+{
+	uint64_t v = __atomic_load_n(&e->rec_state[uid & e->rec_mask], __ATOMIC_ACQUIRE);
+	return v >> 3 == (uid & (UINT64_MAX >> 3)) ? (int)(v & 7) : -1;
+}
+
+void cr_engine_drain_control(struct cr_engine *e);
+
 /* Every packet fate summed over the main lcore and the workers, with the
  * packets the disk refused moved from RTP to their STORE_* fate. */
 void cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX]);

@@ -107,6 +107,17 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	    (double)(cs->calls_created - cs->calls_ended));
 	one(f, "callrec_calls_not_recorded_total", "counter", "calls the recording policy skipped",
 	    (double)e->calls_skipped);
+	head(f, "callrec_ondemand_total", "counter", "on-demand recording changes applied, by trigger");
+	static const char *const by[] = {"control", "sip", "dtmf"};
+	for (int i = 0; i < 3; i++)
+		fprintf(f, "callrec_ondemand_total{by=\"%s\"} %" PRIu64 "\n", by[i], cs->ondemand[i]);
+	uint64_t lost = 0;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		lost += e->workers[w].digits_lost;
+	one(f, "callrec_ondemand_refused_total", "counter",
+	    "on-demand requests the call's policy refused", (double)cs->ondemand_refused);
+	one(f, "callrec_ondemand_digits_lost_total", "counter",
+	    "RFC 4733 digits the signalling owner missed (ring full)", (double)lost);
 
 	one(f, "callrec_store_bytes_total", "counter", "bytes written to segments",
 	    (double)e->io_bytes);

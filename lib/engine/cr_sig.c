@@ -207,7 +207,10 @@ cr_sig_drain_activity(struct cr_engine *e)
 		while ((n = rte_ring_sc_dequeue_burst_elem(e->workers[w].act, a, sizeof(a[0]),
 							   RTE_DIM(a), NULL)) > 0)
 			for (unsigned i = 0; i < n; i++)
-				cr_call_media_activity(e->calls, a[i].call_uid, a[i].t_ns);
+				if (a[i].digit)
+					cr_call_dtmf(e->calls, a[i].call_uid, a[i].digit, a[i].t_ns);
+				else
+					cr_call_media_activity(e->calls, a[i].call_uid, a[i].t_ns);
 	}
 }
 
@@ -223,9 +226,20 @@ call_start(void *ctx, struct cr_call *c, const struct cr_addr *src, const struct
 	cr_policy_decide(p, c->from_user, c->to_user, src, dst, &d);
 	c->record = d.record;
 	c->rclass = d.rclass;
+	c->ondemand = d.ondemand;
 	snprintf(c->rule, sizeof(c->rule), "%s", d.rule);
 	if (!d.record)
 		e->calls_skipped++;
+	if (!d.ondemand) /* workers must refuse DTMF changes too */
+		cr_rec_state_set(e, c->uid, d.record, !d.record, 0);
+}
+
+/* on-demand changes reach the workers through the shared state array */
+static void
+rec_change(void *ctx, const struct cr_call *c)
+{
+	int stop = !c->rec_on && c->n_spans && c->spans[c->n_spans - 1].stop;
+	cr_rec_state_set(ctx, c->uid, c->rec_on, stop, c->ondemand);
 }
 
 int
@@ -237,12 +251,16 @@ cr_sig_init(struct cr_engine *e)
 		.session_timeout_ns = e->cfg.session_timeout_ns,
 		.linger_ns = 30LL * 1000000000LL,
 		.uid_base = e->uid_base,
+		.rec_header = e->cfg.rec_header,
 	};
+	for (int i = 0; i < 5; i++)
+		cc.dtmf_seq[i] = e->cfg.dtmf_seq[i];
 	static const struct cr_call_ops ops = {
 		.media_publish = media_publish,
 		.media_unpublish = media_unpublish,
 		.call_update = call_update,
 		.call_start = call_start,
+		.rec_change = rec_change,
 	};
 	e->calls = cr_call_tracker_create(&cc, &ops, e);
 	if (e->calls == NULL)
@@ -306,7 +324,7 @@ sip_message(struct cr_engine *e, const struct cr_pkt *p, const char *buf, size_t
 	    size_t *consumed, int64_t t)
 {
 	struct cr_sip_msg msg;
-	int r = cr_sip_parse(buf, len, stream, NULL, &msg);
+	int r = cr_sip_parse(buf, len, stream, e->cfg.rec_header, &msg);
 	if (r == -EAGAIN)
 		return r;
 	if (r != 0) {

@@ -229,28 +229,69 @@ on_tick(struct cr_worker *w, int final)
 	cr_store_tick(w, final);
 }
 
-static void
+/* @return 1 when a new digit started */
+static int
 dtmf_event(struct cr_stream *s, const struct cr_rtp_hdr *h, const uint8_t *pl, int64_t t,
 	   uint32_t clock)
 {
 	struct cr_rtp_event ev;
 	if (cr_rtp_event_parse(pl, h->payload_len, &ev) != 0)
-		return;
+		return 0;
 	if (s->n_dtmf > 0 && s->dtmf_last_ts == h->ts) {
 		struct cr_dtmf *d = &s->dtmf[s->n_dtmf - 1];
 		uint32_t ms = clock ? (uint32_t)ev.duration * 1000 / clock : 0;
 		if (ms > d->duration_ms)
 			d->duration_ms = (uint16_t)(ms > 65535 ? 65535 : ms);
-		return;
+		return 0;
 	}
 	if (s->n_dtmf >= CR_STREAM_MAX_DTMF)
-		return;
+		return 0;
 	struct cr_dtmf *d = &s->dtmf[s->n_dtmf++];
 	d->digit = cr_rtp_event_char(ev.event);
 	d->source = 0;
 	d->duration_ms = (uint16_t)(clock ? (uint32_t)ev.duration * 1000 / clock : 0);
 	d->t_ns = t;
 	s->dtmf_last_ts = h->ts;
+	return 1;
+}
+
+/* A digit of a bound stream: the signalling owner matches the call's
+ * on-demand sequences (authoritative: spans, index). This worker matches the
+ * stream's own digits too and applies the change at once, so the boundary is
+ * the digit's packet, not the moment the hint is read. */
+static void
+ondemand_digit(struct cr_worker *w, struct cr_stream *s, int64_t t)
+{
+	struct cr_engine *e = w->e;
+	if (!s->bound || s->n_dtmf == 0)
+		return;
+	char d = s->dtmf[s->n_dtmf - 1].digit;
+	size_t n = strnlen(s->dtmf_hist, sizeof(s->dtmf_hist) - 1);
+	if (n == sizeof(s->dtmf_hist) - 1) {
+		memmove(s->dtmf_hist, s->dtmf_hist + 1, n - 1);
+		n--;
+	}
+	s->dtmf_hist[n] = d;
+	s->dtmf_hist[n + 1] = 0;
+	for (int a = CR_REC_START; a <= CR_REC_RESUME; a++) {
+		const char *q = e->cfg.dtmf_seq[a];
+		size_t l = q ? strlen(q) : 0;
+		if (l == 0 || l > n + 1 || strcmp(s->dtmf_hist + n + 1 - l, q) != 0)
+			continue;
+		s->dtmf_hist[0] = 0;
+		int st = cr_rec_state_get(e, s->call_uid);
+		int ondemand = st < 0 || (st & CR_REC_ST_ONDEMAND);
+		int stopped = st >= 0 && (st & CR_REC_ST_STOP);
+		if (!ondemand || (a == CR_REC_RESUME && stopped))
+			break; /* refused, or a resume that does not end a stop */
+		cr_rec_state_set(e, s->call_uid, a == CR_REC_START || a == CR_REC_RESUME,
+				 a == CR_REC_STOP, 1);
+		break;
+	}
+	/* never wait here: the owner may be waiting for this worker (offline sync) */
+	struct cr_activity act = {s->call_uid, t, d};
+	if (rte_ring_sp_enqueue_elem(w->act, &act, sizeof(act)) != 0)
+		w->digits_lost++;
 }
 
 static void
@@ -350,15 +391,18 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 	else if (mp && !is_event)
 		meta.clock_rate = mp->clock_rate;
 	meta.is_cn = h.pt == 13 || h.pt == 19 || (mp && strcasecmp(mp->enc, "CN") == 0);
-	if (is_event)
-		dtmf_event(s, &h, pl + h.hdr_len, t, mp->clock_rate ? mp->clock_rate : 8000);
+	if (is_event && dtmf_event(s, &h, pl + h.hdr_len, t, mp->clock_rate ? mp->clock_rate : 8000))
+		ondemand_digit(w, s, t);
 	else if (!meta.is_cn && s->main_pt == 255)
 		s->main_pt = h.pt;
 	cr_rtp_stats_update(&s->st, &h, &meta);
 	s->dirty = 1;
-	if (s->skip) {
-		/* the policy skips its call: no audio, and none from before binding */
-		if (s->cw_open) {
+	int rs = s->bound ? cr_rec_state_get(e, s->call_uid) : -1;
+	if (rs >= 0 ? !(rs & 1) : s->skip) {
+		/* the policy skips its call (no audio, and none from before its
+		 * binding either), or it is stopped or paused on demand (what was
+		 * recorded before stays: the open chunk is kept) */
+		if (s->skip && !s->od_rec && s->cw_open) {
 			s->cw_open = 0;
 			w->fate[CR_FATE_RTP] -= s->cw.n_pkts;
 			w->fate[CR_FATE_NOT_RECORDED] += s->cw.n_pkts;
@@ -366,6 +410,7 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 		w->fate[CR_FATE_NOT_RECORDED]++;
 		return;
 	}
+	s->od_rec |= s->skip; /* recorded although the policy skips: started on demand */
 	w->fate[CR_FATE_RTP]++;
 	cr_store_pkt(w, s, &h, pl, t);
 }

@@ -34,7 +34,7 @@ static const char schema[] =
 	" uid INTEGER PRIMARY KEY, call_id TEXT NOT NULL, from_user TEXT, to_user TEXT,"
 	" from_uri TEXT, to_uri TEXT, start_ns INTEGER, answer_ns INTEGER, end_ns INTEGER,"
 	" state INTEGER, sip_status INTEGER, dtmf BLOB, record INTEGER, rclass INTEGER,"
-	" rule TEXT);"
+	" rule TEXT, spans BLOB);"
 	"CREATE INDEX IF NOT EXISTS calls_start ON calls(start_ns);"
 	"CREATE INDEX IF NOT EXISTS calls_callid ON calls(call_id);"
 	"CREATE TABLE IF NOT EXISTS streams("
@@ -111,6 +111,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			"ALTER TABLE calls ADD COLUMN record INTEGER",
 			"ALTER TABLE calls ADD COLUMN rclass INTEGER",
 			"ALTER TABLE calls ADD COLUMN rule TEXT",
+			"ALTER TABLE calls ADD COLUMN spans BLOB",
 		};
 		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
@@ -128,7 +129,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		if (sqlite3_prepare_v2(idx->db,
 				       "INSERT OR REPLACE INTO calls(uid,call_id,from_user,to_user,"
 				       "from_uri,to_uri,start_ns,answer_ns,end_ns,state,sip_status,dtmf,"
-				       "record,rclass,rule) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				       "record,rclass,rule,spans) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_call, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
@@ -161,7 +162,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 	if (sqlite3_prepare_v2(idx->db, "PRAGMA table_info(calls)", -1, &ti, NULL) == SQLITE_OK) {
 		while (sqlite3_step(ti) == SQLITE_ROW) {
 			const char *n = (const char *)sqlite3_column_text(ti, 1);
-			idx->has_policy |= n && strcmp(n, "rule") == 0;
+			idx->has_policy |= n && strcmp(n, "spans") == 0;
 		}
 		sqlite3_finalize(ti);
 	}
@@ -234,6 +235,8 @@ cr_index_put_call(struct cr_index *idx, const struct cr_call *c)
 	sqlite3_bind_int(s, 13, c->record);
 	sqlite3_bind_int(s, 14, c->rclass);
 	sqlite3_bind_text(s, 15, c->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 16, c->spans, (int)(c->n_spans * sizeof(struct cr_rec_span)),
+			  SQLITE_STATIC);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
@@ -656,8 +659,8 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 	int n = snprintf(sql, sizeof(sql),
 			 "SELECT uid,call_id,from_user,to_user,from_uri,to_uri,start_ns,"
 			 "answer_ns,end_ns,state,sip_status,dtmf,%s FROM calls WHERE 1",
-			 idx->has_policy ? "IFNULL(record,1),IFNULL(rclass,0),IFNULL(rule,'')"
-					 : "1,0,''");
+			 idx->has_policy ? "IFNULL(record,1),IFNULL(rclass,0),IFNULL(rule,''),spans"
+					 : "1,0,'',NULL");
 	if (f->call_id)
 		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND call_id=?1");
 	if (f->from)
@@ -721,6 +724,11 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 		c->record = (uint8_t)sqlite3_column_int(q, 12);
 		c->rclass = (uint8_t)sqlite3_column_int(q, 13);
 		col_text(q, 14, c->rule, sizeof(c->rule));
+		nb = sqlite3_column_bytes(q, 15);
+		c->n_spans = (uint8_t)((size_t)nb / sizeof(struct cr_rec_span));
+		if (c->n_spans > CR_CALL_MAX_SPANS)
+			c->n_spans = CR_CALL_MAX_SPANS;
+		col_blob(q, 15, c->spans, sizeof(c->spans));
 		if ((ret = load_streams(idx, sst, c->uid, &arr, &ns, &cap)) != 0)
 			goto out;
 		row.n_streams = ns;

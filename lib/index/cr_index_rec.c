@@ -19,12 +19,13 @@ struct field {
 	const char *key;
 	enum ft t;
 	size_t off, size;
-	size_t count_off; /* HEX of dtmf: the byte holding the element count */
+	size_t count_off; /* HEX of an array: the byte holding the element count */
+	size_t elem;	  /* ... and the element size */
 };
 
-#define F(s, k, t, m) {k, t, offsetof(struct s, m), sizeof(((struct s *)0)->m), 0}
-#define FD(s, k, m, cnt) {k, HEX, offsetof(struct s, m), sizeof(((struct s *)0)->m), \
-			  offsetof(struct s, cnt)}
+#define F(s, k, t, m) {k, t, offsetof(struct s, m), sizeof(((struct s *)0)->m), 0, 0}
+#define FD(s, k, m, cnt, el) {k, HEX, offsetof(struct s, m), sizeof(((struct s *)0)->m), \
+			      offsetof(struct s, cnt), el}
 
 static const struct field call_fields[] = {
 	F(cr_call, "uid", U64, uid),
@@ -41,8 +42,9 @@ static const struct field call_fields[] = {
 	F(cr_call, "record", U8, record),
 	F(cr_call, "rclass", U8, rclass),
 	F(cr_call, "rule", STR, rule),
-	FD(cr_call, "dtmf", dtmf, n_dtmf),
-	{NULL, U8, 0, 0, 0},
+	FD(cr_call, "spans", spans, n_spans, sizeof(struct cr_rec_span)),
+	FD(cr_call, "dtmf", dtmf, n_dtmf, sizeof(struct cr_dtmf)),
+	{NULL, U8, 0, 0, 0, 0},
 };
 
 static const struct field stream_fields[] = {
@@ -73,15 +75,15 @@ static const struct field stream_fields[] = {
 	F(cr_stream_rec, "last_ns", I64, last_ns),
 	F(cr_stream_rec, "rtcp_packets", U64, rtcp_packets),
 	F(cr_stream_rec, "store_lost", U64, store_lost),
-	FD(cr_stream_rec, "dtmf", dtmf, n_dtmf),
-	{NULL, U8, 0, 0, 0},
+	FD(cr_stream_rec, "dtmf", dtmf, n_dtmf, sizeof(struct cr_dtmf)),
+	{NULL, U8, 0, 0, 0, 0},
 };
 
 static const struct field loss_fields[] = {
 	F(cr_loss_rec, "id", U64, id),
 	F(cr_loss_rec, "stream_uid", U64, stream_uid),
 	F(cr_loss_rec, "packets", U64, packets),
-	{NULL, U8, 0, 0, 0},
+	{NULL, U8, 0, 0, 0, 0},
 };
 
 static const struct field *const tables[] = {
@@ -148,7 +150,7 @@ cr_rec_encode(int kind, const void *rec, char *buf, size_t cap)
 		case HEX: {
 			size_t n = f->size;
 			if (f->count_off)
-				n = (size_t)r[f->count_off] * sizeof(struct cr_dtmf);
+				n = (size_t)r[f->count_off] * f->elem;
 			if (n > f->size)
 				n = f->size;
 			put(&o, "%s=", f->key);
@@ -227,7 +229,7 @@ cr_rec_decode(const char *buf, size_t len, void *rec, size_t rec_size)
 			if (f->t == STR)
 				dst[n] = 0;
 			if (f->count_off)
-				((uint8_t *)rec)[f->count_off] = (uint8_t)((size_t)n / sizeof(struct cr_dtmf));
+				((uint8_t *)rec)[f->count_off] = (uint8_t)((size_t)n / f->elem);
 			continue;
 		}
 		if (vl == 0 || vl >= sizeof(num))

@@ -36,7 +36,7 @@ struct cond {
 struct rule {
 	char name[CR_POLICY_NAME_LEN];
 	long order;
-	uint8_t n_cond, record, rclass;
+	uint8_t n_cond, record, rclass, ondemand;
 	struct cond c[MAX_CONDS];
 };
 
@@ -46,7 +46,7 @@ struct group {
 };
 
 struct cr_policy {
-	uint8_t def_record, def_class;
+	uint8_t def_record, def_class, def_ondemand;
 	struct rule rules[MAX_RULES];
 	unsigned n_rules;
 	struct group groups[MAX_GROUPS];
@@ -173,26 +173,34 @@ find_class(const char *name, const char *const *classes, unsigned n)
 	return -1;
 }
 
-/* "record|skip [class=NAME]" */
+/* "record|skip [class=NAME] [ondemand=yes|no]" */
 static int
 parse_action(const char *s, const char *const *classes, unsigned n_classes, uint8_t *record,
-	     uint8_t *rclass, const char **why)
+	     uint8_t *rclass, uint8_t *ondemand, const char **why)
 {
-	char w1[16] = "", w2[64] = "";
-	int k = sscanf(s, " %15s %63s", w1, w2);
-	if (k < 1 || (strcmp(w1, "record") && strcmp(w1, "skip"))) {
+	char w[3][64] = {"", "", ""};
+	int k = sscanf(s, " %63s %63s %63s", w[0], w[1], w[2]);
+	if (k < 1 || (strcmp(w[0], "record") && strcmp(w[0], "skip"))) {
 		*why = "action is not 'record' or 'skip'";
 		return -EINVAL;
 	}
-	*record = w1[0] == 'r';
+	*record = w[0][0] == 'r';
 	*rclass = 0;
-	if (k == 2) {
-		int c = strncmp(w2, "class=", 6) == 0 ? find_class(w2 + 6, classes, n_classes) : -1;
-		if (c < 0) {
-			*why = "unknown retention class (define it in [retention])";
+	*ondemand = 1;
+	for (int i = 1; i < k; i++) {
+		if (strncmp(w[i], "class=", 6) == 0) {
+			int c = find_class(w[i] + 6, classes, n_classes);
+			if (c < 0) {
+				*why = "unknown retention class (define it in [retention])";
+				return -EINVAL;
+			}
+			*rclass = (uint8_t)c;
+		} else if (strcmp(w[i], "ondemand=no") == 0 || strcmp(w[i], "ondemand=yes") == 0) {
+			*ondemand = w[i][9] == 'y';
+		} else {
+			*why = "after the action: class=NAME, ondemand=yes|no";
 			return -EINVAL;
 		}
-		*rclass = (uint8_t)c;
 	}
 	return 0;
 }
@@ -206,7 +214,8 @@ parse_rule(struct cr_policy *p, struct rule *r, const char *v, const char *const
 		*why = "expected 'CONDITIONS -> record|skip [class=NAME]'";
 		return -EINVAL;
 	}
-	if (parse_action(arrow + 2, classes, n_classes, &r->record, &r->rclass, why) != 0)
+	if (parse_action(arrow + 2, classes, n_classes, &r->record, &r->rclass, &r->ondemand, why) !=
+	    0)
 		return -EINVAL;
 	const char *s = v;
 	while (s < arrow) {
@@ -293,6 +302,7 @@ cr_policy_default(void)
 	struct cr_policy *p = calloc(1, sizeof(*p));
 	if (p) {
 		p->def_record = 1;
+		p->def_ondemand = 1;
 		snprintf(p->rules[0].name, sizeof(p->rules[0].name), "default");
 	}
 	return p;
@@ -374,7 +384,8 @@ cr_policy_load(const char *path, const char *const *classes, unsigned n_classes,
 		key = ent[i].name;
 		const char *v = ent[i].value;
 		if (strcmp(key, "default") == 0) {
-			r = parse_action(v, classes, n_classes, &p->def_record, &p->def_class, &why);
+			r = parse_action(v, classes, n_classes, &p->def_record, &p->def_class,
+					 &p->def_ondemand, &why);
 		} else if (strcmp(key, "own_numbers") == 0) {
 			p->own_first = p->n_pats;
 			r = each_item(v, add_pat, p);
@@ -480,11 +491,13 @@ cr_policy_decide(const struct cr_policy *p, const char *from, const char *to,
 		if (ok) {
 			d->record = r->record;
 			d->rclass = r->rclass;
+			d->ondemand = r->ondemand;
 			snprintf(d->rule, sizeof(d->rule), "%s", r->name);
 			return;
 		}
 	}
 	d->record = p->def_record;
 	d->rclass = p->def_class;
+	d->ondemand = p->def_ondemand;
 	snprintf(d->rule, sizeof(d->rule), "default");
 }

@@ -13,6 +13,7 @@
  *   trunks = 192.0.2.0/24             ; SBCs/trunks: INVITEs from them are inbound
  *   rule.10 = to:+49301234 -> skip
  *   rule.20 = group:sales direction:inbound -> record class=legal
+ *   rule.30 = group:traders -> record ondemand=no   ; always recorded
  *   [group.sales]
  *   members = 2001, 2002, +4930555*
  *
@@ -43,6 +44,7 @@ struct cr_policy;
 struct cr_policy_decision {
 	uint8_t record; /**< 1 record, 0 skip */
 	uint8_t rclass; /**< retention class index */
+	uint8_t ondemand; /**< 1: start/stop/pause/resume on demand allowed */
 	char rule[CR_POLICY_NAME_LEN]; /**< "rule.20" or "default" */
 };
 

@@ -36,6 +36,14 @@ expect 2 "$B/app/callrec" export --store "$T/s" --call-id x --out "$T/o" --chann
 expect 1 "$B/app/callrec" calls --store "$T/nostore"
 expect 0 "$B/app/callrec" calls --store "$T/s" --since 2000-01-01T00:00:00Z --until 2100-01-01
 expect 2 "$B/app/callrec" stats
+expect 2 "$B/app/callrec" ctl
+expect 2 "$B/app/callrec" ctl snooze --call-id x --store "$T/s"
+expect 2 "$B/app/callrec" ctl pause --store "$T/s"
+expect 1 "$B/app/callrec" ctl pause --call-id x --store "$T/s"
+printf '[ondemand]\ndtmf_pause = *X1\n' >"$T/od.ini"
+expect 2 "$B/app/callrecd" --check --config "$T/od.ini"
+printf '[policy]\ndefault = record ondemand=maybe\n' >"$T/od.ini"
+expect 2 "$B/app/callrecd" --check --config "$T/od.ini"
 expect 0 "$B/app/callrec" stats --store "$T/s" --json
 expect 1 "$B/app/callrec" stats --metrics 127.0.0.1:1
 expect 2 "$B/app/callrec" fsck

@@ -25,7 +25,17 @@ ip netns exec $NS "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --
   --profile "$HERE/../../drivers-config/af_packet.ini" > "$W/callrecd.out" 2>&1 & CRPID=$!
 sleep 3
 kill -0 $CRPID || { cat "$W/callrecd.out"; exit 1; }
-ip netns exec $NS python3 "$HERE/inject.py" v0 "$A" 20
+# phase 1, on demand over the control socket: pause and resume the call while it runs
+ip netns exec $NS python3 "$HERE/inject.py" v0 "$A" 5 & INJ=$!
+sleep 2
+cid=6d59ecbca1a4731a
+"$BUILD/app/callrec" ctl pause --call-id $cid --store "$W/store"
+sleep 1.5
+"$BUILD/app/callrec" ctl resume --call-id $cid --store "$W/store"
+set +e; "$BUILD/app/callrec" ctl pause --call-id no-such-call --store "$W/store"; rc=$?; set -e
+[ $rc = 1 ] || { echo "ctl on an unknown call: $rc"; exit 1; }
+[ "$(stat -c %a "$W/store/ctl.sock")" = 660 ] || { echo "control socket not 0660"; exit 1; }
+wait $INJ
 sleep 1
 printf '[policy]\ndefault = record\nrule.1 = from:101 -> skip\n[telemetry]\nlisten = 127.0.0.1:9465\n' > "$W/c.ini"
 kill -HUP $CRPID
@@ -40,6 +50,9 @@ grep -q "SIGHUP: reloaded" "$W/callrecd.out"
 q() { sqlite3 "$W/store/index.sqlite" "$1"; }
 echo "calls: $(q "SELECT from_user, record, rule, (SELECT COUNT(*) FROM chunks k WHERE k.call_uid=c.uid) FROM calls c" | tr '\n' ' ')"
 [ "$(q "SELECT record||rule FROM calls WHERE from_user='alice'")" = "1default" ]
+"$BUILD/app/callrec" show --store "$W/store" --call-id 6d59ecbca1a4731a | tee "$W/show.txt" | grep "Not recorded"
+grep -q "Not recorded (pause by control)" "$W/show.txt"
+grep -q '^callrec_ondemand_total{by="control"} 2$' "$W/m.txt"
 [ "$(q "SELECT record||rule FROM calls WHERE from_user='101'")" = "0rule.1" ]
 [ "$(q "SELECT COUNT(*) FROM chunks k JOIN calls c ON k.call_uid=c.uid WHERE c.from_user='alice'")" -gt 0 ]
 [ "$(q "SELECT COUNT(*) FROM chunks k JOIN calls c ON k.call_uid=c.uid WHERE c.from_user='101'")" = 0 ]
