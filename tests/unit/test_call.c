@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Call state machine through the pure tracker, with recording callbacks. */
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 #include "cr_call.h"
@@ -29,11 +30,20 @@ upd(void *c, const struct cr_call *call)
 	last_state = call->state;
 }
 
+static int n_chg;
+static void
+rec_chg(void *c, const struct cr_call *call)
+{
+	(void)c;
+	(void)call;
+	n_chg++;
+}
+
 static int
 feed(struct cr_call_tracker *t, const char *msg, int64_t now)
 {
 	struct cr_sip_msg m;
-	int r = cr_sip_parse(msg, strlen(msg), 0, NULL, &m);
+	int r = cr_sip_parse(msg, strlen(msg), 0, "X-Record", &m);
 	if (r != 0)
 		return r;
 	struct cr_addr a = {{0}};
@@ -116,6 +126,64 @@ main(void)
 	CHECK_EQ(cr_call_find(t, "m1")->state, CR_CALL_ANSWERED);
 	cr_call_tick(t, 700); /* 210 since the last RTP */
 	CHECK_EQ(cr_call_find(t, "m1")->state, CR_CALL_TIMEOUT);
+	cr_call_tracker_free(t);
+
+	/* on demand: pause/resume/stop/start semantics, spans, header, DTMF,
+	 * refusals when the policy forbids it */
+	struct cr_call_cfg c3 = {.max_calls = 4, .setup_timeout_ns = 1000, .linger_ns = 1000,
+				 .rec_header = "X-Record", .dtmf_seq = {NULL, "#9", NULL, "*1", "*2"}};
+	struct cr_call_ops o3 = ops;
+	o3.rec_change = rec_chg;
+	t = cr_call_tracker_create(&c3, &o3, NULL);
+	feed(t, "INVITE sip:bob@b SIP/2.0\r\n" HDRS("d1", "x", "", "1 INVITE") "\r\n", 1);
+	feed(t, "SIP/2.0 200 OK\r\n" HDRS("d1", "x", ";tag=y", "1 INVITE") "\r\n", 2);
+	const struct cr_call *c = cr_call_find(t, "d1");
+	CHECK_EQ(c->rec_on, 1);
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_RESUME, CR_REC_SRC_CTL, 3), 0); /* already on */
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_PAUSE, CR_REC_SRC_CTL, 10), 1);
+	CHECK_EQ(c->rec_on, 0);
+	CHECK_EQ(n_chg, 1);
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_PAUSE, CR_REC_SRC_CTL, 11), 0);
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_RESUME, CR_REC_SRC_CTL, 20), 1);
+	CHECK_EQ(c->n_spans, 1);
+	CHECK_EQ(c->spans[0].from_ns, 10);
+	CHECK_EQ(c->spans[0].to_ns, 20);
+	/* a stop is not ended by a resume, only by a start */
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_STOP, CR_REC_SRC_CTL, 30), 1);
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_RESUME, CR_REC_SRC_CTL, 31), 0);
+	CHECK_EQ(c->rec_on, 0);
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_START, CR_REC_SRC_CTL, 40), 1);
+	CHECK_EQ(c->spans[1].stop, 1);
+	CHECK_EQ(c->spans[1].to_ns, 40);
+	/* the header in an INFO, then DTMF by SIP INFO and by RFC 4733 digits */
+	feed(t, "INFO sip:bob@b SIP/2.0\r\n" HDRS("d1", "x", ";tag=y", "2 INFO")
+	     "X-Record: Pause\r\n\r\n", 50);
+	CHECK_EQ(c->rec_on, 0);
+	CHECK_EQ(c->spans[2].source, CR_REC_SRC_SIP);
+	feed(t, "INFO sip:bob@b SIP/2.0\r\n" HDRS("d1", "x", ";tag=y", "3 INFO")
+	     "Content-Type: application/dtmf-relay\r\n\r\nSignal=*\r\nDuration=100\r\n", 60);
+	feed(t, "INFO sip:bob@b SIP/2.0\r\n" HDRS("d1", "x", ";tag=y", "4 INFO")
+	     "Content-Type: application/dtmf-relay\r\n\r\nSignal=2\r\nDuration=100\r\n", 61);
+	CHECK_EQ(c->rec_on, 1);
+	CHECK_EQ(c->spans[2].to_ns, 61);
+	CHECK_EQ(cr_call_dtmf(t, c->uid, '5', 70), 0);
+	CHECK_EQ(cr_call_dtmf(t, c->uid, '*', 71), 0);
+	CHECK_EQ(cr_call_dtmf(t, c->uid, '1', 72), 1);
+	CHECK_EQ(c->rec_on, 0);
+	CHECK_EQ(c->spans[3].source, CR_REC_SRC_DTMF);
+	CHECK_EQ(c->spans[3].from_ns, 72);
+	CHECK_EQ(cr_call_dtmf(t, c->uid + 99, '2', 73), -ENOENT);
+	CHECK_EQ(cr_call_control(t, "nope", CR_REC_PAUSE, CR_REC_SRC_CTL, 80), -ENOENT);
+	CHECK_EQ(cr_rec_action_parse(" off ", 5), CR_REC_STOP);
+	CHECK(cr_rec_action_parse("later", 5) < 0);
+	/* forbidden by policy: refused and counted, nothing changes */
+	((struct cr_call *)c)->ondemand = 0;
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_RESUME, CR_REC_SRC_CTL, 90), -EPERM);
+	CHECK_EQ(cr_call_stats(t)->ondemand_refused, 1);
+	CHECK_EQ(c->rec_on, 0);
+	/* an ended call takes no more changes */
+	feed(t, "BYE sip:bob@b SIP/2.0\r\n" HDRS("d1", "x", ";tag=y", "5 BYE") "\r\n", 100);
+	CHECK_EQ(cr_call_control(t, "d1", CR_REC_RESUME, CR_REC_SRC_CTL, 101), -ENOENT);
 	cr_call_tracker_free(t);
 	TEST_DONE();
 }
