@@ -191,20 +191,27 @@ http_reply(int c)
 	free(body);
 }
 
+/* one client at a time until *stop: both local services are tiny and rare */
+static void
+serve_loop(int fd, volatile int *stop, void (*serve)(int))
+{
+	while (!*stop) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		serve(c);
+		close(c);
+	}
+}
+
 static void *
 http_main(void *arg)
 {
 	(void)arg;
-	while (!g_http.stop) {
-		struct pollfd p = {.fd = g_http.fd, .events = POLLIN};
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		int c = accept4(g_http.fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		http_reply(c);
-		close(c);
-	}
+	serve_loop(g_http.fd, &g_http.stop, http_reply);
 	return NULL;
 }
 
@@ -255,16 +262,7 @@ static void *
 ctl_main(void *arg)
 {
 	(void)arg;
-	while (!g_ctl.stop) {
-		struct pollfd p = {.fd = g_ctl.fd, .events = POLLIN};
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		int c = accept4(g_ctl.fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		ctl_serve(c);
-		close(c);
-	}
+	serve_loop(g_ctl.fd, &g_ctl.stop, ctl_serve);
 	return NULL;
 }
 

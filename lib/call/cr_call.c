@@ -207,26 +207,31 @@ cr_call_control(struct cr_call_tracker *t, const char *call_id, int action, int 
 	return r;
 }
 
-/* a digit of the call: does it complete a configured on-demand sequence? */
-static int
-dtmf_action(struct cr_call_tracker *t, struct cr_call *c, char d)
+int
+cr_rec_dtmf_match(char hist[8], char d, const char *const seq[5])
 {
-	size_t n = strnlen(c->dtmf_hist, sizeof(c->dtmf_hist) - 1);
-	if (n == sizeof(c->dtmf_hist) - 1) {
-		memmove(c->dtmf_hist, c->dtmf_hist + 1, n - 1);
+	size_t n = strnlen(hist, 7);
+	if (n == 7) {
+		memmove(hist, hist + 1, n - 1);
 		n--;
 	}
-	c->dtmf_hist[n] = d;
-	c->dtmf_hist[n + 1] = 0;
+	hist[n] = d;
+	hist[n + 1] = 0;
 	for (int a = CR_REC_START; a <= CR_REC_RESUME; a++) {
-		const char *q = t->cfg.dtmf_seq[a];
-		size_t l = q ? strlen(q) : 0;
-		if (l && l <= n + 1 && strcmp(c->dtmf_hist + n + 1 - l, q) == 0) {
-			c->dtmf_hist[0] = 0;
+		size_t l = seq[a] ? strlen(seq[a]) : 0;
+		if (l && l <= n + 1 && strcmp(hist + n + 1 - l, seq[a]) == 0) {
+			hist[0] = 0;
 			return a;
 		}
 	}
 	return 0;
+}
+
+/* a digit of the call: does it complete a configured on-demand sequence? */
+static int
+dtmf_action(struct cr_call_tracker *t, struct cr_call *c, char d)
+{
+	return cr_rec_dtmf_match(c->dtmf_hist, d, t->cfg.dtmf_seq);
 }
 
 int

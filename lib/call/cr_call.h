@@ -204,6 +204,13 @@ int cr_call_control(struct cr_call_tracker *t, const char *call_id, int action, 
  * @return as cr_call_control().
  */
 int cr_call_dtmf(struct cr_call_tracker *t, uint64_t call_uid, char digit, int64_t now);
+/**
+ * Append a digit to a history (a NUL-terminated buffer of 8) and match the
+ * on-demand sequences seq[enum cr_rec_action] (NULL: none). @return the
+ * action whose sequence the history now ends with (the history is cleared),
+ * or 0. Pure.
+ */
+int cr_rec_dtmf_match(char hist[8], char digit, const char *const seq[5]);
 /** Name of an action ("pause"), or of a value of the recording header (-EINVAL if none). */
 const char *cr_rec_action_name(int action);
 int cr_rec_action_parse(const char *s, size_t n);

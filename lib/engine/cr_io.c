@@ -364,24 +364,17 @@ seal_seg(struct cr_engine *e, struct ioseg *s)
 {
 	if (s->w.fd < 0)
 		return;
-	if (s->w.wlen > CR_SEG_HDR_LEN && !space_ok(e)) {
-		fail_seg(e, s, -ENOSPC);
+	/* everything durable and indexed first (a failure aborts the segment) */
+	if (flush_seg(e, s) != 0)
 		return;
-	}
 	int r = cr_segw_seal(&s->w);
 	if (r != 0) {
-		s->w.fd = -1; /* closed by seal */
+		/* only the footer is missing: left open for recovery to seal */
 		e->io_errors++;
-		lose(e, r, s->pend_pkts);
-		for (uint32_t i = 0; i < s->n_pend; i++)
-			report_loss(e, &s->pend[i].meta, 1);
-		s->n_pend = 0;
-		s->pend_pkts = 0;
-		send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_FAILED, s->rclass);
+		CR_LOG(ERR, "segment %s: cannot write its footer: %s (recovered at next start)",
+		       s->w.rel, strerror(-r));
 		return;
 	}
-	e->io_writes++;
-	send_pending(e, s);
 	send_segment(e, &s->w, CR_SEG_KIND_DATA, CR_SEG_SEALED, s->rclass);
 }
 

@@ -266,27 +266,15 @@ ondemand_digit(struct cr_worker *w, struct cr_stream *s, int64_t t)
 	if (!s->bound || s->n_dtmf == 0)
 		return;
 	char d = s->dtmf[s->n_dtmf - 1].digit;
-	size_t n = strnlen(s->dtmf_hist, sizeof(s->dtmf_hist) - 1);
-	if (n == sizeof(s->dtmf_hist) - 1) {
-		memmove(s->dtmf_hist, s->dtmf_hist + 1, n - 1);
-		n--;
-	}
-	s->dtmf_hist[n] = d;
-	s->dtmf_hist[n + 1] = 0;
-	for (int a = CR_REC_START; a <= CR_REC_RESUME; a++) {
-		const char *q = e->cfg.dtmf_seq[a];
-		size_t l = q ? strlen(q) : 0;
-		if (l == 0 || l > n + 1 || strcmp(s->dtmf_hist + n + 1 - l, q) != 0)
-			continue;
-		s->dtmf_hist[0] = 0;
+	int a = cr_rec_dtmf_match(s->dtmf_hist, d, e->cfg.dtmf_seq);
+	if (a) {
 		int st = cr_rec_state_get(e, s->call_uid);
 		int ondemand = st < 0 || (st & CR_REC_ST_ONDEMAND);
 		int stopped = st >= 0 && (st & CR_REC_ST_STOP);
-		if (!ondemand || (a == CR_REC_RESUME && stopped))
-			break; /* refused, or a resume that does not end a stop */
-		cr_rec_state_set(e, s->call_uid, a == CR_REC_START || a == CR_REC_RESUME,
-				 a == CR_REC_STOP, 1);
-		break;
+		/* refused, or a resume that does not end a stop: nothing here */
+		if (ondemand && !(a == CR_REC_RESUME && stopped))
+			cr_rec_state_set(e, s->call_uid, a == CR_REC_START || a == CR_REC_RESUME,
+					 a == CR_REC_STOP, 1);
 	}
 	/* never wait here: the owner may be waiting for this worker (offline sync) */
 	struct cr_activity act = {s->call_uid, t, d};
