@@ -155,16 +155,26 @@ http_open(const char *spec)
 	return fd;
 }
 
+/* one request of a local client, NUL-terminated; a client that says nothing
+ * within 2 s is dropped. @return its length, or -1 */
+static ssize_t
+read_request(int c, char *req, size_t size)
+{
+	struct timeval tv = {2, 0};
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = recv(c, req, size - 1, 0);
+	if (n <= 0)
+		return -1;
+	req[n] = 0;
+	return n;
+}
+
 static void
 http_reply(int c)
 {
 	char req[2048];
-	struct timeval tv = {2, 0};
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
-	if (n <= 0)
+	if (read_request(c, req, sizeof(req)) < 0)
 		return;
-	req[n] = 0;
 	char *body = NULL;
 	size_t blen = 0;
 	const char *status = "404 Not Found";
@@ -229,12 +239,8 @@ static void
 ctl_serve(int c)
 {
 	char req[512];
-	struct timeval tv = {2, 0};
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
-	if (n <= 0)
+	if (read_request(c, req, sizeof(req)) < 0)
 		return;
-	req[n] = 0;
 	req[strcspn(req, "\r\n")] = 0;
 	char *sp = strchr(req, ' ');
 	const char *ans;
