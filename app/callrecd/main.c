@@ -784,7 +784,7 @@ main(int argc, char **argv)
 		eal[ne++] = "--no-shconf";
 		eal[ne++] = "--no-pci";
 		eal[ne++] = "-m";
-		eal[ne++] = "512";
+		eal[ne++] = "1024";
 		eal[ne++] = "--lcores";
 		eal[ne++] = lcores;
 		eal[ne++] = prefix;
@@ -815,6 +815,20 @@ main(int argc, char **argv)
 			return 1;
 		}
 		cfg.offline = 1;
+		/* Size the tables to the capture: every pool is populated (its pages
+		 * touched) at start, which for a small import cost more than the
+		 * import. A quarter of the packets, at most the live sizes: only a
+		 * capture of mostly one- to three-packet streams could overflow, and
+		 * that is counted by name (STREAM_TABLE_FULL, media table full). */
+		uint64_t total = 0;
+		for (unsigned i = 0; i < o.n_pcaps; i++)
+			total += cfg.ports[i].expect_pkts;
+		uint64_t want = total / 4 + 1024;
+		if (want < cfg.media_entries)
+			cfg.media_entries = (unsigned)want;
+		if (want / o.workers < cfg.max_streams)
+			cfg.max_streams = (unsigned)(want / o.workers) + 64;
+		cfg.nb_msgs = 1023;	     /* producers wait for free messages */
 	} else {
 		if (nports == 0) {
 			fprintf(stderr, "callrecd: no DPDK port (a vdev that fails to load leaves 0 ports)\n");

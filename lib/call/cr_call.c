@@ -15,6 +15,7 @@ struct cr_call_tracker {
 	struct cr_call **buckets;
 	uint32_t n_buckets; /* power of two */
 	struct cr_call **by_uid; /* n_buckets slots, uid & mask; collisions resolved by checking */
+	uint32_t n_fresh;	 /* pool entries never used yet: [n_fresh, max_calls) */
 	uint32_t n_active;
 	uint64_t next_uid;
 	struct cr_call_stats stats;
@@ -86,10 +87,9 @@ cr_call_tracker_create(const struct cr_call_cfg *cfg, const struct cr_call_ops *
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (uint32_t i = cfg->max_calls; i-- > 0;) {
-		t->pool[i].next = t->free_list;
-		t->free_list = &t->pool[i];
-	}
+	/* the pool is handed out in order before the free list is used: its
+	 * pages are touched only as calls arrive (a large table costs nothing
+	 * until it is needed, e.g. for a short import) */
 	return t;
 }
 
@@ -372,11 +372,16 @@ static struct cr_call *
 create(struct cr_call_tracker *t, const struct cr_sip_msg *m, uint32_t h, int64_t now)
 {
 	struct cr_call *c = t->free_list;
+	if (c == NULL && t->n_fresh < t->cfg.max_calls) {
+		c = &t->pool[t->n_fresh++];
+		c->next = NULL;
+	} else if (c != NULL) {
+		t->free_list = c->next;
+	}
 	if (c == NULL) {
 		t->stats.drops[CR_CALL_E_TABLE_FULL]++;
 		return NULL;
 	}
-	t->free_list = c->next;
 	memset(c, 0, sizeof(*c));
 	c->uid = t->next_uid++;
 	c->hash = h;

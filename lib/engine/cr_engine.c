@@ -54,6 +54,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->max_calls = 16384;
 	c->rec_header = "X-Record";
 	c->media_entries = 65536;
+	c->nb_msgs = 4095;
 	c->rtp_timeout_ns = 300 * NS;
 	c->setup_timeout_ns = 300 * NS;
 	c->session_timeout_ns = 3600 * NS; /* answered, neither SIP nor RTP for an hour */
@@ -162,7 +163,7 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 
 	e->mbufs = rte_pktmbuf_pool_create("cr_mbufs", cfg->nb_mbufs, 256, 0,
 					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-	e->msgs = rte_mempool_create("cr_msgs", 4095, sizeof(struct cr_msg), 64, 0, NULL, NULL,
+	e->msgs = rte_mempool_create("cr_msgs", cfg->nb_msgs, sizeof(struct cr_msg), 64, 0, NULL, NULL,
 				     NULL, NULL, (int)rte_socket_id(), 0);
 	e->idx_ring = rte_ring_create("cr_idx", 4096, (int)rte_socket_id(), RING_F_SC_DEQ);
 	e->blocks = rte_mempool_create("cr_blocks", cfg->nb_blocks,

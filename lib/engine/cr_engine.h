@@ -55,6 +55,7 @@ struct cr_engine_cfg {
 	unsigned nb_rxd;	  /**< RX descriptors per queue */
 	int promiscuous;	  /**< receive every frame the copy port sees (default 1) */
 	unsigned max_streams;	  /**< per worker */
+	unsigned nb_msgs;	  /**< index messages in flight (a pool; offline imports wait) */
 	unsigned chunk_cap;	  /**< bytes of one chunk (about a second of G.711) */
 	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread */
 	uint64_t seg_max_bytes;	  /**< rotate a segment beyond this size */

@@ -48,7 +48,9 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 				      RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (w->act == NULL)
 		return -ENOMEM;
-	w->pool = rte_zmalloc("cr_stream_pool", sizeof(struct cr_stream) * e->cfg.max_streams,
+	/* not zeroed: an entry is cleared when a stream takes it, so pages are
+	 * touched only as streams arrive */
+	w->pool = rte_malloc("cr_stream_pool", sizeof(struct cr_stream) * e->cfg.max_streams,
 			      RTE_CACHE_LINE_SIZE);
 	w->free_idx = rte_malloc("cr_stream_free", sizeof(uint32_t) * e->cfg.max_streams, 0);
 	w->chunk_arena = rte_malloc("cr_chunks", (size_t)e->cfg.max_streams * e->cfg.chunk_cap, 0);
