@@ -104,6 +104,13 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 	}
 	e->cfg = *cfg;
 	e->policy = cfg->policy;
+	e->workers = rte_zmalloc("cr_workers", sizeof(struct cr_worker) * cfg->n_workers,
+				 RTE_CACHE_LINE_SIZE);
+	if (e->workers == NULL) {
+		rte_free(e);
+		errno = ENOMEM;
+		return NULL;
+	}
 	int r;
 	char path[PATH_MAX];
 	if (mkdir(cfg->store_dir, 0750) != 0 && errno != EEXIST) {
@@ -717,5 +724,6 @@ cr_engine_free(struct cr_engine *e)
 	cr_index_close(e->idx);
 	if (e->lock_fd > 0)
 		close(e->lock_fd);
+	rte_free(e->workers);
 	rte_free(e);
 }

@@ -221,7 +221,8 @@ struct cr_engine {
 	struct rte_mempool *msgs;
 	struct rte_ring *idx_ring; /* MP/SC to the index thread */
 	struct rte_hash *media;	   /* lock-free, written by main only */
-	struct rte_mempool *media_pool;
+	struct cr_media_entry *media_slab; /* media_entries, used in order, then recycled */
+	uint32_t *media_free, n_media_free, media_fresh;
 	struct rte_rcu_qsbr *qsbr;
 	struct cr_index *idx;
 	uint64_t uid_base;
@@ -258,7 +259,7 @@ struct cr_engine {
 	uint64_t idx_meta_errors; /* records the meta segments could not keep */
 	int idx_failed;		  /* a commit failed: segments are left for recovery */
 	int idx_err;
-	struct cr_worker workers[CR_ENGINE_MAX_WORKERS];
+	struct cr_worker *workers; /* n_workers of them */
 };
 
 /* Media table value: the current announcement of an endpoint and the one it

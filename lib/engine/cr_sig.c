@@ -23,11 +23,29 @@ media_hash(const void *key, uint32_t len, uint32_t init)
 	return rte_hash_crc(key, len, init);
 }
 
+/* Media entries: a slab handed out in order, then recycled through a free
+ * stack; pages are touched only as endpoints arrive. The signalling owner is
+ * the only user (RCU reclamation runs inside its hash calls). */
+static void *
+media_get(struct cr_engine *e)
+{
+	if (e->n_media_free)
+		return &e->media_slab[e->media_free[--e->n_media_free]];
+	if (e->media_fresh < e->cfg.media_entries)
+		return &e->media_slab[e->media_fresh++];
+	return NULL;
+}
+
+static void
+media_put(struct cr_engine *e, void *p)
+{
+	e->media_free[e->n_media_free++] = (uint32_t)((struct cr_media_entry *)p - e->media_slab);
+}
+
 static void
 media_free_entry(void *p, void *key_data)
 {
-	struct cr_engine *e = p;
-	rte_mempool_put(e->media_pool, key_data);
+	media_put(p, key_data);
 }
 
 static void
@@ -38,8 +56,8 @@ media_publish(void *ctx, const struct cr_media_ep *ep)
 	memset(&k, 0, sizeof(k));
 	k.addr = ep->addr;
 	k.port = ep->port;
-	void *obj, *old;
-	if (rte_mempool_get(e->media_pool, &obj) != 0) {
+	void *obj = media_get(e), *old;
+	if (obj == NULL) {
 		e->media_full++;
 		return;
 	}
@@ -56,7 +74,7 @@ media_publish(void *ctx, const struct cr_media_ep *ep)
 		rte_hash_del_key(e->media, &k);
 	}
 	if (rte_hash_add_key_data(e->media, &k, obj) < 0)
-		rte_mempool_put(e->media_pool, obj);
+		media_put(e, obj);
 }
 
 /* Workers may be behind the signalling owner in packet time (in offline
@@ -266,9 +284,9 @@ cr_sig_init(struct cr_engine *e)
 	if (e->calls == NULL)
 		return -errno;
 
-	e->media_pool = rte_mempool_create("cr_media", e->cfg.media_entries,
-					   sizeof(struct cr_media_entry), 0, 0, NULL, NULL, NULL,
-					   NULL, (int)rte_socket_id(), 0);
+	e->media_slab = rte_malloc("cr_media", sizeof(struct cr_media_entry) * e->cfg.media_entries,
+				   RTE_CACHE_LINE_SIZE);
+	e->media_free = rte_malloc("cr_media_free", sizeof(uint32_t) * e->cfg.media_entries, 0);
 	struct rte_hash_parameters hp = {
 		.name = "cr_media",
 		.entries = e->cfg.media_entries,
@@ -280,7 +298,7 @@ cr_sig_init(struct cr_engine *e)
 	e->media = rte_hash_create(&hp);
 	size_t qsz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
 	e->qsbr = rte_zmalloc("cr_qsbr", qsz, RTE_CACHE_LINE_SIZE);
-	if (e->media_pool == NULL || e->media == NULL || e->qsbr == NULL)
+	if (e->media_slab == NULL || e->media_free == NULL || e->media == NULL || e->qsbr == NULL)
 		return -ENOMEM;
 	rte_rcu_qsbr_init(e->qsbr, RTE_MAX_LCORE);
 	struct rte_hash_rcu_config rc = {
@@ -311,7 +329,8 @@ cr_sig_free(struct cr_engine *e)
 	for (int i = 0; i < CR_TCP_CONNS; i++)
 		free(e->tcp[i].buf);
 	rte_hash_free(e->media);
-	rte_mempool_free(e->media_pool);
+	rte_free(e->media_slab);
+	rte_free(e->media_free);
 	rte_free(e->qsbr);
 	rte_free(e->scratch);
 	rte_free(e->unpub);
