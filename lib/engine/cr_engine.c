@@ -486,7 +486,14 @@ cr_engine_run(struct cr_engine *e)
 			for (unsigned w = 0; w < e->cfg.n_workers; w++)
 				flush_worker(e, st, w);
 			if (e->cfg.offline) {
-				if (port_rx[pi] >= e->cfg.ports[pi].expect_pkts || ++stalls > 100000) {
+				/* the file ended early only if nothing came while the pool was
+				 * all but full: mbufs held by workers (their rings and caches)
+				 * also make the pcap PMD return 0 */
+				int idle_pool = rte_mempool_avail_count(e->mbufs) + 2 * BURST +
+							RTE_MEMPOOL_CACHE_MAX_SIZE * e->cfg.n_workers >=
+						e->cfg.nb_mbufs;
+				stalls = idle_pool ? stalls + 1 : 0;
+				if (port_rx[pi] >= e->cfg.ports[pi].expect_pkts || stalls > 100000) {
 					if (stalls > 100000)
 						CR_LOG(WARNING, "%s: read %" PRIu64 " of %" PRIu64
 								" packets, file ends early",
