@@ -62,6 +62,7 @@ usage(FILE *f)
 		"  --profile FILE  port profile (drivers-config/*.ini)\n"
 		"  --quiet         no counter report at exit\n"
 		"  --metrics-file FILE  write the final metrics there (Prometheus text format)\n"
+		"  --set SECTION.KEY=VALUE  any configuration key, over the file (repeatable)\n"
 		"  --check         validate --config FILE (and --profile) and exit: 0 valid, 2 not\n"
 		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
 		"                  alloc:N every Nth block allocation\n");
@@ -326,8 +327,12 @@ static struct {
 /* SIGHUP: reload the recording policy and retention from the config file,
  * without stopping (calls in progress keep the decision made at their start;
  * a file that does not validate leaves everything as it was). */
+static struct rte_cfgfile *open_config(const char *path, const char *const *sets,
+				       unsigned n_sets);
 static volatile sig_atomic_t g_hup;
 static const char *g_config_path;
+static const char *const *g_sets;
+static unsigned g_n_sets;
 
 static void
 on_hup(int sig)
@@ -344,11 +349,15 @@ reload(void)
 	char err[256];
 	struct cr_policy *pol = NULL;
 	const char *cls[CR_RETAIN_MAX_CLASSES];
-	int r = cr_retain_load(&np, g_config_path, err, sizeof(err));
+	struct rte_cfgfile *cf = open_config(g_config_path, g_sets, g_n_sets);
+	if (cf == NULL)
+		return NULL;
+	int r = cr_retain_load_cfg(&np, cf, err, sizeof(err));
 	for (unsigned i = 0; r == 0 && i < np.n; i++)
 		cls[i] = np.cls[i].name;
 	if (r == 0)
-		r = cr_policy_load(g_config_path, cls, np.n, &pol, err, sizeof(err));
+		r = cr_policy_load_cfg(cf, g_config_path, cls, np.n, &pol, err, sizeof(err));
+	rte_cfgfile_close(cf);
 	if (r != 0) {
 		fprintf(stderr, "callrecd: SIGHUP: %s; keeping the current policy\n", err);
 		return NULL;
@@ -453,6 +462,8 @@ struct opts {
 	const char *profile;
 	unsigned fault_write, fault_alloc; /* every Nth segment write / block allocation fails */
 	int check; /* --check: validate the configuration and exit */
+	const char *sets[64]; /* --set section.key=value, applied over the file */
+	unsigned n_sets;
 	const char *metrics_file;
 	int fault_errno;
 };
@@ -522,14 +533,53 @@ load_profile(const char *path, struct cr_engine_cfg *cfg)
 	return rc;
 }
 
+/* The configuration file (or none) with the --set overrides applied: every
+ * key of the file can be given on the command line. "group.NAME.members"
+ * names the section group.NAME; otherwise the first dot ends the section
+ * ("policy.rule.10"). */
+static struct rte_cfgfile *
+open_config(const char *path, const char *const *sets, unsigned n_sets)
+{
+	struct rte_cfgfile *cf = path ? rte_cfgfile_load(path, 0) : rte_cfgfile_create(0);
+	if (cf == NULL) {
+		fprintf(stderr, "callrecd: cannot load config %s\n", path ? path : "(none)");
+		return NULL;
+	}
+	for (unsigned i = 0; i < n_sets; i++) {
+		char sec[CFG_NAME_LEN], key[CFG_NAME_LEN];
+		const char *eq = strchr(sets[i], '='), *dot = strchr(sets[i], '.');
+		if (dot && strncmp(sets[i], "group.", 6) == 0)
+			dot = strchr(dot + 1, '.');
+		if (eq == NULL || dot == NULL || dot > eq || dot == sets[i] || eq == dot + 1 ||
+		    (size_t)(dot - sets[i]) >= sizeof(sec) || (size_t)(eq - dot - 1) >= sizeof(key) ||
+		    strlen(eq + 1) >= CFG_VALUE_LEN) {
+			fprintf(stderr, "callrecd: --set '%s' is not section.key=value\n", sets[i]);
+			rte_cfgfile_close(cf);
+			return NULL;
+		}
+		snprintf(sec, sizeof(sec), "%.*s", (int)(dot - sets[i]), sets[i]);
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
+		if (!rte_cfgfile_has_section(cf, sec))
+			rte_cfgfile_add_section(cf, sec);
+		int r = rte_cfgfile_has_entry(cf, sec, key) ? rte_cfgfile_set_entry(cf, sec, key, eq + 1)
+							     : rte_cfgfile_add_entry(cf, sec, key, eq + 1);
+		if (r != 0) {
+			fprintf(stderr, "callrecd: --set '%s' cannot be applied\n", sets[i]);
+			rte_cfgfile_close(cf);
+			return NULL;
+		}
+	}
+	return cf;
+}
+
 static int
 load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 {
-	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
-	if (cf == NULL) {
-		fprintf(stderr, "callrecd: cannot load config %s\n", path);
+	struct rte_cfgfile *cf = open_config(path, o->sets, o->n_sets);
+	if (cf == NULL)
 		return 2;
-	}
+	if (path == NULL)
+		path = "--set";
 	const char *v;
 	static char store[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "general", "store")) && o->store == NULL) {
@@ -582,7 +632,7 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		return 2;
 	}
 	char rerr[256];
-	if (cr_retain_load(&g_retain.pol, path, rerr, sizeof(rerr)) != 0) {
+	if (cr_retain_load_cfg(&g_retain.pol, cf, rerr, sizeof(rerr)) != 0) {
 		fprintf(stderr, "callrecd: %s: [retention] %s\n", path, rerr);
 		rte_cfgfile_close(cf);
 		return 2;
@@ -626,7 +676,7 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 	const char *cls[CR_RETAIN_MAX_CLASSES];
 	for (unsigned i = 0; i < g_retain.pol.n; i++)
 		cls[i] = g_retain.pol.cls[i].name;
-	if (cr_policy_load(path, cls, g_retain.pol.n, &cfg->policy, rerr, sizeof(rerr)) != 0) {
+	if (cr_policy_load_cfg(cf, path, cls, g_retain.pol.n, &cfg->policy, rerr, sizeof(rerr)) != 0) {
 		fprintf(stderr, "callrecd: %s\n", rerr);
 		rte_cfgfile_close(cf);
 		return 2;
@@ -650,6 +700,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		{"no-progress", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
 		{"profile", required_argument, NULL, 'f'}, {"fault", required_argument, NULL, 'F'},
 		{"check", no_argument, NULL, 'C'}, {"metrics-file", required_argument, NULL, 'M'},
+		{"set", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -692,6 +743,11 @@ parse_app_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'M':
 			o->metrics_file = optarg;
+			break;
+		case 'S':
+			if (o->n_sets == sizeof(o->sets) / sizeof(o->sets[0]))
+				return bad("at most %s --set options", "64");
+			o->sets[o->n_sets++] = optarg;
 			break;
 		case 'F':
 			if (parse_fault(optarg, o) != 0)
@@ -739,14 +795,15 @@ main(int argc, char **argv)
 	}
 	if (r != 0)
 		return r;
-	if (o.config && (r = load_config(o.config, &o, &cfg)) != 0)
+	if ((o.config || o.n_sets) && (r = load_config(o.config, &o, &cfg)) != 0)
 		return r;
 	if (o.profile && (r = load_profile(o.profile, &cfg)) != 0)
 		return r;
 	if (o.check) {
-		if (o.config == NULL)
-			return bad("%s", "--check needs --config FILE");
-		printf("%s: valid (%u retention class(es), %u policy rule(s))\n", o.config,
+		if (o.config == NULL && o.n_sets == 0)
+			return bad("%s", "--check needs --config FILE (or --set)");
+		printf("%s: valid (%u retention class(es), %u policy rule(s))\n",
+		       o.config ? o.config : "--set",
 		       g_retain.pol.n, cfg.policy ? cr_policy_rules(cfg.policy) : 0);
 		cr_policy_free(cfg.policy);
 		return 0;
@@ -870,6 +927,8 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	g_config_path = o.config;
+	g_sets = o.sets;
+	g_n_sets = o.n_sets;
 	if (live)
 		signal(SIGHUP, on_hup);
 	/* live recording: the cleaner deletes what retention says, on the wall clock */

@@ -329,6 +329,15 @@ cr_policy_load(const char *path, const char *const *classes, unsigned n_classes,
 		snprintf(err, errlen, "%s: cannot load", path);
 		return -EINVAL;
 	}
+	int r = cr_policy_load_cfg(cf, path, classes, n_classes, out, err, errlen);
+	rte_cfgfile_close(cf);
+	return r;
+}
+
+int
+cr_policy_load_cfg(struct rte_cfgfile *cf, const char *path, const char *const *classes,
+		   unsigned n_classes, struct cr_policy **out, char *err, size_t errlen)
+{
 	struct cr_policy *p = cr_policy_default();
 	int r = p ? 0 : -ENOMEM;
 	const char *why = NULL, *sec = "policy", *key = "";
@@ -422,7 +431,6 @@ cr_policy_load(const char *path, const char *const *classes, unsigned n_classes,
 		snprintf(err, errlen, "%s: [%s] %s: %s", path, sec, key,
 			 why ? why : "invalid");
 	free(ent);
-	rte_cfgfile_close(cf);
 	if (r != 0) {
 		free(p);
 		return r == -ENOMEM ? r : -EINVAL;

@@ -56,6 +56,10 @@ struct cr_policy_decision {
  */
 int cr_policy_load(const char *path, const char *const *classes, unsigned n_classes,
 		   struct cr_policy **out, char *err, size_t errlen);
+struct rte_cfgfile;
+/** The same from a parsed configuration; path only names it in messages. */
+int cr_policy_load_cfg(struct rte_cfgfile *cf, const char *path, const char *const *classes,
+		       unsigned n_classes, struct cr_policy **out, char *err, size_t errlen);
 /** The built-in policy: record everything in class 0. */
 struct cr_policy *cr_policy_default(void);
 void cr_policy_free(struct cr_policy *p);

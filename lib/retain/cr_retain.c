@@ -25,13 +25,8 @@ cr_retain_defaults(struct cr_retain_policy *p)
 }
 
 int
-cr_retain_load(struct cr_retain_policy *p, const char *path, char *err, size_t errlen)
+cr_retain_load_cfg(struct cr_retain_policy *p, struct rte_cfgfile *cf, char *err, size_t errlen)
 {
-	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
-	if (cf == NULL) {
-		snprintf(err, errlen, "cannot load %s", path);
-		return -EINVAL;
-	}
 	struct rte_cfgfile_entry ent[CR_RETAIN_MAX_CLASSES + 4];
 	int n = rte_cfgfile_section_entries(cf, "retention", ent, (int)RTE_DIM(ent));
 	int r = 0;
@@ -40,6 +35,18 @@ cr_retain_load(struct cr_retain_policy *p, const char *path, char *err, size_t e
 			continue; /* callrecd's cleaner interval */
 		r = cr_retain_set(p, ent[i].name, ent[i].value, err, errlen);
 	}
+	return r;
+}
+
+int
+cr_retain_load(struct cr_retain_policy *p, const char *path, char *err, size_t errlen)
+{
+	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
+	if (cf == NULL) {
+		snprintf(err, errlen, "cannot load %s", path);
+		return -EINVAL;
+	}
+	int r = cr_retain_load_cfg(p, cf, err, errlen);
 	rte_cfgfile_close(cf);
 	return r;
 }

@@ -60,6 +60,10 @@ int cr_retain_set(struct cr_retain_policy *p, const char *key, const char *value
 
 /** Read the [retention] section of an INI file into p (on top of what p holds). */
 int cr_retain_load(struct cr_retain_policy *p, const char *path, char *err, size_t errlen);
+struct rte_cfgfile;
+/** The same from a parsed configuration (after command-line overrides). */
+int cr_retain_load_cfg(struct cr_retain_policy *p, struct rte_cfgfile *cf, char *err,
+		       size_t errlen);
 
 /** One pass at time now_ns. log (may be NULL) gets a line per deletion. */
 int cr_retain_run(const char *store, struct cr_index *idx, const struct cr_retain_policy *p,
