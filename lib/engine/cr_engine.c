@@ -212,6 +212,7 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 			goto fail;
 		}
 	}
+	cr_metrics_telemetry(e);
 	return e;
 fail:;
 	int saved = errno;
@@ -712,6 +713,7 @@ cr_engine_free(struct cr_engine *e)
 {
 	if (e == NULL)
 		return;
+	cr_metrics_telemetry(NULL);
 	cr_policy_free(e->policy);
 	e->policy = NULL;
 	rte_free(e->rec_state);

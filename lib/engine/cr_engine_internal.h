@@ -336,6 +336,8 @@ cr_rec_state_get(const struct cr_engine *e, uint64_t uid)
 }
 
 void cr_engine_drain_control(struct cr_engine *e);
+/* Publish e (NULL: none) to the /callrec/... telemetry commands. */
+void cr_metrics_telemetry(const struct cr_engine *e);
 
 /* Every packet fate summed over the main lcore and the workers, with the
  * packets the disk refused moved from RTP to their STORE_* fate. */

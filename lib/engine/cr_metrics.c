@@ -9,6 +9,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include "cr_engine_internal.h"
 
@@ -159,4 +160,82 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	     js / 1000.0);
 	(void)streams;
 	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- DPDK telemetry: /callrec/... on the EAL telemetry socket ---- */
+
+static const struct cr_engine *tel_engine; /* the one engine of the process */
+
+static int
+tel_fates(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	const struct cr_engine *e = __atomic_load_n(&tel_engine, __ATOMIC_ACQUIRE);
+	if (e == NULL)
+		return -ENODEV;
+	uint64_t fate[CR_FATE_MAX];
+	cr_engine_fates(e, fate);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "received", e->rx);
+	for (int i = 0; i < CR_FATE_MAX; i++)
+		rte_tel_data_add_dict_u64(d, cr_fate_names[i], fate[i]);
+	return 0;
+}
+
+static int
+tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)params;
+	const struct cr_engine *e = __atomic_load_n(&tel_engine, __ATOMIC_ACQUIRE);
+	if (e == NULL)
+		return -ENODEV;
+	rte_tel_data_start_dict(d);
+	if (strcmp(cmd, "/callrec/calls") == 0) {
+		const struct cr_call_stats *cs = cr_call_stats(e->calls);
+		rte_tel_data_add_dict_u64(d, "calls", cs->calls_created);
+		rte_tel_data_add_dict_u64(d, "active", cs->calls_created - cs->calls_ended);
+		rte_tel_data_add_dict_u64(d, "not_recorded", e->calls_skipped);
+		rte_tel_data_add_dict_u64(d, "ondemand_refused", cs->ondemand_refused);
+		uint64_t streams = 0;
+		for (unsigned w = 0; w < e->cfg.n_workers; w++)
+			streams += e->cfg.max_streams - e->workers[w].n_free;
+		rte_tel_data_add_dict_u64(d, "active_streams", streams);
+	} else if (strcmp(cmd, "/callrec/store") == 0) {
+		rte_tel_data_add_dict_u64(d, "bytes", e->io_bytes);
+		rte_tel_data_add_dict_u64(d, "blocks", e->io_blocks);
+		rte_tel_data_add_dict_u64(d, "segments", e->io_segments);
+		rte_tel_data_add_dict_u64(d, "write_errors", e->io_errors);
+		rte_tel_data_add_dict_u64(d, "alarm", (uint64_t)e->io_alarm);
+		rte_tel_data_add_dict_u64(d, "index_lag", rte_ring_count(e->idx_ring));
+		rte_tel_data_add_dict_u64(d, "index_errors", e->idx_errors);
+	} else { /* /callrec/workers */
+		char k[32];
+		for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+			snprintf(k, sizeof(k), "w%u_busy_cycles", w);
+			rte_tel_data_add_dict_u64(d, k, e->workers[w].busy_cycles);
+			snprintf(k, sizeof(k), "w%u_idle_cycles", w);
+			rte_tel_data_add_dict_u64(d, k, e->workers[w].idle_cycles);
+			snprintf(k, sizeof(k), "w%u_ring_used", w);
+			rte_tel_data_add_dict_u64(d, k, e->workers[w].ring ? rte_ring_count(e->workers[w].ring) : 0);
+		}
+	}
+	return 0;
+}
+
+void
+cr_metrics_telemetry(const struct cr_engine *e)
+{
+	static int registered;
+	__atomic_store_n(&tel_engine, e, __ATOMIC_RELEASE);
+	if (e == NULL || registered)
+		return;
+	registered = 1;
+	rte_telemetry_register_cmd("/callrec/fates", tel_fates,
+				   "Packets by fate (they add up to received). No parameters");
+	rte_telemetry_register_cmd("/callrec/calls", tel_status, "Calls and streams. No parameters");
+	rte_telemetry_register_cmd("/callrec/store", tel_status,
+				   "Segment store and index. No parameters");
+	rte_telemetry_register_cmd("/callrec/workers", tel_status,
+				   "Busy/idle cycles and ring use per worker. No parameters");
 }

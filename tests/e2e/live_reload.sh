@@ -20,7 +20,7 @@ ip -n $NS link add v0 type veth peer name v1
 for i in v0 v1 lo; do ip -n $NS link set $i up; done
 printf '[policy]\ndefault = record\n[telemetry]\nlisten = 127.0.0.1:9465\n' > "$W/c.ini"
 ip netns exec $NS "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --lcores '(0-1)@(0,1)' \
-  --file-prefix=$S --no-telemetry --log-level=user1:error \
+  --file-prefix=$S --log-level=user1:error \
   --vdev=net_af_packet0,iface=v1,framecnt=4096 -- --store "$W/store" --config "$W/c.ini" \
   --profile "$HERE/../../drivers-config/af_packet.ini" > "$W/callrecd.out" 2>&1 & CRPID=$!
 sleep 3
@@ -43,6 +43,21 @@ sleep 2
 ip netns exec $NS python3 "$HERE/inject.py" v0 "$C" 20
 sleep 1
 ip netns exec $NS curl -sf http://127.0.0.1:9465/metrics > "$W/m.txt"
+# the same counters over DPDK's telemetry socket (/callrec/... commands)
+python3 - /var/run/dpdk/$S/dpdk_telemetry.v2 <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.recv(4096)
+out = {}
+for cmd in ("/callrec/fates", "/callrec/calls", "/callrec/store", "/callrec/workers"):
+    s.send(cmd.encode())
+    out[cmd] = json.loads(s.recv(65536).decode())[cmd]
+f = out["/callrec/fates"]
+print("telemetry:", out["/callrec/calls"], "received", f["received"])
+assert f["received"] == sum(v for k, v in f.items() if k not in ("received", "INDEX_FULL")) > 0, f
+assert out["/callrec/calls"]["calls"] == 2 and out["/callrec/calls"]["not_recorded"] == 1
+PY
 kill -INT $CRPID; wait $CRPID; rc=$?; CRPID=
 cat "$W/callrecd.out"
 [ $rc = 0 ] || { echo "callrecd exit $rc"; exit 1; }
