@@ -198,6 +198,20 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 	int incomplete = 0;
 	for (uint32_t k = 0; k < n; k++)
 		incomplete |= s[k].store_lost > 0;
+	/* one-way audio: media from one party only, or (G.711, measured in line)
+	 * one party sends 95 % silence while the other talks */
+	int dir_pk[3] = {0, 0, 0}, dir_quiet[3] = {0, 0, 0}, dir_talk[3] = {0, 0, 0};
+	for (uint32_t k = 0; k < n; k++) {
+		int d = s[k].side == CR_SIDE_CALLER ? 1 : s[k].side == CR_SIDE_CALLEE ? 2 : 0;
+		dir_pk[d] += s[k].packets > 0;
+		dir_quiet[d] += s[k].silence_pct >= 95;
+		dir_talk[d] += s[k].silence_pct >= 0 && s[k].silence_pct < 95;
+	}
+	int one_way = !row->unsignalled && c->answer_ns &&
+		      ((dir_pk[1] > 0) != (dir_pk[2] > 0) ||
+		       (dir_quiet[1] && !dir_talk[1] && dir_talk[2]) ||
+		       (dir_quiet[2] && !dir_talk[2] && dir_talk[1]));
+	fprintf(f, ",%s\"one_way_audio\":%s", nl, one_way ? "true" : "false");
 	int recorded = row->unsignalled || c->record;
 	fprintf(f, ",%s\"state\":\"%s\",%s\"sip_status\":%u,%s\"recorded\":%s,%s\"incomplete\":%s",
 		nl, row->unsignalled ? "unsignalled" : cr_call_state_name(c->state), nl,
@@ -235,7 +249,9 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 	fprintf(f, ",%s\"streams\":[", nl);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cr_stream_rec *r = &s[i];
-		char a[64], b[64], t1[48], t2[48];
+		char a[64], b[64], t1[48], t2[48], silence[16] = "null";
+		if (r->silence_pct >= 0)
+			snprintf(silence, sizeof(silence), "%.1f", r->silence_pct);
 		cr_addr_port_fmt(a, sizeof(a), &r->src, r->sport);
 		cr_addr_port_fmt(b, sizeof(b), &r->dst, r->dport);
 		fmt_time(t1, sizeof(t1), r->first_ns);
@@ -251,11 +267,12 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 			",\"max_jitter_ms\":%.3f,\"mean_jitter_ms\":%.3f,\"max_delta_ms\":%.3f"
 			",\"mos\":%.2f,\"first\":%s,\"last\":%s,\"payload_bytes\":%" PRIu64
 			",\"rtcp_packets\":%" PRIu64 ",\"srtp\":%s,\"decodable\":%s,"
-			"\"not_stored\":%" PRIu64 ",\"dtmf\":",
+			"\"not_stored\":%" PRIu64 ",\"jb_discards\":%" PRIu64 ",\"silence_pct\":%s,\"dtmf\":",
 			r->pt, r->clock_rate, r->packets, r->lost, r->out_of_order, r->duplicates,
 			r->max_jitter_ms, r->mean_jitter_ms, r->max_delta_ms, r->mos, t1, t2,
 			r->payload_bytes, r->rtcp_packets, r->is_srtp ? "true" : "false",
-			cr_codec_find(r->codec) && !r->is_srtp ? "true" : "false", r->store_lost);
+			cr_codec_find(r->codec) && !r->is_srtp ? "true" : "false", r->store_lost,
+			r->jb_discards, silence);
 		json_dtmf(f, r->dtmf, r->n_dtmf);
 		fputc('}', f);
 	}

@@ -130,6 +130,8 @@ struct cr_stream {
 	uint8_t skip;	/* its call's policy says: do not record */
 	float mos;	/* as last reported */
 	char dtmf_hist[8]; /* its last RFC 4733 digits, for on-demand sequences */
+	struct cr_jb jb;   /* simulated playout buffer: late packets (quality) */
+	uint64_t g711_pkts, silent_pkts;
 	uint8_t rclass; /* its call's retention class */
 	uint8_t od_rec; /* recorded on demand although the policy skips its call */
 	uint16_t bind_tries;

@@ -16,6 +16,7 @@
 
 #define BURST 32
 #define REPORT_INTERVAL_NS (10LL * 1000000000LL)
+#define CR_JB_MS 60 /* the fixed playout buffer the quality figures assume */
 
 static uint32_t
 stream_hash(const void *key, uint32_t len, uint32_t init)
@@ -136,8 +137,13 @@ cr_worker_report(struct cr_worker *w, struct cr_stream *s)
 	r->last_ns = s->st.last_ns;
 	r->rtcp_packets = s->rtcp_packets;
 	r->store_lost = s->store_lost;
+	r->jb_discards = s->jb.discards;
+	r->silence_pct = s->g711_pkts ? 100.0 * (double)s->silent_pkts / (double)s->g711_pkts : -1;
 	int64_t expected = (int64_t)s->st.packets + r->lost;
-	double loss = expected > 0 && r->lost > 0 ? 100.0 * (double)r->lost / (double)expected : 0;
+	/* what a listener lost: the network's losses and the packets too late
+	 * for the playout buffer (G.107 Ppl) */
+	int64_t gone = (r->lost > 0 ? r->lost : 0) + (int64_t)s->jb.discards;
+	double loss = expected > 0 && gone > 0 ? 100.0 * (double)gone / (double)expected : 0;
 	r->mos = cr_emodel_mos(r->codec, loss, s->st.mean_jitter_ms, NULL);
 	s->mos = (float)r->mos;
 	size_t pl = 0;
@@ -386,6 +392,14 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 	else if (!meta.is_cn && s->main_pt == 255)
 		s->main_pt = h.pt;
 	cr_rtp_stats_update(&s->st, &h, &meta);
+	if (meta.clock_rate && !meta.is_cn) {
+		cr_jb_update(&s->jb, h.ts, t, meta.clock_rate, CR_JB_MS);
+		int sil = cr_g711_silent(h.pt, pl + h.hdr_len, h.payload_len);
+		if (sil >= 0) {
+			s->g711_pkts++;
+			s->silent_pkts += (uint64_t)sil;
+		}
+	}
 	s->dirty = 1;
 	int rs = s->bound ? cr_rec_state_get(e, s->call_uid) : -1;
 	if (rs >= 0 ? !(rs & 1) : s->skip) {

@@ -11,7 +11,8 @@
 #define STREAM_COLS                                                                        \
 	"uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"     \
 	"out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms," \
-	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels,ptmap,store_lost"
+	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels,ptmap,store_lost,jb_discards,"   \
+	"silence_pct"
 
 struct cr_index {
 	char stream_sel[512]; /* stream columns to SELECT; NULL for ones an old store lacks */
@@ -112,6 +113,8 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			"ALTER TABLE calls ADD COLUMN rclass INTEGER",
 			"ALTER TABLE calls ADD COLUMN rule TEXT",
 			"ALTER TABLE calls ADD COLUMN spans BLOB",
+			"ALTER TABLE streams ADD COLUMN jb_discards INTEGER",
+			"ALTER TABLE streams ADD COLUMN silence_pct REAL",
 		};
 		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
@@ -134,7 +137,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
 				       "INSERT OR REPLACE INTO streams(" STREAM_COLS ") VALUES(?,?,?,?,?,"
-				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db, "INSERT OR IGNORE INTO chunks VALUES(?,?,?,?,?,?,?,?)",
@@ -148,7 +151,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		sqlite3_free(em);
 	}
 	/* columns added after a store was created read as NULL from older stores */
-	int has_ch = 0, has_pm = 0, has_sl = 0, has_loss = 0;
+	int has_ch = 0, has_pm = 0, has_sl = 0, has_loss = 0, has_q = 0;
 	sqlite3_stmt *ti;
 	if (sqlite3_prepare_v2(idx->db, "PRAGMA table_info(streams)", -1, &ti, NULL) == SQLITE_OK) {
 		while (sqlite3_step(ti) == SQLITE_ROW) {
@@ -156,6 +159,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			has_ch |= n && strcmp(n, "channels") == 0;
 			has_pm |= n && strcmp(n, "ptmap") == 0;
 			has_sl |= n && strcmp(n, "store_lost") == 0;
+			has_q |= n && strcmp(n, "silence_pct") == 0;
 		}
 		sqlite3_finalize(ti);
 	}
@@ -179,8 +183,9 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 	snprintf(idx->stream_sel, sizeof(idx->stream_sel),
 		 "uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"
 		 "out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms,"
-		 "mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,%s,%s,%s",
-		 has_ch ? "channels" : "NULL", has_pm ? "ptmap" : "NULL", lost_expr);
+		 "mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,%s,%s,%s,%s",
+		 has_ch ? "channels" : "NULL", has_pm ? "ptmap" : "NULL", lost_expr,
+		 has_q ? "IFNULL(jb_discards,0),silence_pct" : "0,NULL");
 	*out = idx;
 	return 0;
 err:;
@@ -275,6 +280,8 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	sqlite3_bind_int(s, i++, r->channels ? r->channels : 1);
 	sqlite3_bind_text(s, i++, r->ptmap, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->store_lost);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->jb_discards);
+	sqlite3_bind_double(s, i++, r->silence_pct);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
@@ -554,6 +561,9 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 	r->channels = (uint8_t)sqlite3_column_int(st, i++);
 	col_text(st, i++, r->ptmap, sizeof(r->ptmap));
 	r->store_lost = (uint64_t)sqlite3_column_int64(st, i++);
+	r->jb_discards = (uint64_t)sqlite3_column_int64(st, i++);
+	r->silence_pct = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
+	i++;
 }
 
 static int

@@ -40,6 +40,8 @@ struct cr_stream_rec {
 	int64_t first_ns, last_ns;
 	uint64_t rtcp_packets;
 	uint64_t store_lost; /**< received but not stored (overload, disk errors) */
+	uint64_t jb_discards; /**< late for a simulated 60 ms playout buffer (cr_jb) */
+	double silence_pct;   /**< G.711 packets that are silence, %; -1: not measured */
 	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
 };
 

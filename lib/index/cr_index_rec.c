@@ -75,6 +75,8 @@ static const struct field stream_fields[] = {
 	F(cr_stream_rec, "last_ns", I64, last_ns),
 	F(cr_stream_rec, "rtcp_packets", U64, rtcp_packets),
 	F(cr_stream_rec, "store_lost", U64, store_lost),
+	F(cr_stream_rec, "jb_discards", U64, jb_discards),
+	F(cr_stream_rec, "silence_pct", F64, silence_pct),
 	FD(cr_stream_rec, "dtmf", dtmf, n_dtmf, sizeof(struct cr_dtmf)),
 	{NULL, U8, 0, 0, 0, 0},
 };

@@ -374,3 +374,67 @@ cr_emodel_mos(const char *codec, double loss_pct, double jitter_ms, double *r_ou
 	double mos = 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
 	return mos < 1 ? 1 : (mos > 4.5 ? 4.5 : mos);
 }
+
+void
+cr_jb_update(struct cr_jb *j, uint32_t ts, int64_t t_ns, uint32_t clock, uint32_t buffer_ms)
+{
+	if (clock == 0)
+		return;
+	if (!j->init) {
+		j->init = 1;
+		j->ts_ext = 0;
+		j->last_ts = ts;
+		j->min_transit_ns = t_ns;
+		return;
+	}
+	j->ts_ext += (int32_t)(ts - j->last_ts);
+	j->last_ts = ts;
+	int64_t transit = t_ns - j->ts_ext * 1000000000LL / (int64_t)clock;
+	int64_t late = transit - j->min_transit_ns;
+	/* a second or more: the stream paused or its clock jumped (hold,
+	 * re-INVITE, a new talkspurt after DTX): a receiver re-anchors */
+	if (transit < j->min_transit_ns || late > 1000000000LL)
+		j->min_transit_ns = transit;
+	else if (late > (int64_t)buffer_ms * 1000000LL)
+		j->discards++;
+}
+
+/* |sample| of a G.711 byte, from the decoding rules (ITU-T G.711) */
+static uint16_t
+ulaw_mag(uint8_t b)
+{
+	b = (uint8_t)~b;
+	int e = (b >> 4) & 7, m = b & 15;
+	return (uint16_t)((((m << 3) + 0x84) << e) - 0x84);
+}
+
+static uint16_t
+alaw_mag(uint8_t b)
+{
+	b ^= 0x55;
+	int e = (b >> 4) & 7, m = b & 15;
+	return (uint16_t)(e ? ((m << 4) + 0x108) << (e - 1) : (m << 4) + 8);
+}
+
+int
+cr_g711_silent(uint8_t pt, const uint8_t *p, uint32_t n)
+{
+	static uint16_t mag[2][256];
+	static int ready;
+	if (pt != 0 && pt != 8)
+		return -1;
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) { /* racing threads write the same values */
+		for (int i = 0; i < 256; i++) {
+			mag[0][i] = ulaw_mag((uint8_t)i);
+			mag[1][i] = alaw_mag((uint8_t)i);
+		}
+		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	}
+	if (n < 4)
+		return -1;
+	const uint16_t *t = mag[pt == 8];
+	uint32_t sum = 0, k = 0;
+	for (uint32_t i = 0; i < n; i += 4, k++)
+		sum += t[p[i]];
+	return sum / k < 100; /* ~ -50 dBov for a full-scale 32767 sine */
+}

@@ -142,4 +142,26 @@ char cr_rtp_event_char(uint8_t event);
  */
 double cr_emodel_mos(const char *codec, double loss_pct, double jitter_ms, double *r_out);
 
+/**
+ * A receiver's fixed playout buffer, simulated: a packet arriving more than
+ * buffer_ms after the earliest transit seen (arrival minus RTP time) would be
+ * discarded by it; a packet a second or more late re-anchors the buffer (a
+ * pause, hold or timestamp jump, as receivers do). Discards count as loss in
+ * the E-model (G.107 Ppl).
+ */
+struct cr_jb {
+	int64_t ts_ext;	     /**< extended RTP timestamp of the last packet */
+	uint32_t last_ts;
+	uint8_t init;
+	int64_t min_transit_ns;
+	uint64_t discards;
+};
+void cr_jb_update(struct cr_jb *j, uint32_t ts, int64_t t_ns, uint32_t clock, uint32_t buffer_ms);
+
+/**
+ * Whether a G.711 payload is silence (mean magnitude of every 4th sample
+ * under about -50 dBov). pt: 0 PCMU, 8 PCMA; other PTs: -1 (cannot tell).
+ */
+int cr_g711_silent(uint8_t pt, const uint8_t *p, uint32_t n);
+
 #endif /* CR_RTP_H */

@@ -25,6 +25,9 @@ def export_calls(pcap, tmp):
              "--json"], capture_output=True, text=True, check=True).stdout.splitlines() if l.strip()]
     res = []
     for c in calls:
+        # these captures are one-way by construction: the recorder must say so
+        if c["state"] in ("completed", "answered") and c["streams"] and not c.get("one_way_audio"):
+            sys.exit("%s: call %s not reported as one-way audio" % (pcap, c["call_id"]))
         out = os.path.join(tmp, "x.wav")
         r = subprocess.run([os.path.join(build, "app", "callrec"), "export", "--store", store, "--call-id",
                             c["call_id"], "--out", out], capture_output=True, text=True)

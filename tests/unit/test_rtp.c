@@ -132,5 +132,41 @@ main(void)
 	CHECK(m10 > 3.0 && m10 < 3.6);
 	CHECK(cr_emodel_mos("PCMU", 20, 1, NULL) < 3.0);
 	CHECK(cr_emodel_mos("G729", 0, 1, NULL) < mos711);
+
+	/* simulated 60 ms playout buffer: steady stream, one 100 ms late packet,
+	 * an early one (new anchor), a 5 s pause with a timestamp jump (re-anchor) */
+	struct cr_jb jb;
+	memset(&jb, 0, sizeof(jb));
+	int64_t t = 1000000000LL;
+	for (int i = 0; i < 50; i++)
+		cr_jb_update(&jb, (uint32_t)i * 160, t + i * 20000000LL, 8000, 60);
+	CHECK_EQ(jb.discards, 0);
+	cr_jb_update(&jb, 50 * 160, t + 50 * 20000000LL + 100000000LL, 8000, 60);
+	CHECK_EQ(jb.discards, 1);
+	cr_jb_update(&jb, 51 * 160, t + 51 * 20000000LL + 50000000LL, 8000, 60);
+	CHECK_EQ(jb.discards, 1); /* 50 ms late: inside the buffer */
+	cr_jb_update(&jb, 52 * 160, t + 52 * 20000000LL - 5000000LL, 8000, 60);
+	cr_jb_update(&jb, 53 * 160, t + 53 * 20000000LL + 58000000LL, 8000, 60);
+	CHECK_EQ(jb.discards, 2); /* 63 ms behind the new, earlier anchor */
+	cr_jb_update(&jb, 54 * 160, t + 54 * 20000000LL + 5000000000LL, 8000, 60);
+	cr_jb_update(&jb, 55 * 160, t + 55 * 20000000LL + 5000000000LL, 8000, 60);
+	CHECK_EQ(jb.discards, 2); /* re-anchored after the pause */
+	struct cr_jb j0;
+	memset(&j0, 0, sizeof(j0));
+	cr_jb_update(&j0, 0, t, 0, 60); /* no clock: nothing */
+	CHECK_EQ(j0.init, 0);
+
+	/* G.711 silence: mu-law 0xFF and A-law 0xD5 are zero; a loud tone is not */
+	uint8_t quiet_u[160], quiet_a[160], loud[160];
+	memset(quiet_u, 0xFF, sizeof(quiet_u));
+	memset(quiet_a, 0xD5, sizeof(quiet_a));
+	for (int i = 0; i < 160; i++)
+		loud[i] = (uint8_t)(i & 1 ? 0x80 : 0x00); /* near full scale, both signs */
+	CHECK_EQ(cr_g711_silent(0, quiet_u, 160), 1);
+	CHECK_EQ(cr_g711_silent(8, quiet_a, 160), 1);
+	CHECK_EQ(cr_g711_silent(0, loud, 160), 0);
+	CHECK_EQ(cr_g711_silent(8, loud, 160), 0);
+	CHECK_EQ(cr_g711_silent(18, loud, 160), -1);
+	CHECK_EQ(cr_g711_silent(0, loud, 2), -1);
 	TEST_DONE();
 }
