@@ -250,6 +250,15 @@ struct steer {
 	uint64_t enq[CR_ENGINE_MAX_WORKERS]; /* entries handed to each worker */
 };
 
+/* Offline, the RX lcore waiting for a worker gives its core away instead of
+ * spinning: an import is judged by its CPU time, and on a machine with
+ * fewer cores than threads the spin would slow the worker it waits for. */
+static inline void
+offline_wait(void)
+{
+	usleep(5);
+}
+
 static void
 flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
 {
@@ -260,7 +269,7 @@ flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
 		if (done < n && !e->cfg.offline)
 			break;
 		if (done < n)
-			rte_pause(); /* offline: a file can wait, never drop */
+			offline_wait(); /* offline: a file can wait, never drop */
 	}
 	st->enq[w] += done;
 	for (unsigned i = done; i < n; i++) {
@@ -312,7 +321,7 @@ sync_workers(struct cr_engine *e, struct steer *st)
 	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
 		flush_worker(e, st, w);
 		while (__atomic_load_n(&e->workers[w].done_objs, __ATOMIC_ACQUIRE) < st->enq[w])
-			rte_pause();
+			offline_wait();
 	}
 }
 
