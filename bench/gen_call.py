@@ -36,7 +36,12 @@ hdr = ("Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\nFrom: <sip:1001@192.0.2.10>
        "To: <sip:2002@192.0.2.20>{tt}\nCall-ID: bench-call@192.0.2.10\nCSeq: {cs}\n")
 sdp = ("v=0\no=- 1 1 IN IP4 {ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\nm=audio {port} RTP/AVP {pt} 101\n"
        "a=rtpmap:101 telephone-event/8000\n")
+pad = int(os.environ.get("GEN_SDP_PAD", "0"))  # bytes of a= lines: jumbo frames
+
+
 def msg(first, tt, cs, body=None, extra="", ctype="application/sdp"):
+    if body and ctype == "application/sdp" and pad:
+        body += "".join("a=x-pad:%s\n" % ("p" * 60) for _ in range(pad // 70))
     s = first + "\n" + hdr.format(tt=tt, cs=cs) + extra
     if body:
         b = body.replace("\n", "\r\n")

@@ -548,8 +548,15 @@ cr_engine_run(struct cr_engine *e)
 			}
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-			classify(e, st, m, rte_pktmbuf_mtod(m, const uint8_t *),
-				 rte_pktmbuf_data_len(m), 0);
+			if (likely(m->nb_segs == 1)) {
+				classify(e, st, m, rte_pktmbuf_mtod(m, const uint8_t *),
+					 rte_pktmbuf_data_len(m), 0);
+			} else {
+				/* a frame larger than an mbuf (jumbo, GRO'd TCP in a host
+				 * capture) arrives chained: parse it whole */
+				uint32_t l = rte_pktmbuf_pkt_len(m) < 65536 ? rte_pktmbuf_pkt_len(m) : 65536;
+				classify(e, st, m, rte_pktmbuf_read(m, 0, l, e->scratch), l, 0);
+			}
 			if (e->now_ns - e->last_tick_ns >= TICK_NS)
 				send_ticks(e, st, e->now_ns);
 		}
