@@ -749,10 +749,11 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 		ret = fail(idx);
 		goto out;
 	}
-	if (f->call_id || f->from || f->to)
+	/* RTP without signalling: group by endpoint pair, in first-seen order;
+	 * a Call-ID filter "rtp:A-B" names one such group (show, export) */
+	int rtp_id = f->call_id && strncmp(f->call_id, "rtp:", 4) == 0;
+	if ((f->call_id && !rtp_id) || f->from || f->to)
 		goto out;
-
-	/* RTP without signalling: group by endpoint pair, in first-seen order */
 	if ((ret = load_streams(idx, sst, 0, &arr, &ns, &cap)) != 0)
 		goto out;
 	uint8_t *done = calloc(ns ? ns : 1, 1);
@@ -784,6 +785,8 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 		cr_addr_port_fmt(a, sizeof(a), &grp[0].src, grp[0].sport);
 		cr_addr_port_fmt(b, sizeof(b), &grp[0].dst, grp[0].dport);
 		snprintf(row.call.call_id, sizeof(row.call.call_id), "rtp:%s-%s", a, b);
+		if (rtp_id && strcmp(row.call.call_id, f->call_id) != 0)
+			continue;
 		row.call.start_ns = grp[0].first_ns;
 		int64_t last = 0;
 		for (uint32_t k = 0; k < g; k++)

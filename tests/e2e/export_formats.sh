@@ -27,6 +27,15 @@ for f in "$T/a.wav" "$T/o.opus"; do
   python3 -c "import sys; d,s=$d,$span; sys.exit(0 if abs(d-s) <= 0.06 + (0.01 if '$f'.endswith('opus') else 0) else 1)" \
     || { echo "duration $d vs span $span"; exit 1; }
 done
+# RTP without its signalling (SIP filtered out): each endpoint pair is a
+# synthetic "rtp:A-B" call that shows and exports by that id (static PTs)
+tshark -r "$PCAP" -Y '!sip' -w "$T/rtponly.pcap" -F pcap 2>/dev/null
+"$B/app/callrecd" --quiet --pcap "$T/rtponly.pcap" --store "$T/r"
+rid=$("$B/app/callrec" calls --store "$T/r" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["call_id"])')
+[[ $rid == rtp:* ]] || { echo "expected an unsignalled call, got $rid"; exit 1; }
+"$B/app/callrec" show --store "$T/r" --call-id "$rid" | grep -q unsignalled
+"$B/app/callrec" export --store "$T/r" --call-id "$rid" --out "$T/r.wav"
+[ "$(stat -c %s "$T/r.wav")" -gt 100000 ] || { echo "unsignalled export too short"; exit 1; }
 set +e
 "$B/app/callrec" export --store "$T/s" --call-id "$cid" --out "$T/x" --format mp3 2>/dev/null; [ $? = 2 ] || exit 1
 "$B/app/callrec" export --store "$T/s" --call-id nope --out "$T/x" 2>/dev/null; [ $? = 1 ] || exit 1
