@@ -704,6 +704,16 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		snprintf(seq[a], sizeof(seq[a]), "%s", v);
 		cfg->dtmf_seq[a] = seq[a];
 	}
+	if ((v = rte_cfgfile_get_entry(cf, "ondemand", "lookback_s"))) {
+		unsigned u;
+		if (parse_uint(v, 0, 600, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [ondemand] lookback_s: '%s' is not 0..600\n", path,
+				v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->lookback_ns = (int64_t)u * 1000000000LL;
+	}
 	if ((v = rte_cfgfile_get_entry(cf, "ondemand", "socket"))) {
 		snprintf(sock, sizeof(sock), "%s", v);
 		g_ctl.path = sock;

@@ -66,6 +66,7 @@ struct cr_engine_cfg {
 	struct cr_policy *policy;   /**< recording policy; the engine takes ownership (NULL: record all) */
 	const char *rec_header;	    /**< on-demand SIP header (default "X-Record"; NULL: none) */
 	const char *dtmf_seq[5];    /**< on-demand DTMF sequences by enum cr_rec_action */
+	int64_t lookback_ns;	    /**< keep this much of a skipped call for an on-demand start */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */
 	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */

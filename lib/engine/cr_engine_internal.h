@@ -110,6 +110,13 @@ struct cr_block_msg {
 	uint8_t data[];
 };
 
+/* A chunk kept for look-back. */
+struct cr_lb {
+	uint8_t *buf;
+	uint32_t len, n_pkts;
+	int64_t first_ns, last_ns;
+};
+
 /* Per-worker stream state: owned by that worker only. */
 struct cr_stream_key {
 	struct cr_addr src, dst;
@@ -134,6 +141,10 @@ struct cr_stream {
 	uint64_t g711_pkts, silent_pkts;
 	uint8_t rclass; /* its call's retention class */
 	uint8_t od_rec; /* recorded on demand although the policy skips its call */
+	uint8_t held;	/* skipped, kept in memory for an on-demand start (look-back) */
+	uint32_t cw_held;     /* packets of the open chunk counted NOT_RECORDED while held */
+	struct cr_lb *lb;     /* look-back chunks, oldest first (malloc'd, LB_MAX) */
+	uint32_t n_lb;
 	uint16_t bind_tries;
 	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
 	uint64_t rtcp_packets;
@@ -308,9 +319,11 @@ void cr_sig_drain_activity(struct cr_engine *e);
 int cr_io_start(struct cr_engine *e);
 void cr_io_stop(struct cr_engine *e);
 /* worker: store one RTP packet of a stream / close its chunk */
-void cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *h,
+int cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *h,
 		  const uint8_t *rtp, int64_t t);
 void cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s);
+/* Look-back chunks of a held stream: into the store (keep) or dropped. */
+void cr_lookback_release(struct cr_worker *w, struct cr_stream *s, int keep);
 void cr_store_tick(struct cr_worker *w, int final);
 
 /* index thread */

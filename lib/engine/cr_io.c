@@ -98,6 +98,77 @@ emit_block(struct cr_worker *w, unsigned cls)
 	bt->pkts = 0;
 }
 
+/* Append a finished chunk to the batch of its stream's class. */
+static void
+batch_add(struct cr_worker *w, const struct cr_stream *s, const uint8_t *chunk, uint32_t len,
+	  uint32_t n_pkts, int64_t first_ns, int64_t last_ns)
+{
+	struct cr_batch *bt = &w->batch[s->rclass];
+	if (bt->len + len > CR_BATCH_RAW || bt->n == CR_BLOCK_MAX_CHUNKS)
+		emit_block(w, s->rclass);
+	if (bt->n == 0)
+		bt->first_ns = first_ns;
+	memcpy(bt->buf + bt->len, chunk, len);
+	struct cr_chunk_meta *m = &bt->meta[bt->n++];
+	m->stream_uid = s->uid;
+	m->call_uid = s->call_uid;
+	m->first_ns = first_ns;
+	m->last_ns = last_ns;
+	m->n_pkts = n_pkts;
+	m->pool_idx = (uint32_t)(s - w->pool);
+	bt->len += len;
+	bt->pkts += n_pkts;
+}
+
+/* Look-back: chunks of a call the policy skips, kept in memory for
+ * lookback_ns in case it is started on demand; its packets count
+ * NOT_RECORDED until then (and stay so if they age out). */
+#define LB_MAX 128
+static void
+lookback_push(struct cr_worker *w, struct cr_stream *s, uint32_t len)
+{
+	int64_t limit = w->e->cfg.lookback_ns;
+	if (s->lb == NULL && (s->lb = calloc(LB_MAX, sizeof(*s->lb))) == NULL)
+		return; /* no memory: the chunk is simply not kept */
+	while (s->n_lb && (s->n_lb == LB_MAX || s->cw_last_ns - s->lb[0].last_ns > limit)) {
+		free(s->lb[0].buf);
+		memmove(s->lb, s->lb + 1, sizeof(*s->lb) * --s->n_lb);
+	}
+	struct cr_lb *b = &s->lb[s->n_lb];
+	if ((b->buf = malloc(len)) == NULL)
+		return;
+	memcpy(b->buf, s->cw.buf, len);
+	b->len = len;
+	b->n_pkts = s->cw.n_pkts;
+	b->first_ns = s->cw.first_ns;
+	b->last_ns = s->cw_last_ns;
+	s->n_lb++;
+}
+
+void
+cr_lookback_release(struct cr_worker *w, struct cr_stream *s, int keep)
+{
+	for (uint32_t i = 0; i < s->n_lb; i++) {
+		struct cr_lb *b = &s->lb[i];
+		if (keep) { /* started on demand: its past is recorded after all */
+			cr_chunk_set_call_raw(b->buf, s->call_uid);
+			w->fate[CR_FATE_NOT_RECORDED] -= b->n_pkts;
+			w->fate[CR_FATE_RTP] += b->n_pkts;
+			batch_add(w, s, b->buf, b->len, b->n_pkts, b->first_ns, b->last_ns);
+		}
+		free(b->buf);
+	}
+	free(s->lb);
+	s->lb = NULL;
+	s->n_lb = 0;
+	if (s->held && !keep && s->cw_open) {
+		/* every packet of the open chunk was held: they stay NOT_RECORDED */
+		s->cw_open = 0;
+		s->cw_held = 0;
+	}
+	s->held = 0;
+}
+
 void
 cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s)
 {
@@ -105,26 +176,21 @@ cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s)
 		return;
 	s->cw_open = 0;
 	cr_chunk_set_call(&s->cw, s->call_uid);
+	uint32_t len = cr_chunk_finish(&s->cw);
+	if (s->held) {
+		lookback_push(w, s, len);
+		s->cw_held = 0;
+		return;
+	}
+	/* packets held before an on-demand start are recorded now */
+	w->fate[CR_FATE_NOT_RECORDED] -= s->cw_held;
+	w->fate[CR_FATE_RTP] += s->cw_held;
+	s->cw_held = 0;
 	/* the stream's record (codec, call) reaches the index before any of its
 	 * chunks can, so audio found after a crash is always exportable */
 	if (s->reported_call != s->call_uid + 1)
 		cr_worker_report(w, s);
-	uint32_t len = cr_chunk_finish(&s->cw);
-	struct cr_batch *bt = &w->batch[s->rclass];
-	if (bt->len + len > CR_BATCH_RAW || bt->n == CR_BLOCK_MAX_CHUNKS)
-		emit_block(w, s->rclass);
-	if (bt->n == 0)
-		bt->first_ns = s->cw.first_ns;
-	memcpy(bt->buf + bt->len, s->cw.buf, len);
-	struct cr_chunk_meta *m = &bt->meta[bt->n++];
-	m->stream_uid = s->uid;
-	m->call_uid = s->call_uid;
-	m->first_ns = s->cw.first_ns;
-	m->last_ns = s->cw_last_ns;
-	m->n_pkts = s->cw.n_pkts;
-	m->pool_idx = (uint32_t)(s - w->pool);
-	bt->len += len;
-	bt->pkts += s->cw.n_pkts;
+	batch_add(w, s, s->cw.buf, len, s->cw.n_pkts, s->cw.first_ns, s->cw_last_ns);
 }
 
 static void
@@ -144,7 +210,7 @@ open_chunk(struct cr_worker *w, struct cr_stream *s)
 	s->cw_open = 1;
 }
 
-void
+int
 cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *h,
 	     const uint8_t *rtp, int64_t t)
 {
@@ -161,13 +227,14 @@ cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *
 					 h->payload_len);
 		}
 		if (r != 0) {
-			w->fate[CR_FATE_RTP]--;
+			w->fate[s->held ? CR_FATE_NOT_RECORDED : CR_FATE_RTP]--;
 			w->fate[CR_FATE_STORE_OVERSIZE]++;
 			s->store_lost++;
-			return;
+			return -1;
 		}
 	}
 	s->cw_last_ns = t;
+	return 0;
 }
 
 void

@@ -192,6 +192,7 @@ quality(struct cr_worker *w, const struct cr_stream *s)
 static void
 stream_free(struct cr_worker *w, struct cr_stream *s)
 {
+	cr_lookback_release(w, s, 0); /* never started: its look-back goes */
 	rte_hash_del_key(w->streams, &s->key);
 	s->uid = 0; /* chunks still batched find their stream gone (cr_io.c) */
 	w->free_idx[w->n_free++] = (uint32_t)(s - w->pool);
@@ -403,6 +404,24 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 	}
 	s->dirty = 1;
 	int rs = s->bound ? cr_rec_state_get(e, s->call_uid) : -1;
+	if (s->skip && rs < 0 && e->cfg.lookback_ns) {
+		/* skipped by the policy, but it may be started on demand: kept in
+		 * memory (look-back), counted NOT_RECORDED until then */
+		if (!s->held) {
+			s->held = 1;
+			if (s->cw_open) { /* RTP from before binding, counted recorded */
+				w->fate[CR_FATE_RTP] -= s->cw.n_pkts;
+				w->fate[CR_FATE_NOT_RECORDED] += s->cw.n_pkts;
+				s->cw_held = s->cw.n_pkts;
+			}
+		}
+		w->fate[CR_FATE_NOT_RECORDED]++;
+		if (cr_store_pkt(w, s, &h, pl, t) == 0)
+			s->cw_held++;
+		return;
+	}
+	if (s->held)
+		cr_lookback_release(w, s, rs >= 0 && (rs & 1));
 	if (rs >= 0 ? !(rs & 1) : s->skip) {
 		/* the policy skips its call (no audio, and none from before its
 		 * binding either), or it is stopped or paused on demand (what was

@@ -233,6 +233,12 @@ cr_chunk_set_call(struct cr_chunk_writer *w, uint64_t call_uid)
 	w64(w->buf + CH_CUID, call_uid);
 }
 
+void
+cr_chunk_set_call_raw(uint8_t *chunk, uint64_t call_uid)
+{
+	w64(chunk + CH_CUID, call_uid);
+}
+
 uint32_t
 cr_chunk_finish(struct cr_chunk_writer *w)
 {

@@ -73,6 +73,8 @@ int cr_chunk_add(struct cr_chunk_writer *w, uint16_t seq, uint32_t ts, int64_t t
 		 uint8_t marker, uint8_t pt, const uint8_t *payload, uint32_t plen);
 /** Set the call a chunk belongs to (streams may bind after their first packet). */
 void cr_chunk_set_call(struct cr_chunk_writer *w, uint64_t call_uid);
+/** The same on a finished chunk's bytes. */
+void cr_chunk_set_call_raw(uint8_t *chunk, uint64_t call_uid);
 /** Finish: writes the header fields; @return the chunk length. */
 uint32_t cr_chunk_finish(struct cr_chunk_writer *w);
 

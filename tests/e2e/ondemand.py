@@ -65,5 +65,19 @@ m = open(tmp + "/m.prom").read()
 refused = float(re.search(r"^callrec_ondemand_refused_total (\S+)", m, re.M).group(1))
 print("refused on-demand requests:", refused)
 assert refused >= 4, refused  # header pause/resume, two DTMF sequences (SIP INFO, RFC 4733)
+# a call the policy skips, started on demand 20 s in: without look-back its
+# audio starts at the start; with lookback_s = 10 the 10 s before it are kept
+env = dict(os.environ, GEN_EVENTS="20:hdr:start")
+subprocess.run([sys.executable, gen, tmp + "/lb.pcap", "0.5", payload], check=True, env=env,
+               capture_output=True)
+for lb, want in ((0, 1000), (10, 2000)):
+    open(tmp + "/lb.ini", "w").write("[policy]\ndefault = skip\n[ondemand]\nlookback_s = %d\n" % lb)
+    log = subprocess.run([build + "/app/callrecd", "--pcap", tmp + "/lb.pcap", "--store", tmp + "/lb%d" % lb,
+                          "--config", tmp + "/lb.ini"], check=True, capture_output=True, text=True).stderr
+    rtp = int(re.search(r"^  RTP +(\d+)", log, re.M).group(1))
+    nr = int(re.search(r"NOT_RECORDED +(\d+)", log).group(1))
+    print("lookback %d s: %d packets recorded, %d not" % (lb, rtp, nr))
+    # one 0.5 s chunk (50 packets a direction) of granularity at the look-back edge
+    assert want - 2 <= rtp <= want + 2 * 50 + 2 and rtp + nr == 3000, (lb, rtp, nr)
 subprocess.run(["rm", "-rf", tmp])
 print("on-demand ok")
