@@ -64,6 +64,7 @@ usage(FILE *f)
 		"  --quiet         no counter report at exit\n"
 		"  --metrics-file FILE  write the final metrics there (Prometheus text format)\n"
 		"  --set SECTION.KEY=VALUE  any configuration key, over the file (repeatable)\n"
+		"  --help-config   every configuration key (a Markdown table)\n"
 		"  --check         validate --config FILE (and --profile) and exit: 0 valid, 2 not\n"
 		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
 		"                  alloc:N every Nth block allocation\n");
@@ -608,6 +609,97 @@ open_config(const char *path, const char *const *sets, unsigned n_sets)
 	return cf;
 }
 
+/*
+ * Every configuration key: the one list --check validates names against (a
+ * typo is an error, not a silently ignored key) and --help-config prints
+ * (docs/configuration.md must name each; tests/e2e/cli_args.sh checks).
+ * Values are parsed by the module that owns them. "*" in a key: any name
+ * (retention classes, policy rules).
+ */
+static const struct cfg_key {
+	const char *section, *key, *def, *owner, *help;
+} cfg_keys[] = {
+	{"general", "store", "(required)", "app", "store directory (--store)"},
+	{"general", "workers", "1", "app", "worker lcores (--workers)"},
+	{"timeouts", "rtp_s", "300", "engine", "a stream with no packet for this long ends"},
+	{"timeouts", "setup_s", "300", "engine", "an unanswered call ends as timeout after this"},
+	{"timeouts", "session_s", "3600", "engine", "an answered call with neither SIP nor RTP ends"},
+	{"ports", "profile", "none", "app", "port profile, drivers-config/*.ini (--profile)"},
+	{"store", "min_free_mb", "1% of the fs, 64 MiB-4 GiB", "engine", "no audio written below"},
+	{"retention", "default", "90", "retain", "DAYS[/MIN_DAYS] of class 0"},
+	{"retention", "quota", "none", "retain", "store size cap, 500G, 2T"},
+	{"retention", "check_s", "300", "app", "seconds between cleaner passes (live)"},
+	{"retention", "*", "-", "retain", "another class: NAME = DAYS[/MIN_DAYS]"},
+	{"policy", "default", "record", "policy", "record|skip [class=NAME] [ondemand=yes|no]"},
+	{"policy", "own_numbers", "none", "policy", "our numbers/prefixes, for direction:"},
+	{"policy", "trunks", "none", "policy", "trunk/SBC subnets: INVITEs from them are inbound"},
+	{"policy", "rule.*", "-", "policy", "CONDITIONS -> ACTION, applied in N order"},
+	{"group.*", "members", "-", "policy", "numbers and prefixes of a group"},
+	{"ondemand", "header", "X-Record", "call", "SIP header that starts/stops/pauses/resumes"},
+	{"ondemand", "dtmf_start", "none", "call", "DTMF sequence that starts recording"},
+	{"ondemand", "dtmf_stop", "none", "call", "DTMF sequence that stops recording"},
+	{"ondemand", "dtmf_pause", "none", "call", "DTMF sequence that pauses recording"},
+	{"ondemand", "dtmf_resume", "none", "call", "DTMF sequence that resumes recording"},
+	{"ondemand", "lookback_s", "0", "engine", "seconds of a skipped call kept for a start"},
+	{"ondemand", "socket", "STORE/ctl.sock", "app", "control socket (0660)"},
+	{"telemetry", "listen", "127.0.0.1:9464", "app", "GET /metrics (live); off"},
+};
+
+static int
+glob_eq(const char *pat, const char *s)
+{
+	size_t l = strlen(pat);
+	if (l && pat[l - 1] == '*')
+		return strncmp(pat, s, l - 1) == 0 && s[l - 1] != 0;
+	return strcmp(pat, s) == 0;
+}
+
+/* every section and key of the file must be one we know */
+static int
+check_keys(struct rte_cfgfile *cf, const char *path)
+{
+	int ns = rte_cfgfile_num_sections(cf, NULL, 0), rc = 0;
+	for (int i = 0; i < ns && rc == 0; i++) {
+		char sec[CFG_NAME_LEN];
+		if (rte_cfgfile_section_entries_by_index(cf, i, sec, NULL, 0) < 0)
+			continue;
+		int ne = rte_cfgfile_section_num_entries(cf, sec);
+		struct rte_cfgfile_entry *ent = calloc(ne > 0 ? (size_t)ne : 1, sizeof(*ent));
+		if (ent == NULL)
+			return 2;
+		ne = rte_cfgfile_section_entries(cf, sec, ent, ne);
+		int known_sec = 0;
+		for (size_t k = 0; k < sizeof(cfg_keys) / sizeof(cfg_keys[0]); k++)
+			known_sec |= glob_eq(cfg_keys[k].section, sec);
+		if (!known_sec) {
+			fprintf(stderr, "callrecd: %s: [%s]: unknown section\n", path, sec);
+			rc = 2;
+		}
+		for (int j = 0; j < ne && rc == 0; j++) {
+			int known = 0;
+			for (size_t k = 0; k < sizeof(cfg_keys) / sizeof(cfg_keys[0]); k++)
+				known |= glob_eq(cfg_keys[k].section, sec) &&
+					 glob_eq(cfg_keys[k].key, ent[j].name);
+			if (!known) {
+				fprintf(stderr, "callrecd: %s: [%s] %s: unknown key\n", path, sec,
+					ent[j].name);
+				rc = 2;
+			}
+		}
+		free(ent);
+	}
+	return rc;
+}
+
+static void
+help_config(void)
+{
+	printf("| section | key | default | owner | meaning |\n|---|---|---|---|---|\n");
+	for (size_t k = 0; k < sizeof(cfg_keys) / sizeof(cfg_keys[0]); k++)
+		printf("| %s | %s | %s | %s | %s |\n", cfg_keys[k].section, cfg_keys[k].key,
+		       cfg_keys[k].def, cfg_keys[k].owner, cfg_keys[k].help);
+}
+
 static int
 load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 {
@@ -616,6 +708,10 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		return 2;
 	if (path == NULL)
 		path = "--set";
+	if (check_keys(cf, path) != 0) {
+		rte_cfgfile_close(cf);
+		return 2;
+	}
 	const char *v;
 	static char store[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "general", "store")) && o->store == NULL) {
@@ -746,7 +842,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		{"no-progress", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
 		{"profile", required_argument, NULL, 'f'}, {"fault", required_argument, NULL, 'F'},
 		{"check", no_argument, NULL, 'C'}, {"metrics-file", required_argument, NULL, 'M'},
-		{"set", required_argument, NULL, 'S'},
+		{"set", required_argument, NULL, 'S'}, {"help-config", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -790,6 +886,9 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		case 'M':
 			o->metrics_file = optarg;
 			break;
+		case 'H':
+			help_config();
+			exit(0);
 		case 'S':
 			if (o->n_sets == sizeof(o->sets) / sizeof(o->sets[0]))
 				return bad("at most %s --set options", "64");

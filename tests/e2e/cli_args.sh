@@ -40,6 +40,17 @@ expect 2 "$B/app/callrecd" --check --set general.workers=0
 expect 2 "$B/app/callrecd" --check --set nodot=1
 expect 0 "$B/app/callrecd" --check --set group.vip.members=1001 --set retention.legal=3650 \
   --set policy.rule.5="group:vip -> record class=legal"
+printf '[general]\nworkerz = 2\n' >"$T/typo.ini"
+expect 2 "$B/app/callrecd" --check --config "$T/typo.ini"
+printf '[polcy]\ndefault = skip\n' >"$T/typo.ini"
+expect 2 "$B/app/callrecd" --check --config "$T/typo.ini"
+expect 0 "$B/app/callrecd" --check --config "$(dirname "$0")/../../etc/callrec.ini"
+# the configuration reference names every key callrecd knows
+doc="$(dirname "$0")/../../docs/configuration.md"
+while read -r k; do
+  k=${k%\*}
+  [ -z "$k" ] || grep -q -- "$k" "$doc" || { echo "docs/configuration.md lacks the key $k"; fail=1; }
+done < <("$B/app/callrecd" --help-config | awk -F' [|] ' 'NR > 2 {print $2}')
 expect 2 "$B/app/callrec" stats
 expect 2 "$B/app/callrec" ctl
 expect 2 "$B/app/callrec" ctl snooze --call-id x --store "$T/s"
