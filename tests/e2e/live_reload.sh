@@ -18,7 +18,7 @@ trap cleanup EXIT
 ip netns add $NS || { echo "cannot create a network namespace: skipped"; exit 77; }
 ip -n $NS link add v0 type veth peer name v1
 for i in v0 v1 lo; do ip -n $NS link set $i up; done
-printf '[policy]\ndefault = record\n[telemetry]\nlisten = 127.0.0.1:9465\n' > "$W/c.ini"
+printf '[policy]\ndefault = record\n[telemetry]\nlisten = 127.0.0.1:9465\n[timeouts]\nrtp_s = 2\n' > "$W/c.ini"
 ip netns exec $NS "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --lcores '(0-1)@(0,1)' \
   --file-prefix=$S --log-level=user1:error \
   --vdev=net_af_packet0,iface=v1,framecnt=4096 -- --store "$W/store" --config "$W/c.ini" \
@@ -37,12 +37,16 @@ set +e; "$BUILD/app/callrec" ctl pause --call-id no-such-call --store "$W/store"
 [ "$(stat -c %a "$W/store/ctl.sock")" = 660 ] || { echo "control socket not 0660"; exit 1; }
 wait $INJ
 sleep 1
-printf '[policy]\ndefault = record\nrule.1 = from:101 -> skip\n[telemetry]\nlisten = 127.0.0.1:9465\n' > "$W/c.ini"
+printf '[policy]\ndefault = record\nrule.1 = from:101 -> skip\n[telemetry]\nlisten = 127.0.0.1:9465\n[timeouts]\nrtp_s = 2\n' > "$W/c.ini"
 kill -HUP $CRPID
 sleep 2
 ip netns exec $NS python3 "$HERE/inject.py" v0 "$C" 20
 sleep 1
+# a quiet link still moves time on: the streams end by their 2 s timeout
+sleep 4
 ip netns exec $NS curl -sf http://127.0.0.1:9465/metrics > "$W/m.txt"
+grep -q '^callrec_active_streams{worker="0"} 0$' "$W/m.txt" \
+  || { echo "streams still active on a quiet link"; grep active_streams "$W/m.txt"; exit 1; }
 # the same counters over DPDK's telemetry socket (/callrec/... commands)
 python3 - /var/run/dpdk/$S/dpdk_telemetry.v2 <<'PY'
 import json, socket, sys
