@@ -3,12 +3,25 @@
 ACK, RTP both ways every 20 ms with real audio bytes from a file, BYE/200),
 starts staggered by 10 ms, in time order; written as it goes (1.2 M packets
 for 200 calls x 60 s in about 20 s). For the import benchmark of issue 5.
-usage: gen_load.py OUT.pcap CALLS SECONDS PAYLOAD_FILE"""
+usage: gen_load.py OUT.pcap CALLS SECONDS PAYLOAD_FILE [LOSS_PCT]"""
+import random
 import struct
 import sys
 
 out, calls, secs, payload = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+loss = float(sys.argv[5]) / 100 if len(sys.argv) > 5 else 0.0
+rnd = random.Random(5)
 audio = open(payload, "rb").read()
+# each call its own audio (the file with a call-specific byte mapping): calls
+# sharing one file would let lz4 find one call in another and flatter storage
+audios = {}
+
+
+def call_audio(k):
+    if k not in audios:
+        key = (k * 37 + 11) & 0x7F
+        audios[k] = audio.translate(bytes(b ^ key for b in range(256)))
+    return audios[k]
 T0 = 1767225600.0
 f = open(out, "wb")
 f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -56,7 +69,10 @@ for g in range(total_ticks):
         if 0 <= i < ticks:
             o = (k * 997 + i * 160) % (len(audio) - 160)
             for d, (sp, dp, ssrc) in enumerate(((40000, 50000, 0x10000 + k), (50000, 40000, 0x20000 + k))):
-                rtp = struct.pack("!BBHII", 0x80, 0, i & 0xffff, (i * 160) & 0xffffffff, ssrc) + audio[o:o + 160]
+                if loss and rnd.random() < loss:
+                    continue  # lost on the way to the tap
+                rtp = (struct.pack("!BBHII", 0x80, 0, i & 0xffff, (i * 160) & 0xffffffff, ssrc)
+                       + call_audio(k)[o:o + 160])
                 put(now + d * 0.0005, addr(k, 1 + d), sp, addr(k, 2 - d), dp, rtp)
         if i == ticks:
             sip(now, k, 1, "BYE sip:2002@b SIP/2.0", ";tag=b", "2 BYE")
