@@ -7,6 +7,7 @@
  * replaced or removed entry is returned to its mempool only after every
  * worker has passed a quiescent state (rte_hash_rcu_qsbr_add, DQ mode). */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -284,9 +285,9 @@ cr_sig_init(struct cr_engine *e)
 	if (e->calls == NULL)
 		return -errno;
 
-	e->media_slab = rte_malloc("cr_media", sizeof(struct cr_media_entry) * e->cfg.media_entries,
-				   RTE_CACHE_LINE_SIZE);
-	e->media_free = rte_malloc("cr_media_free", sizeof(uint32_t) * e->cfg.media_entries, 0);
+	/* process memory: touched as endpoints arrive, not zeroed when freed */
+	e->media_slab = malloc(sizeof(struct cr_media_entry) * e->cfg.media_entries);
+	e->media_free = malloc(sizeof(uint32_t) * e->cfg.media_entries);
 	struct rte_hash_parameters hp = {
 		.name = "cr_media",
 		.entries = e->cfg.media_entries,
@@ -329,8 +330,8 @@ cr_sig_free(struct cr_engine *e)
 	for (int i = 0; i < CR_TCP_CONNS; i++)
 		free(e->tcp[i].buf);
 	rte_hash_free(e->media);
-	rte_free(e->media_slab);
-	rte_free(e->media_free);
+	free(e->media_slab);
+	free(e->media_free);
 	rte_free(e->qsbr);
 	rte_free(e->scratch);
 	rte_free(e->unpub);
