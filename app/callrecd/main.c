@@ -499,6 +499,7 @@ struct opts {
 	const char *profile;
 	unsigned fault_write, fault_alloc; /* every Nth segment write / block allocation fails */
 	int check; /* --check: validate the configuration and exit */
+	int limits_set; /* [limits] given: offline imports keep them as they are */
 	const char *sets[64]; /* --set section.key=value, applied over the file */
 	unsigned n_sets;
 	const char *metrics_file;
@@ -643,6 +644,11 @@ static const struct cfg_key {
 	{"ondemand", "lookback_s", "0", "engine", "seconds of a skipped call kept for a start"},
 	{"ondemand", "socket", "STORE/ctl.sock", "app", "control socket (0660)"},
 	{"telemetry", "listen", "127.0.0.1:9464", "app", "GET /metrics (live); off"},
+	{"limits", "max_calls", "16384", "engine", "calls tracked at once (4.2 KB each)"},
+	{"limits", "max_streams", "16384", "engine", "RTP streams per worker (1.4 KB + chunk_kb each)"},
+	{"limits", "media_entries", "65536", "engine", "SDP endpoints at once (0.7 KB each)"},
+	{"limits", "chunk_kb", "4", "engine", "chunk buffer per stream, 1-64 KB"},
+	{"limits", "nb_mbufs", "16383", "engine", "packet buffers (2.2 KB each)"},
 };
 
 static int
@@ -756,6 +762,31 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 			return 2;
 		}
 		cfg->min_free_bytes = (uint64_t)u << 20;
+	}
+	/* memory bounds: each table is fixed at start (docs/operations.md: sizing) */
+	const struct {
+		const char *key;
+		unsigned lo, hi, mul;
+		unsigned *dst;
+	} lim[] = {
+		{"max_calls", 16, 1u << 22, 1, &cfg->max_calls},
+		{"max_streams", 16, 1u << 22, 1, &cfg->max_streams},
+		{"media_entries", 64, 1u << 24, 1, &cfg->media_entries},
+		{"chunk_kb", 1, 64, 1024, &cfg->chunk_cap},
+		{"nb_mbufs", 1023, 1u << 22, 1, &cfg->nb_mbufs},
+	};
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		unsigned u;
+		if ((v = rte_cfgfile_get_entry(cf, "limits", lim[i].key)) == NULL)
+			continue;
+		if (parse_uint(v, lim[i].lo, lim[i].hi, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [limits] %s: '%s' is not %u..%u\n", path,
+				lim[i].key, v, lim[i].lo, lim[i].hi);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		*lim[i].dst = u * lim[i].mul;
+		o->limits_set = 1;
 	}
 	if ((v = rte_cfgfile_get_entry(cf, "retention", "check_s")) &&
 	    parse_uint(v, 1, 86400, &g_retain.check_s) != 0) {
@@ -1026,6 +1057,8 @@ main(int argc, char **argv)
 		for (unsigned i = 0; i < o.n_pcaps; i++)
 			total += cfg.ports[i].expect_pkts;
 		uint64_t want = total / 4 + 1024;
+		if (o.limits_set)
+			want = UINT64_MAX; /* the operator sized them */
 		if (want < cfg.media_entries)
 			cfg.media_entries = (unsigned)want;
 		if (want / o.workers < cfg.max_streams)
