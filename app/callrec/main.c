@@ -267,12 +267,13 @@ print_json(FILE *f, const struct cr_index_call_row *row, const struct cr_stream_
 			",\"max_jitter_ms\":%.3f,\"mean_jitter_ms\":%.3f,\"max_delta_ms\":%.3f"
 			",\"mos\":%.2f,\"first\":%s,\"last\":%s,\"payload_bytes\":%" PRIu64
 			",\"rtcp_packets\":%" PRIu64 ",\"srtp\":%s,\"decodable\":%s,"
-			"\"not_stored\":%" PRIu64 ",\"jb_discards\":%" PRIu64 ",\"silence_pct\":%s,\"dtmf\":",
+			"\"not_stored\":%" PRIu64 ",\"jb_discards\":%" PRIu64 ",\"silence_pct\":%s,"
+			"\"r_factor\":%.1f,\"dtmf\":",
 			r->pt, r->clock_rate, r->packets, r->lost, r->out_of_order, r->duplicates,
 			r->max_jitter_ms, r->mean_jitter_ms, r->max_delta_ms, r->mos, t1, t2,
 			r->payload_bytes, r->rtcp_packets, r->is_srtp ? "true" : "false",
 			cr_codec_find(r->codec) && !r->is_srtp ? "true" : "false", r->store_lost,
-			r->jb_discards, silence);
+			r->jb_discards, silence, r->r_factor);
 		json_dtmf(f, r->dtmf, r->n_dtmf);
 		fputc('}', f);
 	}

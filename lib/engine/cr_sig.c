@@ -353,7 +353,11 @@ sip_message(struct cr_engine *e, const struct cr_pkt *p, const char *buf, size_t
 	}
 	if (consumed)
 		*consumed = msg.msg_len;
+	uint64_t refused = cr_call_stats(e->calls)->ondemand_refused;
 	cr_call_on_sip(e->calls, &msg, &p->src, &p->dst, t);
+	if (unlikely(cr_call_stats(e->calls)->ondemand_refused != refused))
+		CR_LOG(NOTICE, "call %.*s: on-demand request refused by its recording policy",
+		       (int)msg.call_id.len, msg.call_id.p);
 	return 0;
 }
 

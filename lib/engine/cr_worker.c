@@ -148,7 +148,7 @@ cr_worker_report(struct cr_worker *w, struct cr_stream *s)
 	 * for the playout buffer (G.107 Ppl) */
 	int64_t gone = (r->lost > 0 ? r->lost : 0) + (int64_t)s->jb.discards;
 	double loss = expected > 0 && gone > 0 ? 100.0 * (double)gone / (double)expected : 0;
-	r->mos = cr_emodel_mos(r->codec, loss, s->st.mean_jitter_ms, NULL);
+	r->mos = cr_emodel_mos(r->codec, loss, s->st.mean_jitter_ms, &r->r_factor);
 	s->mos = (float)r->mos;
 	size_t pl = 0;
 	for (int i = 0; i < s->n_pt && pl < sizeof(r->ptmap); i++) {

@@ -12,7 +12,7 @@
 	"uid,call_uid,src,sport,dst,dport,ssrc,side,pt,clock_rate,codec,packets,lost,"     \
 	"out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms," \
 	"mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,channels,ptmap,store_lost,jb_discards,"   \
-	"silence_pct"
+	"silence_pct,r_factor"
 
 struct cr_index {
 	char stream_sel[512]; /* stream columns to SELECT; NULL for ones an old store lacks */
@@ -115,6 +115,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			"ALTER TABLE calls ADD COLUMN spans BLOB",
 			"ALTER TABLE streams ADD COLUMN jb_discards INTEGER",
 			"ALTER TABLE streams ADD COLUMN silence_pct REAL",
+			"ALTER TABLE streams ADD COLUMN r_factor REAL",
 		};
 		for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 			sqlite3_exec(idx->db, migrations[i], NULL, NULL, NULL);
@@ -137,7 +138,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
 				       "INSERT OR REPLACE INTO streams(" STREAM_COLS ") VALUES(?,?,?,?,?,"
-				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db, "INSERT OR IGNORE INTO chunks VALUES(?,?,?,?,?,?,?,?)",
@@ -159,7 +160,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			has_ch |= n && strcmp(n, "channels") == 0;
 			has_pm |= n && strcmp(n, "ptmap") == 0;
 			has_sl |= n && strcmp(n, "store_lost") == 0;
-			has_q |= n && strcmp(n, "silence_pct") == 0;
+			has_q |= n && strcmp(n, "r_factor") == 0;
 		}
 		sqlite3_finalize(ti);
 	}
@@ -185,7 +186,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		 "out_of_order,duplicates,payload_bytes,max_jitter_ms,mean_jitter_ms,max_delta_ms,"
 		 "mos,first_ns,last_ns,rtcp_packets,is_srtp,dtmf,%s,%s,%s,%s",
 		 has_ch ? "channels" : "NULL", has_pm ? "ptmap" : "NULL", lost_expr,
-		 has_q ? "IFNULL(jb_discards,0),silence_pct" : "0,NULL");
+		 has_q ? "IFNULL(jb_discards,0),silence_pct,IFNULL(r_factor,0)" : "0,NULL,0");
 	*out = idx;
 	return 0;
 err:;
@@ -282,6 +283,7 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->store_lost);
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->jb_discards);
 	sqlite3_bind_double(s, i++, r->silence_pct);
+	sqlite3_bind_double(s, i++, r->r_factor);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
@@ -564,6 +566,7 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 	r->jb_discards = (uint64_t)sqlite3_column_int64(st, i++);
 	r->silence_pct = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
 	i++;
+	r->r_factor = sqlite3_column_double(st, i++);
 }
 
 static int

@@ -42,6 +42,7 @@ struct cr_stream_rec {
 	uint64_t store_lost; /**< received but not stored (overload, disk errors) */
 	uint64_t jb_discards; /**< late for a simulated 60 ms playout buffer (cr_jb) */
 	double silence_pct;   /**< G.711 packets that are silence, %; -1: not measured */
+	double r_factor;      /**< G.107 transmission rating R behind mos */
 	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
 };
 

@@ -77,6 +77,7 @@ static const struct field stream_fields[] = {
 	F(cr_stream_rec, "store_lost", U64, store_lost),
 	F(cr_stream_rec, "jb_discards", U64, jb_discards),
 	F(cr_stream_rec, "silence_pct", F64, silence_pct),
+	F(cr_stream_rec, "r_factor", F64, r_factor),
 	FD(cr_stream_rec, "dtmf", dtmf, n_dtmf, sizeof(struct cr_dtmf)),
 	{NULL, U8, 0, 0, 0, 0},
 };

@@ -25,6 +25,17 @@ ip netns exec $NS "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --
   --profile "$HERE/../../drivers-config/af_packet.ini" > "$W/callrecd.out" 2>&1 & CRPID=$!
 sleep 3
 kill -0 $CRPID || { cat "$W/callrecd.out"; exit 1; }
+# phase 0: a steady tone call in real time, paused and resumed over the
+# control socket: afterwards its export must be silent exactly over the span
+sox -n -r 8000 -c 1 -t ul "$W/tone.ul" synth 10 sine 440 vol 0.5
+python3 "$HERE/../../bench/gen_call.py" "$W/tone.pcap" 0.14 "$W/tone.ul" >/dev/null
+ip netns exec $NS python3 "$HERE/inject.py" v0 "$W/tone.pcap" 1 & INJ=$!
+sleep 3.5
+"$BUILD/app/callrec" ctl pause --call-id bench-call@192.0.2.10 --store "$W/store"
+sleep 2
+"$BUILD/app/callrec" ctl resume --call-id bench-call@192.0.2.10 --store "$W/store"
+wait $INJ
+sleep 1
 # phase 1, on demand over the control socket: pause and resume the call while it runs
 ip netns exec $NS python3 "$HERE/inject.py" v0 "$A" 5 & INJ=$!
 sleep 2
@@ -60,7 +71,7 @@ for cmd in ("/callrec/fates", "/callrec/calls", "/callrec/store", "/callrec/work
 f = out["/callrec/fates"]
 print("telemetry:", out["/callrec/calls"], "received", f["received"])
 assert f["received"] == sum(v for k, v in f.items() if k not in ("received", "INDEX_FULL")) > 0, f
-assert out["/callrec/calls"]["calls"] == 2 and out["/callrec/calls"]["not_recorded"] == 1
+assert out["/callrec/calls"]["calls"] == 3 and out["/callrec/calls"]["not_recorded"] == 1
 PY
 kill -INT $CRPID; wait $CRPID; rc=$?; CRPID=
 cat "$W/callrecd.out"
@@ -71,7 +82,41 @@ echo "calls: $(q "SELECT from_user, record, rule, (SELECT COUNT(*) FROM chunks k
 [ "$(q "SELECT record||rule FROM calls WHERE from_user='alice'")" = "1default" ]
 "$BUILD/app/callrec" show --store "$W/store" --call-id 6d59ecbca1a4731a | tee "$W/show.txt" | grep "Not recorded"
 grep -q "Not recorded (pause by control)" "$W/show.txt"
-grep -q '^callrec_ondemand_total{by="control"} 2$' "$W/m.txt"
+"$BUILD/app/callrec" show --store "$W/store" --call-id bench-call@192.0.2.10 --json > "$W/tone.json"
+"$BUILD/app/callrec" export --store "$W/store" --call-id bench-call@192.0.2.10 --out "$W/tone.wav"
+python3 - "$W/tone.json" "$W/tone.wav" <<'PY'
+import json, struct, sys, wave
+from datetime import datetime, timezone
+c = json.load(open(sys.argv[1]))
+ts = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+start = min(ts(s["first"]) for s in c["streams"])
+sp = c["not_recorded_spans"]
+assert len(sp) == 1 and sp[0]["by"] == "control", sp
+a, b = ts(sp[0]["from"]) - start, ts(sp[0]["to"]) - start
+w = wave.open(sys.argv[2])
+n, r = w.getnframes(), w.getframerate()
+pcm = struct.unpack("<%dh" % (2 * n), w.readframes(n))
+for ch in (0, 1):
+    zeros = [k for k in range(n) if pcm[2 * k + ch] == 0]
+    runs, s0 = [], None
+    for k in range(n):
+        z = pcm[2 * k + ch] == 0
+        if z and s0 is None:
+            s0 = k
+        if (not z or k == n - 1) and s0 is not None:
+            if k - s0 > r * 0.1:
+                runs.append((s0 / r, k / r))
+            s0 = None
+    assert len(runs) == 1, (ch, runs)
+    da, db = runs[0][0] - a, runs[0][1] - b
+    print("channel %d: span %.3f-%.3f s, silence %.3f-%.3f s (%+.0f / %+.0f ms)" % (ch, a, b, runs[0][0],
+          runs[0][1], da * 1000, db * 1000))
+    # the span's edges are the signalling owner's packet clock when the command
+    # took effect (within 20 ms); the silence edges in the export fall on the
+    # next 20 ms packet, placed by RTP time (the injector's timing jitters)
+    assert abs(da) <= 0.045 and abs(db) <= 0.045, "boundary beyond 20 ms + one packet"
+PY
+grep -q '^callrec_ondemand_total{by="control"} 4$' "$W/m.txt"
 [ "$(q "SELECT record||rule FROM calls WHERE from_user='101'")" = "0rule.1" ]
 [ "$(q "SELECT COUNT(*) FROM chunks k JOIN calls c ON k.call_uid=c.uid WHERE c.from_user='alice'")" -gt 0 ]
 [ "$(q "SELECT COUNT(*) FROM chunks k JOIN calls c ON k.call_uid=c.uid WHERE c.from_user='101'")" = 0 ]

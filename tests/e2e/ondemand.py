@@ -61,6 +61,7 @@ open(tmp + "/n.ini", "w").write("[ondemand]\ndtmf_pause = *1\ndtmf_resume = *2\n
 log = subprocess.run([build + "/app/callrecd", "--pcap", pcap, "--store", tmp + "/n", "--config", tmp + "/n.ini",
                       "--metrics-file", tmp + "/m.prom"], check=True, capture_output=True, text=True).stderr
 assert "NOT_RECORDED" not in log, log
+assert "refused by its recording policy" in log, "refusals are not logged"
 m = open(tmp + "/m.prom").read()
 refused = float(re.search(r"^callrec_ondemand_refused_total (\S+)", m, re.M).group(1))
 print("refused on-demand requests:", refused)
