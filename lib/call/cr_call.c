@@ -350,6 +350,9 @@ apply_sdp(struct cr_call_tracker *t, struct cr_call *c, const struct cr_sip_msg 
 			p->clock_rate = md->fmt[k].clock_rate;
 			p->channels = md->fmt[k].channels;
 			strncpy(p->enc, md->fmt[k].enc, sizeof(p->enc) - 1);
+			p->kind = strcasecmp(p->enc, "telephone-event") == 0 ? CR_PT_EVENT
+				  : strcasecmp(p->enc, "CN") == 0	   ? CR_PT_CN
+									   : CR_PT_AUDIO;
 		}
 		/* replace the same address/port of this call, else append (bounded) */
 		int slot = -1;

@@ -50,9 +50,11 @@ struct cr_dtmf {
 };
 
 /** A payload type as the endpoint's SDP describes it. */
+enum { CR_PT_AUDIO = 0, CR_PT_EVENT, CR_PT_CN }; /* what a PT carries, from its name */
 struct cr_media_pt {
 	uint8_t pt;
 	uint8_t channels;
+	uint8_t kind; /**< CR_PT_*: classified once here, not per packet */
 	uint32_t clock_rate;
 	char enc[16];
 };

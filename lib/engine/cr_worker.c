@@ -386,12 +386,12 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 		cr_media_lookup(e, &k, t, s);
 		mp = pt_lookup(s, h.pt);
 	}
-	int is_event = mp && strcasecmp(mp->enc, "telephone-event") == 0;
+	int is_event = mp && mp->kind == CR_PT_EVENT;
 	if (h.pt < 96)
 		meta.clock_rate = cr_rtp_static_clock(h.pt);
 	else if (mp && !is_event)
 		meta.clock_rate = mp->clock_rate;
-	meta.is_cn = h.pt == 13 || h.pt == 19 || (mp && strcasecmp(mp->enc, "CN") == 0);
+	meta.is_cn = h.pt == 13 || h.pt == 19 || (mp && mp->kind == CR_PT_CN);
 	if (is_event && dtmf_event(s, &h, pl + h.hdr_len, t, mp->clock_rate ? mp->clock_rate : 8000))
 		ondemand_digit(w, s, t);
 	else if (!meta.is_cn && s->main_pt == 255)
