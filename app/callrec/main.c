@@ -28,6 +28,43 @@
 #include "cr_retain.h"
 #include "cr_index.h"
 #include "cr_pkt.h"
+#include "cr_crypt.h"
+#include "cr_manifest.h"
+#include "cr_store.h"
+
+/* keys and identities given on the command line (any command) */
+static struct {
+	struct cr_keyring kr;
+	struct cr_signer *signer; /* --sign-key: signs manifest deletions */
+	struct cr_signer *pubkey; /* --pubkey: verify */
+	struct cr_fieldkey fk;
+	int have_fk;
+	char actor[160];
+} g_sec;
+
+/* Write an audit line before acting; a store that cannot take it refuses
+ * the action (fail closed). object is protected like index fields. */
+static int
+audit(const char *store, const char *action, const char *object, const char *detail)
+{
+	char ob[1200], kp[PATH_MAX];
+	snprintf(kp, sizeof(kp), "%s/index.key", store);
+	if (object && g_sec.have_fk && cr_field_protect(&g_sec.fk, object, ob, sizeof(ob)) == 0) {
+		object = ob;
+	} else if (object && access(kp, F_OK) == 0) {
+		/* protected store, no key: never write the value in clear */
+		uint8_t d[32];
+		cr_sha256(object, strlen(object), d);
+		memcpy(ob, "sha256:", 7);
+		cr_hex(d, 8, ob + 7);
+		object = ob;
+	}
+	int r = cr_audit(store, g_sec.actor, action, object, detail);
+	if (r != 0)
+		fprintf(stderr, "callrec: cannot write the audit log of %s (%s): refused\n", store,
+			strerror(-r));
+	return r;
+}
 
 static int
 usage(FILE *f, int rc)
@@ -43,6 +80,13 @@ usage(FILE *f, int rc)
 		"       callrec hold  --store DIR --call-id ID [--release]\n"
 		"       callrec stats [--store DIR] [--metrics ADDR:PORT] [--json]\n"
 		"       callrec ctl start|stop|pause|resume --call-id ID (--store DIR | --socket PATH)\n"
+		"       callrec keys new --out FILE | keys new-signing --out FILE\n"
+		"       callrec keys rotate --store DIR --key-file NEW --key-file OLD [...]\n"
+		"       callrec verify --store DIR --pubkey FILE [--no-index] [--json]\n"
+		"       callrec audit --store DIR [--json]\n"
+		"Any command: --key-file FILE (repeatable; the first wraps new keys),\n"
+		"--key-command CMD (KMS hook printing key lines), --sign-key FILE (signs\n"
+		"manifest deletions: retention, hold release), --pubkey FILE (verify).\n"
 		"\n"
 		"T is ISO 8601 UTC (2026-11-26T05:03:45[.123][Z]) or seconds since the epoch.\n"
 		"fsck verifies every block (CRC) and index entry; exit 0 clean, 1 errors found.\n"
@@ -410,6 +454,11 @@ cmd_fsck(int argc, char **argv)
 			free(r);
 			return 1;
 		}
+	if ((repair || rebuild) && audit(store, repair ? "fsck-repair" : "rebuild-index", NULL,
+					  out) != 0) {
+		free(r);
+		return 1;
+	}
 	if (repair) {
 		struct cr_index *idx;
 		rc = cr_index_open(path, CR_INDEX_RW, &idx);
@@ -753,7 +802,15 @@ cmd_retain(int argc, char **argv, int is_hold)
 			fprintf(stderr, "callrec: no call with Call-ID '%s'\n", call_id);
 			return 1;
 		}
-		r = cr_hold_set(store, uid, call_id, !release, wall);
+		char uids[32], pcid[1200];
+		snprintf(uids, sizeof(uids), "%llu", (unsigned long long)uid);
+		if (audit(store, release ? "release" : "hold", call_id, uids) != 0)
+			return 1;
+		/* the holds file names the call as the index does (protected) */
+		const char *hid = call_id;
+		if (g_sec.have_fk && cr_field_protect(&g_sec.fk, call_id, pcid, sizeof(pcid)) == 0)
+			hid = pcid;
+		r = cr_hold_set(store, uid, hid, !release, wall);
 		if (r != 0) {
 			fprintf(stderr, "callrec: hold: %s\n", strerror(-r));
 			return 1;
@@ -762,6 +819,19 @@ cmd_retain(int argc, char **argv, int is_hold)
 		return 0;
 	}
 	struct cr_retain_report rep;
+	pol.signer = g_sec.signer;
+	char mpath[PATH_MAX];
+	snprintf(mpath, sizeof(mpath), "%s/manifest.log", store);
+	if (!dry && g_sec.signer == NULL && access(mpath, F_OK) == 0) {
+		cr_index_close(idx);
+		fprintf(stderr, "callrec: %s keeps a signed manifest: deleting needs --sign-key FILE "
+				"(or --dry-run)\n", store);
+		return 1;
+	}
+	if (!dry && audit(store, "retention", NULL, now ? "simulated clock" : NULL) != 0) {
+		cr_index_close(idx);
+		return 1;
+	}
 	r = cr_retain_run(store, idx, &pol, now ? now : wall, dry, &rep, json ? NULL : stdout);
 	cr_index_close(idx);
 	if (r != 0) {
@@ -783,12 +853,239 @@ cmd_retain(int argc, char **argv, int is_hold)
 	return 0;
 }
 
+/* Take the key options out of argv (they apply to every command). */
+static int
+prescan(int *argc, char **argv)
+{
+	cr_audit_actor(g_sec.actor, sizeof(g_sec.actor));
+	const char *store = NULL;
+	char err[512];
+	int o = 1;
+	for (int i = 1; i < *argc; i++) {
+		static const char *const names[] = {"--key-file", "--key-command", "--sign-key",
+						    "--pubkey"};
+		int k = -1;
+		const char *val = NULL;
+		for (int j = 0; j < 4; j++) {
+			size_t l = strlen(names[j]);
+			if (strcmp(argv[i], names[j]) == 0) {
+				k = j;
+				if (i + 1 >= *argc)
+					return bad("%s needs an argument", names[j]);
+				val = argv[++i];
+			} else if (strncmp(argv[i], names[j], l) == 0 && argv[i][l] == '=') {
+				k = j;
+				val = argv[i] + l + 1;
+			}
+			if (k >= 0)
+				break;
+		}
+		if ((strcmp(argv[i], "--store") == 0) && i + 1 < *argc)
+			store = argv[i + 1];
+		if (k < 0) {
+			argv[o++] = argv[i];
+			continue;
+		}
+		int r = k == 0	 ? cr_keyring_load(&g_sec.kr, val, err, sizeof(err))
+			: k == 1 ? cr_keyring_load_cmd(&g_sec.kr, val, err, sizeof(err))
+			: k == 2 ? cr_sign_load(&g_sec.signer, val, 1, err, sizeof(err))
+				 : cr_sign_load(&g_sec.pubkey, val, 0, err, sizeof(err));
+		if (r != 0) {
+			fprintf(stderr, "callrec: %s\n", err);
+			return 2;
+		}
+	}
+	*argc = o;
+	argv[o] = NULL;
+	if (g_sec.kr.n)
+		cr_store_set_keyring(&g_sec.kr);
+	if (store && g_sec.kr.n) {
+		uint8_t secret[32];
+		int mode;
+		int r = cr_store_index_secret(store, &g_sec.kr, 0, secret, &mode, err, sizeof(err));
+		if (r == 0 && cr_fieldkey_init(&g_sec.fk, (enum cr_pii_mode)mode, secret) == 0) {
+			g_sec.have_fk = 1;
+			cr_index_set_default_fieldkey(&g_sec.fk);
+		} else if (r != -ENOENT) {
+			fprintf(stderr, "callrec: %s\n", err);
+			return 1;
+		}
+		cr_wipe(secret, sizeof(secret));
+	}
+	return 0;
+}
+
+static int
+cmd_keys(int argc, char **argv)
+{
+	const char *sub = argc > 2 ? argv[2] : "";
+	const char *out = NULL, *store = NULL;
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+			store = argv[++i];
+		else
+			return bad("keys: unexpected argument '%s'", argv[i]);
+	}
+	if (strcmp(sub, "new") == 0 || strcmp(sub, "new-signing") == 0) {
+		if (out == NULL)
+			return bad("keys %s needs --out FILE", sub);
+		uint64_t id = 0;
+		int r = sub[3] ? cr_sign_new_files(out) : cr_key_file_new(out, &id);
+		if (r != 0) {
+			fprintf(stderr, "callrec: cannot create %s: %s\n", out, strerror(-r));
+			return 1;
+		}
+		if (sub[3])
+			printf("wrote %s (private, 0600) and %s.pub\n", out, out);
+		else
+			printf("wrote %s (mode 0600), key id %016llx\n", out, (unsigned long long)id);
+		return 0;
+	}
+	if (strcmp(sub, "rotate") == 0) {
+		if (store == NULL)
+			return bad("%s", "keys rotate needs --store DIR");
+		if (g_sec.kr.n < 1)
+			return bad("%s", "keys rotate needs --key-file NEW (first) and the old key files");
+		char id[32];
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)g_sec.kr.k[0].id);
+		if (audit(store, "keys-rotate", id, NULL) != 0)
+			return 1;
+		struct cr_rotate_report rep;
+		int r = cr_store_rotate(store, &g_sec.kr, &rep, stderr);
+		printf("%llu encrypted files: %llu re-wrapped to key %s, %llu already, %llu failed\n",
+		       (unsigned long long)rep.files, (unsigned long long)rep.rewrapped, id,
+		       (unsigned long long)rep.already, (unsigned long long)rep.failed);
+		return r != 0 || rep.failed ? 1 : 0;
+	}
+	return bad("keys: '%s' is not new, new-signing or rotate", sub);
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	const char *store = NULL;
+	int json = 0, no_index = 0;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+			store = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--no-index") == 0)
+			no_index = 1;
+		else
+			return bad("verify: unexpected argument '%s'", argv[i]);
+	}
+	if (store == NULL)
+		return bad("%s", "verify needs --store DIR");
+	if (g_sec.pubkey == NULL && g_sec.signer)
+		g_sec.pubkey = g_sec.signer; /* a private key verifies too */
+	struct cr_fsck_report *rep = calloc(1, sizeof(*rep));
+	if (rep == NULL)
+		return 1;
+	int r = cr_fsck_verify(store, g_sec.pubkey, !no_index, rep);
+	if (r != 0) {
+		fprintf(stderr, "callrec: verify failed: %s\n", strerror(-r));
+		free(rep);
+		return 1;
+	}
+	if (json) {
+		cr_fsck_print(stdout, rep, 1);
+	} else {
+		printf("manifest: %llu lines; %llu segments sealed, %llu deleted by retention; "
+		       "%llu files: %llu changed, %llu removed, %llu unlisted; %llu index rows differ\n",
+		       (unsigned long long)rep->manifest_lines, (unsigned long long)rep->manifest_sealed,
+		       (unsigned long long)rep->manifest_deleted, (unsigned long long)rep->segments,
+		       (unsigned long long)rep->changed_segments,
+		       (unsigned long long)rep->removed_segments,
+		       (unsigned long long)rep->unlisted_segments,
+		       (unsigned long long)rep->index_rows_differ);
+		for (uint32_t i = 0; i < rep->n_msgs; i++)
+			printf("%s\n", rep->msgs[i]);
+		printf("%s\n", rep->errors ? "TAMPERING OR DAMAGE FOUND" : "verified");
+	}
+	int rc = rep->errors ? 1 : 0;
+	free(rep);
+	return rc;
+}
+
+static int
+audit_print(void *ctx, uint64_t n, const char *body)
+{
+	(void)n;
+	int json = *(int *)ctx;
+	if (!json) {
+		printf("%s\n", body);
+		return 0;
+	}
+	unsigned long long nn;
+	long long t;
+	char a[160], act[64], ob[1300], d[600];
+	if (sscanf(body, "v1 %llu %lld %159s %63s %1299s %599s", &nn, &t, a, act, ob, d) != 6)
+		return 0;
+	printf("{\"n\":%llu,\"t_ns\":%lld,\"actor\":", nn, t);
+	json_str(stdout, a);
+	printf(",\"action\":");
+	json_str(stdout, act);
+	printf(",\"object\":");
+	json_str(stdout, ob);
+	printf(",\"detail\":");
+	json_str(stdout, d);
+	printf("}\n");
+	return 0;
+}
+
+static int
+cmd_audit(int argc, char **argv)
+{
+	const char *store = NULL;
+	int json = 0;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+			store = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else
+			return bad("audit: unexpected argument '%s'", argv[i]);
+	}
+	if (store == NULL)
+		return bad("%s", "audit needs --store DIR");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/audit.log", store);
+	uint64_t lines = 0;
+	int r = cr_chainlog_read(path, NULL, audit_print, &json, &lines);
+	if (r == -ENOENT) {
+		fprintf(stderr, "callrec: %s: no audit log yet\n", store);
+		return 0;
+	}
+	if (r != 0) {
+		fprintf(stderr, "callrec: audit log line %llu: %s\n", (unsigned long long)lines,
+			r == -EBADMSG ? "does not parse or breaks the hash chain: edited, removed or "
+					"reordered lines"
+				      : strerror(-r));
+		return 1;
+	}
+	fprintf(stderr, "audit log: %llu lines, hash chain intact\n", (unsigned long long)lines);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage(stderr, 2);
+	umask(027); /* audit log, index and rebuilt files: no access for others */
+	int pr = prescan(&argc, argv);
+	if (pr != 0)
+		return pr;
 	const char *cmd = argv[1];
+	if (strcmp(cmd, "keys") == 0)
+		return cmd_keys(argc, argv);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(argc, argv);
+	if (strcmp(cmd, "audit") == 0)
+		return cmd_audit(argc, argv);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
 		return usage(stdout, 0);
 	int is_calls = strcmp(cmd, "calls") == 0, is_show = strcmp(cmd, "show") == 0;
@@ -885,6 +1182,20 @@ main(int argc, char **argv)
 	int r = cr_index_open(path, CR_INDEX_RO, &idx);
 	if (r != 0) {
 		fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+		return 1;
+	}
+	if ((is_export || is_show) &&
+	    audit(store, is_export ? "export" : "show", flt.call_id,
+		  is_export ? xo.out_path : NULL) != 0) {
+		cr_index_close(idx);
+		return 1;
+	}
+	char kp[PATH_MAX];
+	snprintf(kp, sizeof(kp), "%s/index.key", store);
+	if ((is_export || is_show) && !g_sec.have_fk && access(kp, F_OK) == 0) {
+		cr_index_close(idx);
+		fprintf(stderr, "callrec: %s is encrypted: give its master key (--key-file FILE "
+				"or --key-command CMD)\n", store);
 		return 1;
 	}
 	if (is_export) {

@@ -30,9 +30,24 @@
 
 #include "cr_call.h"
 #include "cr_engine.h"
+#include "cr_index.h"
+#include "cr_store.h"
+#include "cr_crypt.h"
+#include "cr_manifest.h"
 #include "cr_policy.h"
 #include "cr_retain.h"
 #include "cr_pkt.h"
+
+/* [security]: keys live here for the whole run (read-only once loaded) */
+static struct {
+	char key_file[PATH_MAX], key_command[1024], sign_key[PATH_MAX];
+	int manifest; /* -1: default (on when keys or a signing key are given) */
+	int pii;      /* -1: default (encrypt with a key, else plain) */
+	struct cr_keyring kr;
+	struct cr_signer *signer;
+	struct cr_fieldkey fk;
+} g_sec = {.manifest = -1, .pii = -1};
+static const char *g_store_dir; /* for the audit log */
 
 #define MAX_PCAPS CR_ENGINE_MAX_PORTS
 
@@ -120,7 +135,33 @@ static struct {
 	char listen[64]; /* "addr:port", "" = off */
 	int fd;
 	volatile int stop;
+	char token[129]; /* bearer token ([telemetry] token_file), "" = none */
 } g_http = {.listen = "127.0.0.1:9464", .fd = -1};
+
+/* loopback listeners may go without a token; anything else may not */
+static int
+listen_is_loopback(const char *spec)
+{
+	return strncmp(spec, "127.", 4) == 0 || strncmp(spec, "[::1]:", 6) == 0 ||
+	       strncmp(spec, "localhost:", 10) == 0;
+}
+
+/* the request carries "Authorization: Bearer TOKEN" (compared in constant time) */
+static int
+http_authorized(const char *req)
+{
+	if (g_http.token[0] == 0)
+		return 1;
+	const char *h = strcasestr(req, "\r\nAuthorization: Bearer ");
+	if (h == NULL)
+		return 0;
+	h += 25;
+	size_t n = strcspn(h, "\r\n"), tl = strlen(g_http.token);
+	unsigned diff = (unsigned)(n ^ tl);
+	for (size_t i = 0; i < tl; i++)
+		diff |= (unsigned)(i < n ? h[i] : 0) ^ (unsigned)g_http.token[i];
+	return diff == 0;
+}
 
 static int
 http_open(const char *spec)
@@ -181,7 +222,9 @@ http_reply(int c)
 	char *body = NULL;
 	size_t blen = 0;
 	const char *status = "404 Not Found";
-	if (strncmp(req, "GET /metrics ", 13) == 0 || strncmp(req, "GET /metrics?", 13) == 0) {
+	if (!http_authorized(req)) {
+		status = "401 Unauthorized";
+	} else if (strncmp(req, "GET /metrics ", 13) == 0 || strncmp(req, "GET /metrics?", 13) == 0) {
 		FILE *m = open_memstream(&body, &blen);
 		if (m) {
 			cr_engine_metrics(g_engine, m);
@@ -262,7 +305,25 @@ ctl_serve(int c)
 						: strerror(-r));
 			ans = buf;
 		}
-		fprintf(stderr, "callrecd: control: %s %s: %s", cr_rec_action_name(a), sp + 1, ans);
+		/* who asked, in the audit log; the Call-ID as the index keeps it */
+		struct ucred uc;
+		socklen_t ul = sizeof(uc);
+		char actor[64], act[32], pid[1200];
+		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+			snprintf(actor, sizeof(actor), "ctl:uid=%u,pid=%d", (unsigned)uc.uid, (int)uc.pid);
+		else
+			snprintf(actor, sizeof(actor), "ctl:unknown");
+		snprintf(act, sizeof(act), "ctl-%s", cr_rec_action_name(a));
+		const char *shown = sp + 1;
+		if (g_sec.fk.mode != CR_PII_PLAIN &&
+		    cr_field_protect(&g_sec.fk, sp + 1, pid, sizeof(pid)) == 0)
+			shown = pid;
+		char res[64];
+		snprintf(res, sizeof(res), "%.*s", (int)strcspn(ans, "\n"), ans);
+		if (cr_audit(g_store_dir, actor, act, shown, res) != 0)
+			fprintf(stderr, "callrecd: control: audit log not written\n");
+		fprintf(stderr, "callrecd: control: %s %.24s%s: %s", cr_rec_action_name(a), shown,
+			strlen(shown) > 24 ? "..." : "", ans);
 	}
 	(void)!send(c, ans, strlen(ans), MSG_NOSIGNAL);
 }
@@ -343,6 +404,26 @@ on_hup(int sig)
 	g_hup = 1;
 }
 
+/* the configuration in force goes to the audit log by its digest */
+static void
+audit_config(const char *what)
+{
+	char d[80] = "-";
+	if (g_config_path) {
+		FILE *f = fopen(g_config_path, "re");
+		static char buf[1 << 16];
+		size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+		if (f)
+			fclose(f);
+		uint8_t h[32];
+		cr_sha256(buf, n, h);
+		memcpy(d, "sha256:", 7);
+		cr_hex(h, 16, d + 7);
+	}
+	if (cr_audit(g_store_dir, "callrecd", what, g_config_path ? g_config_path : "-", d) != 0)
+		fprintf(stderr, "callrecd: audit log of %s not written\n", g_store_dir);
+}
+
 static struct cr_policy *
 reload(void)
 {
@@ -365,10 +446,12 @@ reload(void)
 		return NULL;
 	}
 	pthread_mutex_lock(&g_retain.mu);
+	np.signer = g_sec.signer;
 	g_retain.pol = np;
 	pthread_mutex_unlock(&g_retain.mu);
 	fprintf(stderr, "callrecd: SIGHUP: reloaded %s (%u policy rules, %u retention classes)\n",
 		g_config_path, cr_policy_rules(pol), np.n);
+	audit_config("config-reload");
 	/* the signalling lcore may still be reading the old one: freed a tick later */
 	return cr_engine_swap_policy(g_engine, pol);
 }
@@ -504,7 +587,9 @@ struct opts {
 	unsigned n_sets;
 	const char *metrics_file;
 	int fault_errno;
+	const char *key_file, *sign_key; /* --key-file, --sign-key (over [security]) */
 };
+
 
 /* --fault write:N[:ENOSPC|EIO] | alloc:N  (test knob: fail at a rate of 1/N) */
 static int
@@ -644,6 +729,12 @@ static const struct cfg_key {
 	{"ondemand", "lookback_s", "0", "engine", "seconds of a skipped call kept for a start"},
 	{"ondemand", "socket", "STORE/ctl.sock", "app", "control socket (0660)"},
 	{"telemetry", "listen", "127.0.0.1:9464", "app", "GET /metrics (live); off"},
+	{"telemetry", "token_file", "none", "app", "bearer token for /metrics; required off loopback"},
+	{"security", "key_file", "none", "app", "master key file (mode 0600): encrypt segments (--key-file)"},
+	{"security", "key_command", "none", "app", "command printing key lines (KMS hook)"},
+	{"security", "sign_key", "none", "app", "Ed25519 private key (0600): sign the manifest (--sign-key)"},
+	{"security", "manifest", "yes with keys", "app", "yes|no: chain sealed segments in manifest.log"},
+	{"security", "index_pii", "encrypt with keys", "app", "plain|hash|encrypt Call-ID, users, URIs"},
 	{"limits", "max_calls", "16384", "engine", "calls tracked at once (4.2 KB each)"},
 	{"limits", "max_streams", "16384", "engine", "RTP streams per worker (1.4 KB + chunk_kb each)"},
 	{"limits", "media_entries", "65536", "engine", "SDP endpoints at once (0.7 KB each)"},
@@ -812,6 +903,34 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 			snprintf(g_http.listen, sizeof(g_http.listen), "%s", v);
 		}
 	}
+	if ((v = rte_cfgfile_get_entry(cf, "telemetry", "token_file"))) {
+		int fd = open(v, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		ssize_t n = -1;
+		if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 077) == 0)
+			n = read(fd, g_http.token, sizeof(g_http.token) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (n > 0)
+			g_http.token[n] = 0;
+		g_http.token[strcspn(g_http.token, "\r\n")] = 0;
+		if (n <= 0 || strlen(g_http.token) < 16) {
+			fprintf(stderr,
+				"callrecd: %s: [telemetry] token_file: '%s' must be a file of mode 0600 "
+				"holding a token of 16+ characters\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+	}
+	if (g_http.listen[0] && !listen_is_loopback(g_http.listen) && g_http.token[0] == 0) {
+		fprintf(stderr,
+			"callrecd: %s: [telemetry] listen = %s is reachable from other hosts: set "
+			"[telemetry] token_file (scrapers send Authorization: Bearer TOKEN)\n",
+			path, g_http.listen);
+		rte_cfgfile_close(cf);
+		return 2;
+	}
 	/* on demand: the SIP header, DTMF sequences, the control socket */
 	static char hdr[64], seq[5][16], sock[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "ondemand", "header"))) {
@@ -854,6 +973,34 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		rte_cfgfile_close(cf);
 		return 2;
 	}
+	if ((v = rte_cfgfile_get_entry(cf, "security", "key_file")))
+		snprintf(g_sec.key_file, sizeof(g_sec.key_file), "%s", v);
+	if ((v = rte_cfgfile_get_entry(cf, "security", "key_command")))
+		snprintf(g_sec.key_command, sizeof(g_sec.key_command), "%s", v);
+	if ((v = rte_cfgfile_get_entry(cf, "security", "sign_key")))
+		snprintf(g_sec.sign_key, sizeof(g_sec.sign_key), "%s", v);
+	if ((v = rte_cfgfile_get_entry(cf, "security", "manifest"))) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+			fprintf(stderr, "callrecd: %s: [security] manifest: '%s' is not yes or no\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		g_sec.manifest = strcmp(v, "yes") == 0;
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "security", "index_pii"))) {
+		g_sec.pii = strcmp(v, "plain") == 0	? CR_PII_PLAIN
+			    : strcmp(v, "hash") == 0	? CR_PII_HASH
+			    : strcmp(v, "encrypt") == 0 ? CR_PII_ENCRYPT
+							: -2;
+		if (g_sec.pii == -2) {
+			fprintf(stderr,
+				"callrecd: %s: [security] index_pii: '%s' is not plain, hash or encrypt\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+	}
 	static char profile[PATH_MAX];
 	if ((v = rte_cfgfile_get_entry(cf, "ports", "profile")) && o->profile == NULL) {
 		snprintf(profile, sizeof(profile), "%s", v);
@@ -874,6 +1021,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		{"profile", required_argument, NULL, 'f'}, {"fault", required_argument, NULL, 'F'},
 		{"check", no_argument, NULL, 'C'}, {"metrics-file", required_argument, NULL, 'M'},
 		{"set", required_argument, NULL, 'S'}, {"help-config", no_argument, NULL, 'H'},
+		{"key-file", required_argument, NULL, 'K'}, {"sign-key", required_argument, NULL, 'G'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -917,6 +1065,12 @@ parse_app_args(int argc, char **argv, struct opts *o)
 		case 'M':
 			o->metrics_file = optarg;
 			break;
+		case 'K':
+			o->key_file = optarg;
+			break;
+		case 'G':
+			o->sign_key = optarg;
+			break;
 		case 'H':
 			help_config();
 			exit(0);
@@ -944,11 +1098,67 @@ parse_app_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* Keys, signing key, index protection; refuses to start on any doubt. */
+static int
+setup_security(const struct opts *o, struct cr_engine_cfg *cfg)
+{
+	char err[512];
+	const char *kf = o->key_file ? o->key_file : g_sec.key_file[0] ? g_sec.key_file : NULL;
+	const char *sk = o->sign_key ? o->sign_key : g_sec.sign_key[0] ? g_sec.sign_key : NULL;
+	int r = 0;
+	if (kf && (r = cr_keyring_load(&g_sec.kr, kf, err, sizeof(err))) != 0)
+		goto bad;
+	if (g_sec.key_command[0] &&
+	    (r = cr_keyring_load_cmd(&g_sec.kr, g_sec.key_command, err, sizeof(err))) != 0)
+		goto bad;
+	if (sk && (r = cr_sign_load(&g_sec.signer, sk, 1, err, sizeof(err))) != 0)
+		goto bad;
+	int keys = g_sec.kr.n > 0;
+	if (mkdir(o->store, 0750) != 0 && errno != EEXIST) {
+		snprintf(err, sizeof(err), "store %s: %s", o->store, strerror(errno));
+		r = -errno;
+		goto bad;
+	}
+	if (keys) {
+		cr_store_set_keyring(&g_sec.kr);
+		cfg->keyring = &g_sec.kr;
+	}
+	int pii = g_sec.pii >= 0 ? g_sec.pii : keys ? CR_PII_ENCRYPT : CR_PII_PLAIN;
+	if (pii != CR_PII_PLAIN) {
+		uint8_t secret[32];
+		if (!keys) {
+			snprintf(err, sizeof(err), "[security] index_pii = %s needs a master key "
+				 "(key_file or key_command)", pii == CR_PII_HASH ? "hash" : "encrypt");
+			r = -ENOKEY;
+			goto bad;
+		}
+		int mode;
+		if ((r = cr_store_index_secret(o->store, &g_sec.kr, pii, secret, &mode, err,
+					       sizeof(err))) != 0 ||
+		    (r = cr_fieldkey_init(&g_sec.fk, (enum cr_pii_mode)mode, secret)) != 0)
+			goto bad;
+		if (mode != pii)
+			fprintf(stderr, "callrecd: the store protects index fields by %s (made so); "
+				"[security] index_pii is ignored\n", mode == CR_PII_HASH ? "hash" : "encryption");
+		cr_wipe(secret, sizeof(secret));
+		cfg->fieldkey = &g_sec.fk;
+		cr_index_set_default_fieldkey(&g_sec.fk);
+	}
+	cfg->manifest = g_sec.manifest >= 0 ? g_sec.manifest : keys || g_sec.signer;
+	cfg->signer = g_sec.signer;
+	g_retain.pol.signer = g_sec.signer;
+	return 0;
+bad:
+	fprintf(stderr, "callrecd: %s\n", err);
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o = {.workers = 1, .progress = isatty(STDERR_FILENO)};
 	struct cr_engine_cfg cfg;
+	umask(027); /* recordings, index, logs: never readable by others */
 	cr_engine_cfg_defaults(&cfg);
 	cr_retain_defaults(&g_retain.pol);
 
@@ -1095,7 +1305,10 @@ main(int argc, char **argv)
 	if (o.fault_alloc)
 		cfg.fault_block_every = o.fault_alloc;
 
+	if ((r = setup_security(&o, &cfg)) != 0)
+		return r;
 	g_retain.store = o.store;
+	g_store_dir = o.store;
 	g_engine = cr_engine_create(&cfg);
 	if (g_engine == NULL) {
 		fprintf(stderr, "callrecd: cannot start: %s\n", strerror(errno));
@@ -1107,6 +1320,7 @@ main(int argc, char **argv)
 	g_config_path = o.config;
 	g_sets = o.sets;
 	g_n_sets = o.n_sets;
+	audit_config(live ? "start" : "import");
 	if (live)
 		signal(SIGHUP, on_hup);
 	/* live recording: the cleaner deletes what retention says, on the wall clock */

@@ -126,7 +126,9 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/index.sqlite", cfg->store_dir);
-	if ((r = cr_index_open(path, CR_INDEX_RW, &e->idx)) != 0) {
+	if ((r = cr_index_open(path, CR_INDEX_RW, &e->idx)) == 0)
+		cr_index_set_fieldkey(e->idx, cfg->fieldkey);
+	if (r != 0) {
 		CR_LOG(ERR, "cannot open index %s: %s", path,
 		       e->idx ? cr_index_errmsg(e->idx) : strerror(-r));
 		errno = -r;

@@ -26,6 +26,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct cr_keyring;
+struct cr_fieldkey;
+struct cr_signer;
+
 #define CR_ENGINE_MAX_PORTS 16
 #define CR_ENGINE_MAX_WORKERS 64
 
@@ -67,6 +71,10 @@ struct cr_engine_cfg {
 	const char *rec_header;	    /**< on-demand SIP header (default "X-Record"; NULL: none) */
 	const char *dtmf_seq[5];    /**< on-demand DTMF sequences by enum cr_rec_action */
 	int64_t lookback_ns;	    /**< keep this much of a skipped call for an on-demand start */
+	const struct cr_keyring *keyring;   /**< encrypt segments (NULL: plain); caller keeps it */
+	const struct cr_fieldkey *fieldkey; /**< protect index fields (NULL: plain) */
+	int manifest;		 /**< chain sealed segments in STORE/manifest.log */
+	struct cr_signer *signer; /**< signs its lines (NULL: unsigned); caller keeps it */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */
 	int64_t rtp_timeout_ns;	  /**< stream ends after this inactivity */

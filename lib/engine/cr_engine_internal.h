@@ -270,6 +270,8 @@ struct cr_engine {
 	volatile int idx_stop;
 	uint64_t idx_calls, idx_streams, idx_chunks, idx_batches, idx_errors;
 	uint64_t idx_meta_errors; /* records the meta segments could not keep */
+	uint64_t manifest_errors;  /* manifest lines that could not be written */
+	uint64_t manifest_lines;   /* number of the last line written */
 	int idx_failed;		  /* a commit failed: segments are left for recovery */
 	int idx_err;
 	struct cr_worker *workers; /* n_workers of them */

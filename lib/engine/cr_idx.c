@@ -3,6 +3,9 @@
  * transactions (one per drain, at most every 200 ms), never on the packet
  * path. Overload policy: producers in live mode drop the record and count
  * INDEX_FULL when the message pool or ring is exhausted; offline imports wait. */
+#include <errno.h>
+#include <limits.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <rte_pause.h>
 
 #include "cr_engine_internal.h"
+#include "cr_manifest.h"
 
 struct cr_msg *
 cr_idx_msg_get(struct cr_engine *e)
@@ -94,6 +98,106 @@ meta_fail(struct cr_engine *e, struct meta *m, int r)
 	}
 }
 
+static int64_t
+wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* a sealed segment goes into the manifest chain (off the packet path) */
+static void
+manifest_seal(struct cr_engine *e, const char *rel)
+{
+	if (!e->cfg.manifest)
+		return;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", e->cfg.store_dir, rel);
+	uint8_t d[32];
+	uint64_t size;
+	int r = cr_seg_digest(path, d, &size);
+	int64_t m = r == 0 ? cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "seal", rel, size,
+						 d, wall_ns())
+			   : r;
+	if (m < 0 && e->manifest_errors++ == 0)
+		CR_LOG(ERR, "manifest: cannot enter %s: %s (verify will report it)", rel,
+		       strerror((int)-m));
+	if (m > 0)
+		__atomic_store_n(&e->manifest_lines, (uint64_t)m, __ATOMIC_RELAXED);
+}
+
+struct known {
+	char (*rel)[128];
+	size_t n, cap;
+};
+
+static int
+known_add(void *ctx, const struct cr_manifest_entry *me)
+{
+	struct known *k = ctx;
+	if (strcmp(me->op, "seal") != 0)
+		return 0;
+	if (k->n == k->cap) {
+		size_t nc = k->cap ? k->cap * 2 : 256;
+		char(*nr)[128] = realloc(k->rel, nc * sizeof(*nr));
+		if (nr == NULL)
+			return -ENOMEM;
+		k->rel = nr;
+		k->cap = nc;
+	}
+	memcpy(k->rel[k->n++], me->rel, 128);
+	return 0;
+}
+
+static int
+known_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int
+adopt_one(void *ctx, const struct cr_seg_rec *g)
+{
+	void **a = ctx;
+	struct cr_engine *e = a[0];
+	struct known *k = a[1];
+	if (g->state != CR_SEG_SEALED)
+		return 0;
+	char key[128];
+	snprintf(key, sizeof(key), "%s", g->rel);
+	if (k->n && bsearch(key, k->rel, k->n, sizeof(*k->rel), known_cmp))
+		return 0;
+	manifest_seal(e, g->rel);
+	return 0;
+}
+
+/* Sealed segments the manifest lacks (recovered after a crash, or sealed
+ * before the manifest was turned on) are entered at start. */
+static void
+manifest_start(struct cr_engine *e)
+{
+	if (!e->cfg.manifest)
+		return;
+	struct known k = {NULL, 0, 0};
+	uint64_t bad = 0;
+	int r = cr_manifest_read(e->cfg.store_dir, NULL, known_add, &k, &bad);
+	if (r != 0 && r != -ENOENT)
+		CR_LOG(ERR, "manifest: line %" PRIu64 " does not verify (%s); appending anyway",
+		       bad, strerror(-r));
+	if (k.n)
+		qsort(k.rel, k.n, sizeof(*k.rel), known_cmp);
+	void *a[2] = {e, &k};
+	cr_index_segments(e->idx, adopt_one, a);
+	free(k.rel);
+	int64_t m = cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "start", NULL, 0, NULL,
+				       wall_ns());
+	if (m < 0)
+		e->manifest_errors++;
+	else
+		__atomic_store_n(&e->manifest_lines, (uint64_t)m, __ATOMIC_RELAXED);
+}
+
 static void
 meta_seal(struct cr_engine *e, struct meta *m)
 {
@@ -105,6 +209,7 @@ meta_seal(struct cr_engine *e, struct meta *m)
 		return;
 	}
 	meta_mark(e, m, CR_SEG_SEALED);
+	manifest_seal(e, m->w.rel);
 }
 
 /* the staged records as one block of the current meta segment */
@@ -123,6 +228,7 @@ meta_block(struct cr_engine *e, struct meta *m)
 		snprintf(rel, sizeof(rel), "segments/%04d/%02d/%02d/%02d/m-r%llu-%llu.seg",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			 (unsigned long long)(e->uid_base >> 40), (unsigned long long)m->seq + 1);
+		m->w.kr = e->cfg.keyring;
 		r = cr_segw_open(&m->w, e->cfg.store_dir, rel, 0xffff, m->seq + 1, m->clock);
 		if (r == 0) {
 			m->seq++;
@@ -189,6 +295,7 @@ idx_main(void *arg)
 		mt.raw = NULL;
 		e->idx_meta_errors++;
 	}
+	manifest_start(e);
 	void *objs[256];
 	for (;;) {
 		unsigned n = rte_ring_sc_dequeue_burst(e->idx_ring, objs, RTE_DIM(objs), NULL);
@@ -233,6 +340,8 @@ idx_main(void *arg)
 					/* after a failed commit the index lacks rows: every
 					 * segment stays unsealed in it, so the next start
 					 * re-enters them from the segments (recovery) */
+					if (m->seg.state == CR_SEG_SEALED)
+						manifest_seal(e, m->seg.rel);
 					if (e->idx_failed && m->seg.state == CR_SEG_SEALED)
 						m->seg.state = CR_SEG_OPEN;
 					r = m->seg.state == CR_SEG_GONE
@@ -273,6 +382,9 @@ idx_main(void *arg)
 	cr_segw_free(&mt.w);
 	free(mt.raw);
 	free(mt.blk);
+	if (e->cfg.manifest &&
+	    cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "stop", NULL, 0, NULL, wall_ns()) < 0)
+		e->manifest_errors++;
 	return NULL;
 }
 

@@ -459,6 +459,7 @@ open_seg(struct cr_engine *e, struct ioseg *s, unsigned worker, int64_t t)
 	snprintf(rel, sizeof(rel), "segments/%04d/%02d/%02d/%02d/w%u%s-r%llu-%llu.seg",
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, worker, cls,
 		 (unsigned long long)(e->uid_base >> 40), (unsigned long long)s->seq + 1);
+	s->w.kr = e->cfg.keyring;
 	int r = cr_segw_open(&s->w, e->cfg.store_dir, rel, (uint16_t)worker, s->seq + 1, t);
 	if (r != 0)
 		return r;

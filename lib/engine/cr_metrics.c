@@ -139,6 +139,13 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	one(f, "callrec_index_errors_total", "counter", "index writes that failed",
 	    (double)e->idx_errors);
 	one(f, "callrec_index_batches_total", "counter", "index transactions", (double)e->idx_batches);
+	if (e->cfg.manifest) {
+		/* kept elsewhere (Prometheus), the line count anchors the manifest's tail */
+		one(f, "callrec_manifest_lines", "gauge", "lines of STORE/manifest.log (last written)",
+		    (double)__atomic_load_n(&e->manifest_lines, __ATOMIC_RELAXED));
+		one(f, "callrec_manifest_errors_total", "counter", "manifest lines not written",
+		    (double)e->manifest_errors);
+	}
 
 	uint64_t mh[CR_MOS_BUCKETS + 1] = {0}, jh[CR_JIT_BUCKETS + 1] = {0};
 	double ms = 0, js = 0;

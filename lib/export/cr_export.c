@@ -51,6 +51,8 @@ struct loader {
 	size_t msglen;
 	int32_t last_seq;
 	int64_t ext;
+	struct cr_dkey dk; /* of the open segment, when encrypted */
+	int enc;
 };
 
 static int
@@ -70,6 +72,33 @@ load_block(struct loader *L, const struct cr_chunk_rec *c)
 			return -EIO;
 		}
 		snprintf(L->seg, sizeof(L->seg), "%s", c->segment);
+		if (L->enc)
+			cr_dkey_wipe(&L->dk);
+		L->enc = 0;
+		uint8_t h[CR_SEG_HDR_ENC_LEN];
+		ssize_t hn = pread(L->fd, h, sizeof(h), 0);
+		if (hn < CR_SEG_HDR_LEN || cr_seg_header_check(h, (size_t)hn) != 0) {
+			snprintf(L->msg, L->msglen, "%s: not a segment (bad header)", c->segment);
+			close(L->fd);
+			L->fd = -1;
+			return -EBADMSG;
+		}
+		if (cr_seg_encrypted(h)) {
+			int k = hn == (ssize_t)sizeof(h)
+					? cr_seg_dkey(h, cr_store_keyring(), &L->dk, NULL)
+					: -EINVAL;
+			if (k != 0) {
+				snprintf(L->msg, L->msglen, "%s: %s", c->segment,
+					 k == -ENOKEY ? "encrypted, and no key given has the id of "
+							"its master key (--key-file)"
+						      : "encrypted, its key slots fail authentication "
+							"(altered, or a wrong key)");
+				close(L->fd);
+				L->fd = -1;
+				return -ENOKEY;
+			}
+			L->enc = 1;
+		}
 	}
 	uint8_t hdr[CR_BLOCK_HDR_LEN];
 	if (pread(L->fd, hdr, sizeof(hdr), (off_t)c->block_off) != (ssize_t)sizeof(hdr)) {
@@ -108,12 +137,18 @@ load_block(struct loader *L, const struct cr_chunk_rec *c)
 			 (unsigned long long)c->block_off);
 		return -EIO;
 	}
-	int r = cr_block_decode(blk, (size_t)tot, L->raw, raw_len);
+	int r = 0;
+	if (cr_block_is_sealed(blk))
+		r = L->enc ? cr_block_unseal(blk, (size_t)tot, &L->dk, c->block_off) : -EINVAL;
+	if (r >= 0)
+		r = cr_block_decode(blk, (size_t)tot, L->raw, raw_len);
 	free(blk);
 	if (r < 0) {
 		snprintf(L->msg, L->msglen, "%s: block at %llu %s", c->segment,
 			 (unsigned long long)c->block_off,
-			 r == -EBADMSG ? "fails its CRC32C" : "is malformed");
+			 r == -EBADMSG	      ? "fails its CRC32C"
+			 : r == -EKEYREJECTED ? "fails authentication (altered or moved)"
+					      : "is malformed");
 		return r;
 	}
 	L->raw_len = r;
@@ -543,6 +578,8 @@ cr_export_call(struct cr_index *idx, const struct cr_export_opts *o, struct cr_e
 		r = cr_index_chunks(idx, F.s[i].uid, on_chunk, &L);
 		if (L.fd >= 0)
 			close(L.fd);
+		if (L.enc)
+			cr_dkey_wipe(&L.dk);
 		if (sa[i].n) {
 			if (sa[i].f[0].t_ns < start)
 				start = sa[i].f[0].t_ns;

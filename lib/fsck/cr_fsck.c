@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "cr_fsck.h"
+#include "cr_manifest.h"
 
 #include <errno.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sqlite3.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -153,6 +158,8 @@ on_block(void *ctx, uint64_t off, const uint8_t *raw, uint32_t raw_len, uint16_t
 	b->off = off;
 	b->first = (uint32_t)S->nc;
 	b->n = 0;
+	if (raw == NULL)
+		return 0; /* encrypted, no key: its CRC was checked, its chunks cannot be */
 	const uint8_t *p = raw, *end = raw + raw_len;
 	static union {
 		struct cr_call call;
@@ -279,6 +286,22 @@ walk_one(struct scan *S, struct segf *f)
 		msg(r, 1, "%s: not a segment (bad header)", f->rel);
 		return 0;
 	}
+	if (f->w.encrypted)
+		r->encrypted++;
+	if (f->w.key_rejected) {
+		r->key_rejected++;
+		msg(r, 1,
+		    "%s: fails authentication (key slot or block altered, or moved from "
+		    "another segment)",
+		    f->rel);
+	} else if (f->w.no_key) {
+		r->locked++;
+		if (r->locked == 1)
+			msg(r, 0,
+			    "%s: encrypted and no key given opens it (checked by CRC only; "
+			    "give --key-file to check its contents)",
+			    f->rel);
+	}
 	if (f->w.sealed) {
 		r->sealed++;
 		r->bad_blocks_sealed += f->w.bad_blocks;
@@ -347,6 +370,8 @@ check_chunk(void *ctx, const struct cr_chunk_rec *c)
 	const char *why = NULL;
 	if (f == NULL) {
 		why = "segment file missing";
+	} else if (f->w.no_key || f->w.key_rejected) {
+		r->index_unverified_chunks++;
 	} else {
 		uint32_t lo = 0, hi = f->nb;
 		while (lo < hi) {
@@ -484,6 +509,10 @@ cr_fsck_recover(const char *store, struct cr_index *idx, struct cr_fsck_report *
 		if ((rc = cr_index_begin(idx)) != 0)
 			break;
 		rc = walk_one(&S, f);
+		if (rc == 0 && f->w.no_key) {
+			msg(r, 1, "%s: encrypted and no key given opens it: cannot recover", f->rel);
+			rc = -ENOKEY;
+		}
 		if (rc == 0)
 			rc = put_seg(idx, f, CR_SEG_SEALED);
 		if (rc == 0)
@@ -515,6 +544,8 @@ cr_fsck_rebuild(const char *store, const char *index_path, struct cr_fsck_report
 	for (size_t i = 0; rc == 0 && i < S.n; i++) {
 		struct segf *f = &S.s[i];
 		rc = walk_one(&S, f);
+		if (rc == 0 && f->w.no_key)
+			rc = -ENOKEY; /* its chunks and records cannot be read */
 		if (rc == 0 && !f->w.bad_header && !f->w.empty)
 			rc = put_seg(idx, f, f->w.sealed ? CR_SEG_SEALED : CR_SEG_OPEN);
 		if (f->run > max_run)
@@ -527,6 +558,285 @@ cr_fsck_rebuild(const char *store, const char *index_path, struct cr_fsck_report
 		rc = cr_index_commit(idx);
 	cr_index_close(idx);
 	scan_free(&S);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+struct mlist {
+	struct cr_manifest_entry *v;
+	size_t n, cap;
+	int last_stop;
+};
+
+static int
+mlist_add(void *ctx, const struct cr_manifest_entry *e)
+{
+	struct mlist *L = ctx;
+	/* deletions (retention, also offline) may follow a writer's stop */
+	if (strcmp(e->op, "delete") != 0)
+		L->last_stop = strcmp(e->op, "stop") == 0;
+	if (strcmp(e->op, "seal") != 0 && strcmp(e->op, "delete") != 0)
+		return 0;
+	if (L->n == L->cap) {
+		size_t nc = L->cap ? L->cap * 2 : 256;
+		struct cr_manifest_entry *nv = realloc(L->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return -ENOMEM;
+		L->v = nv;
+		L->cap = nc;
+	}
+	L->v[L->n++] = *e;
+	return 0;
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	const struct cr_manifest_entry *x = a, *y = b;
+	int c = strcmp(x->rel, y->rel);
+	return c ? c : x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* the last event of rel, or NULL */
+static const struct cr_manifest_entry *
+mlist_find(const struct mlist *L, const char *rel)
+{
+	size_t lo = 0, hi = L->n;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		if (strcmp(L->v[m].rel, rel) < 0)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	if (lo == L->n || strcmp(L->v[lo].rel, rel) != 0)
+		return NULL;
+	while (lo + 1 < L->n && strcmp(L->v[lo + 1].rel, rel) == 0)
+		lo++;
+	return &L->v[lo];
+}
+
+static int
+seg_keys_open(const char *path)
+{
+	uint8_t h[CR_SEG_HDR_ENC_LEN];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	if (n < CR_SEG_HDR_LEN || cr_seg_header_check(h, (size_t)n) != 0 || !cr_seg_encrypted(h))
+		return 1; /* not encrypted: nothing to open (the digest covers it) */
+	if (n != (ssize_t)sizeof(h))
+		return 0;
+	/* every slot is empty (all zero) or opens with a key given */
+	static const uint8_t zero[CR_KSLOT_LEN];
+	int opened = 0;
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *slot = h + CR_SEG_HDR_LEN + i * CR_KSLOT_LEN;
+		if (memcmp(slot, zero, CR_KSLOT_LEN) == 0)
+			continue;
+		struct cr_dkey dk = {{0}, NULL};
+		int r = cr_kslot_unwrap(slot, cr_store_keyring(), &dk, h, CR_SEG_HDR_LEN);
+		cr_dkey_wipe(&dk);
+		if (r != 0)
+			return 0;
+		opened++;
+	}
+	return opened > 0;
+}
+
+static int
+seg_sealed(const char *path)
+{
+	struct cr_seg_walk w;
+	return cr_seg_walk(path, NULL, NULL, &w) == 0 && w.sealed;
+}
+
+/* rows of main.T that r.T lacks, and the reverse */
+static int
+diff_rows(sqlite3 *db, const char *t, const char *key, struct cr_fsck_report *r)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s, 'index' FROM (SELECT * FROM main.%s EXCEPT SELECT * FROM r.%s) "
+		 "UNION ALL SELECT %s, 'segments' FROM (SELECT * FROM r.%s EXCEPT SELECT * FROM main.%s)",
+		 key, t, t, key, t, t);
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		r->index_rows_differ++;
+		msg(r, 1, "index: %s row %s=%s differs from what the signed segments hold (%s side)",
+		    t, key, (const char *)sqlite3_column_text(q, 0),
+		    (const char *)sqlite3_column_text(q, 1));
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int
+verify_index(const char *store, struct cr_fsck_report *r)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	/* the store may be read-only (evidence copy): rebuild elsewhere */
+	const char *td = getenv("TMPDIR");
+	snprintf(tmp, sizeof(tmp), "%s/callrec-verify-%d.sqlite", td && *td ? td : "/tmp",
+		 (int)getpid());
+	snprintf(path, sizeof(path), "%s/index.sqlite", store);
+	unlink(tmp);
+	struct cr_fsck_report rr;
+	int rc = cr_fsck_rebuild(store, tmp, &rr);
+	if (rc != 0) {
+		msg(r, 1, "index: cannot rebuild from the segments to compare (%s)", strerror(-rc));
+		unlink(tmp);
+		return 0;
+	}
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		msg(r, 1, "index: cannot open %s", path);
+		sqlite3_close(db);
+		unlink(tmp);
+		return 0;
+	}
+	char att[PATH_MAX + 64];
+	snprintf(att, sizeof(att), "ATTACH DATABASE 'file:%s?mode=ro' AS r", tmp);
+	sqlite3_close(db);
+	db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, att, NULL, NULL, NULL) != SQLITE_OK) {
+		msg(r, 1, "index: cannot compare (%s)", db ? sqlite3_errmsg(db) : "open");
+	} else {
+		static const char *const t[][2] = {
+			{"calls", "uid"}, {"streams", "uid"}, {"chunks", "stream_uid"}, {"losses", "id"}};
+		for (size_t i = 0; i < 4; i++)
+			if (diff_rows(db, t[i][0], t[i][1], r) != 0)
+				msg(r, 1, "index: cannot compare table %s (%s)", t[i][0],
+				    sqlite3_errmsg(db));
+	}
+	sqlite3_close(db);
+	unlink(tmp);
+	char w[PATH_MAX + 8];
+	snprintf(w, sizeof(w), "%s-wal", tmp);
+	unlink(w);
+	snprintf(w, sizeof(w), "%s-shm", tmp);
+	unlink(w);
+	return 0;
+}
+
+int
+cr_fsck_verify(const char *store, struct cr_signer *pk, int check_index, struct cr_fsck_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct mlist L = {NULL, 0, 0, 0};
+	uint64_t lines = 0;
+	int rc = cr_manifest_read(store, pk, mlist_add, &L, &lines);
+	if (rc == -ENOENT) {
+		msg(r, 1, "no manifest.log: this store was written without a manifest "
+			  "([security] manifest = yes)");
+		free(L.v);
+		return 0;
+	}
+	if (rc == -EBADMSG || rc == -EKEYREJECTED) {
+		msg(r, 1, "manifest line %" PRIu64 ": %s; nothing after it is trusted", lines,
+		    rc == -EBADMSG ? "does not parse or breaks the hash chain (edited, removed "
+				     "or reordered lines)"
+				   : "signature missing or wrong (not signed by this key)");
+		rc = 0;
+	}
+	if (rc != 0) {
+		free(L.v);
+		return rc;
+	}
+	r->manifest_lines = lines;
+	if (pk == NULL)
+		msg(r, 0, "no public key given: the chain is checked, not who wrote it (--pubkey)");
+	if (L.n)
+		qsort(L.v, L.n, sizeof(*L.v), cmp_entry);
+	struct scan S = {.store = store, .r = r};
+	rc = list_segments(&S);
+	for (size_t i = 0; rc == 0 && i < S.n; i++) {
+		struct segf *f = &S.s[i];
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", store, f->rel);
+		r->segments++;
+		const struct cr_manifest_entry *e = mlist_find(&L, f->rel);
+		/* the digest leaves the key slots out (rotation rewrites them):
+		 * with keys, they must still open */
+		if (cr_store_keyring() && !seg_keys_open(path)) {
+			r->key_rejected++;
+			msg(r, 1, "%s: its key slots do not open with the keys given (altered)", f->rel);
+		}
+		if (e && strcmp(e->op, "seal") == 0) {
+			uint8_t d[32];
+			uint64_t size = 0;
+			int dr = cr_seg_digest(path, d, &size);
+			if (dr != 0 || size != e->size || memcmp(d, e->digest, 32) != 0) {
+				r->changed_segments++;
+				msg(r, 1, "%s: %s since it was sealed (manifest line %" PRIu64 ")", f->rel,
+				    dr ? "unreadable"
+				    : size < e->size ? "truncated"
+				    : size > e->size ? "extended"
+						     : "changed",
+				    e->n);
+			}
+		} else if (e) {
+			msg(r, 0, "%s: deleted by retention (line %" PRIu64 ") but still present", f->rel,
+			    e->n);
+		} else if (seg_sealed(path)) {
+			r->unlisted_segments++;
+			msg(r, 1, "%s: sealed, but not in the manifest (added, or the manifest was cut)",
+			    f->rel);
+		} else {
+			r->unsealed++;
+			msg(r, 0, "%s: not sealed (being written, or left by a crash until the next start)",
+			    f->rel);
+		}
+	}
+	/* listed, sealed, gone */
+	for (size_t i = 0; i < L.n; i++) {
+		if (i + 1 < L.n && strcmp(L.v[i + 1].rel, L.v[i].rel) == 0)
+			continue; /* not the last event of its segment */
+		if (strcmp(L.v[i].op, "seal") == 0)
+			r->manifest_sealed++;
+		else
+			r->manifest_deleted++;
+		if (strcmp(L.v[i].op, "seal") != 0)
+			continue;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", store, L.v[i].rel);
+		if (access(path, F_OK) != 0) {
+			r->removed_segments++;
+			msg(r, 1, "%s: sealed (manifest line %" PRIu64 ") and now missing: removed "
+				  "without a deletion entry",
+			    L.v[i].rel, L.v[i].n);
+		}
+	}
+	if (!L.last_stop) {
+		/* a writer holds STORE/.lock while it runs */
+		char lp[PATH_MAX];
+		snprintf(lp, sizeof(lp), "%s/.lock", store);
+		int fd = open(lp, O_RDONLY | O_CLOEXEC);
+		int running = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0;
+		if (fd >= 0)
+			close(fd);
+		if (running)
+			msg(r, 0, "callrecd is writing this store: the manifest ends at its last seal");
+		else
+			msg(r, 1, "the manifest does not end with a clean stop and no callrecd holds the "
+				  "store: its tail was cut, or callrecd crashed (its next start "
+				  "recovers and continues the chain)");
+	}
+	if (rc == 0 && check_index) {
+		if (r->errors)
+			msg(r, 0, "index rows not compared: the segments already fail");
+		else
+			rc = verify_index(store, r);
+	}
+	scan_free(&S);
+	free(L.v);
 	return rc;
 }
 
@@ -543,7 +853,10 @@ cr_fsck_print(FILE *f, const struct cr_fsck_report *r, int json)
 		K(bad_blocks_sealed), K(chunks), K(bad_chunks), K(records), K(bad_records),
 		K(torn_bytes), K(index_segments), K(index_chunks), K(index_bad_chunks),
 		K(index_missing_files), K(unindexed_segments), K(recovered), K(quarantined_bytes),
-		K(replayed_chunks), K(replayed_records), K(errors),
+		K(replayed_chunks), K(replayed_records), K(encrypted), K(locked),
+		K(key_rejected), K(index_unverified_chunks), K(manifest_lines), K(manifest_sealed),
+		K(manifest_deleted), K(changed_segments), K(removed_segments),
+		K(unlisted_segments), K(index_rows_differ), K(errors),
 #undef K
 	};
 	if (json) {
@@ -587,6 +900,11 @@ cr_fsck_print(FILE *f, const struct cr_fsck_report *r, int json)
 			"recovered %" PRIu64 " segments (%" PRIu64 " bytes quarantined), entered %" PRIu64
 			" chunks and %" PRIu64 " records\n",
 			r->recovered, r->quarantined_bytes, r->replayed_chunks, r->replayed_records);
+	if (r->encrypted)
+		fprintf(f,
+			"%" PRIu64 " segments encrypted: %" PRIu64 " opened by no key given, %" PRIu64
+			" fail authentication\n",
+			r->encrypted, r->locked, r->key_rejected);
 	for (uint32_t i = 0; i < r->n_msgs; i++)
 		fprintf(f, "%s\n", r->msgs[i]);
 	fprintf(f, "%s\n", r->errors ? "ERRORS FOUND" : "no errors");

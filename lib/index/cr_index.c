@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include "cr_crypt.h"
 #include "cr_index.h"
 
 #include <errno.h>
@@ -22,8 +23,46 @@ struct cr_index {
 	uint64_t run_id;
 	sqlite3_stmt *put_call, *put_stream, *put_chunk, *put_seg;
 	uint64_t loss_seq;
+	const struct cr_fieldkey *fk; /* personal data protected in calls (NULL: plain) */
 	char err[256];
 };
+
+static const struct cr_fieldkey *g_default_fk;
+
+void
+cr_index_set_fieldkey(struct cr_index *idx, const struct cr_fieldkey *fk)
+{
+	idx->fk = fk;
+}
+
+void
+cr_index_set_default_fieldkey(const struct cr_fieldkey *fk)
+{
+	g_default_fk = fk;
+}
+
+/* the stored form of a personal-data value, or the value itself */
+static const char *
+protect(const struct cr_index *idx, const char *v, char *buf, size_t cap)
+{
+	if (idx->fk == NULL || idx->fk->mode == CR_PII_PLAIN || v == NULL)
+		return v;
+	return cr_field_protect(idx->fk, v, buf, cap) == 0 ? buf : "~?";
+}
+
+/* the same value protected as the other modes would, for searches */
+static const char *
+protect_as(const struct cr_index *idx, enum cr_pii_mode mode, const char *v, char *buf,
+	   size_t cap)
+{
+	if (idx->fk == NULL || v == NULL)
+		return v;
+	struct cr_fieldkey k = *idx->fk;
+	k.mode = mode;
+	int r = cr_field_protect(&k, v, buf, cap);
+	cr_wipe(&k, sizeof(k));
+	return r == 0 ? buf : v;
+}
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -77,6 +116,8 @@ int
 cr_index_open(const char *path, int mode, struct cr_index **out)
 {
 	struct cr_index *idx = calloc(1, sizeof(*idx));
+	if (idx)
+		idx->fk = g_default_fk;
 	if (idx == NULL)
 		return -ENOMEM;
 	idx->mode = mode;
@@ -226,11 +267,14 @@ cr_index_put_call(struct cr_index *idx, const struct cr_call *c)
 	sqlite3_stmt *s = idx->put_call;
 	sqlite3_reset(s);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)c->uid);
-	sqlite3_bind_text(s, 2, c->call_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, c->from_user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, c->to_user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, c->from_uri, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, c->to_uri, -1, SQLITE_STATIC);
+	char pb[5][1200];
+	sqlite3_bind_text(s, 2, protect(idx, c->call_id, pb[0], sizeof(pb[0])), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, protect(idx, c->from_user, pb[1], sizeof(pb[1])), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, protect(idx, c->to_user, pb[2], sizeof(pb[2])), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, protect(idx, c->from_uri, pb[3], sizeof(pb[3])), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, protect(idx, c->to_uri, pb[4], sizeof(pb[4])), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, c->start_ns);
 	sqlite3_bind_int64(s, 8, c->answer_ns);
 	sqlite3_bind_int64(s, 9, c->end_ns);
@@ -279,7 +323,13 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	sqlite3_bind_blob(s, i++, r->dtmf, (int)(r->n_dtmf * sizeof(struct cr_dtmf)),
 			  SQLITE_STATIC);
 	sqlite3_bind_int(s, i++, r->channels ? r->channels : 1);
-	sqlite3_bind_text(s, i++, r->ptmap, -1, SQLITE_STATIC);
+	/* the payload map is SDP text: encrypted with the other personal data */
+	char pm[600];
+	sqlite3_bind_text(s, i++,
+			  idx->fk && idx->fk->mode == CR_PII_ENCRYPT
+				  ? protect(idx, r->ptmap, pm, sizeof(pm))
+				  : r->ptmap,
+			  -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->store_lost);
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->jb_discards);
 	sqlite3_bind_double(s, i++, r->silence_pct);
@@ -526,8 +576,21 @@ col_blob(sqlite3_stmt *st, int i, void *dst, size_t n)
 		memcpy(dst, b, (size_t)l < n ? (size_t)l : n);
 }
 
+/* a protected column as the value (decrypted with the key, else as stored) */
 static void
-read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
+col_pii(const struct cr_index *idx, sqlite3_stmt *q, int col, char *out, size_t cap)
+{
+	col_text(q, col, out, cap);
+	if (idx->fk && out[0] == '~') {
+		char v[1200];
+		snprintf(v, sizeof(v), "%s", (const char *)sqlite3_column_text(q, col));
+		if (cr_field_reveal(idx->fk, v, out, cap) != 0)
+			snprintf(out, cap, "%.*s", (int)(cap > 1 ? cap - 1 : 0), v);
+	}
+}
+
+static void
+read_stream(const struct cr_index *idx, sqlite3_stmt *st, struct cr_stream_rec *r)
 {
 	int i = 0;
 	memset(r, 0, sizeof(*r));
@@ -561,7 +624,10 @@ read_stream(sqlite3_stmt *st, struct cr_stream_rec *r)
 		r->n_dtmf = CR_STREAM_MAX_DTMF;
 	col_blob(st, i++, r->dtmf, sizeof(r->dtmf));
 	r->channels = (uint8_t)sqlite3_column_int(st, i++);
-	col_text(st, i++, r->ptmap, sizeof(r->ptmap));
+	if (idx)
+		col_pii(idx, st, i++, r->ptmap, sizeof(r->ptmap));
+	else
+		col_text(st, i++, r->ptmap, sizeof(r->ptmap));
 	r->store_lost = (uint64_t)sqlite3_column_int64(st, i++);
 	r->jb_discards = (uint64_t)sqlite3_column_int64(st, i++);
 	r->silence_pct = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
@@ -638,7 +704,7 @@ load_streams(struct cr_index *idx, sqlite3_stmt *st, uint64_t call_uid,
 			*arr = na;
 			*cap = nc;
 		}
-		read_stream(st, &(*arr)[(*n)++]);
+		read_stream(idx, st, &(*arr)[(*n)++]);
 	}
 	return rc == SQLITE_DONE ? 0 : fail(idx);
 }
@@ -674,14 +740,17 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 			 "answer_ns,end_ns,state,sip_status,dtmf,%s FROM calls WHERE 1",
 			 idx->has_policy ? "IFNULL(record,1),IFNULL(rclass,0),IFNULL(rule,''),spans"
 					 : "1,0,'',NULL");
+	/* protected values match by their exact value only (?6-?11) */
 	if (f->call_id)
-		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND call_id=?1");
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND call_id IN (?1,?6,?7)");
 	if (f->from)
 		n += snprintf(sql + n, sizeof(sql) - (size_t)n,
-			      " AND (from_user LIKE ?2||'%%' OR from_uri LIKE ?2||'%%')");
+			      " AND (from_user LIKE ?2||'%%' OR from_uri LIKE ?2||'%%'"
+			      " OR from_user IN (?8,?9) OR from_uri IN (?8,?9))");
 	if (f->to)
 		n += snprintf(sql + n, sizeof(sql) - (size_t)n,
-			      " AND (to_user LIKE ?3||'%%' OR to_uri LIKE ?3||'%%')");
+			      " AND (to_user LIKE ?3||'%%' OR to_uri LIKE ?3||'%%'"
+			      " OR to_user IN (?10,?11) OR to_uri IN (?10,?11))");
 	if (f->since_ns)
 		n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND start_ns>=?4");
 	if (f->until_ns)
@@ -702,12 +771,19 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 		ret = fail(idx);
 		goto out;
 	}
-	if (f->call_id)
-		sqlite3_bind_text(q, 1, f->call_id, -1, SQLITE_STATIC);
-	if (f->from)
-		sqlite3_bind_text(q, 2, f->from, -1, SQLITE_STATIC);
-	if (f->to)
-		sqlite3_bind_text(q, 3, f->to, -1, SQLITE_STATIC);
+	char pv[6][1200];
+	const char *fv[3] = {f->call_id, f->from, f->to};
+	for (int i = 0; i < 3; i++) {
+		if (fv[i] == NULL)
+			continue;
+		sqlite3_bind_text(q, 1 + i, fv[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6 + 2 * i,
+				  protect_as(idx, CR_PII_ENCRYPT, fv[i], pv[2 * i], sizeof(pv[0])),
+				  -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7 + 2 * i,
+				  protect_as(idx, CR_PII_HASH, fv[i], pv[2 * i + 1], sizeof(pv[0])),
+				  -1, SQLITE_STATIC);
+	}
 	if (f->since_ns)
 		sqlite3_bind_int64(q, 4, f->since_ns);
 	if (f->until_ns)
@@ -719,11 +795,11 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 		memset(&row, 0, sizeof(row));
 		struct cr_call *c = &row.call;
 		c->uid = (uint64_t)sqlite3_column_int64(q, 0);
-		col_text(q, 1, c->call_id, sizeof(c->call_id));
-		col_text(q, 2, c->from_user, sizeof(c->from_user));
-		col_text(q, 3, c->to_user, sizeof(c->to_user));
-		col_text(q, 4, c->from_uri, sizeof(c->from_uri));
-		col_text(q, 5, c->to_uri, sizeof(c->to_uri));
+		col_pii(idx, q, 1, c->call_id, sizeof(c->call_id));
+		col_pii(idx, q, 2, c->from_user, sizeof(c->from_user));
+		col_pii(idx, q, 3, c->to_user, sizeof(c->to_user));
+		col_pii(idx, q, 4, c->from_uri, sizeof(c->from_uri));
+		col_pii(idx, q, 5, c->to_uri, sizeof(c->to_uri));
 		c->start_ns = sqlite3_column_int64(q, 6);
 		c->answer_ns = sqlite3_column_int64(q, 7);
 		c->end_ns = sqlite3_column_int64(q, 8);

@@ -68,6 +68,15 @@ enum { CR_INDEX_RO = 0, CR_INDEX_RW = 1 };
  */
 int cr_index_open(const char *path, int mode, struct cr_index **out);
 void cr_index_close(struct cr_index *idx);
+struct cr_fieldkey;
+/**
+ * Protect personal data (Call-ID, users, URIs) of calls written from now on
+ * (fk->mode hash or encrypt), and reveal encrypted ones on reading. A
+ * protected value is found only by its exact value. fk must outlive idx.
+ */
+void cr_index_set_fieldkey(struct cr_index *idx, const struct cr_fieldkey *fk);
+/** The field key every index opened from now on starts with (set once, at start). */
+void cr_index_set_default_fieldkey(const struct cr_fieldkey *fk);
 const char *cr_index_errmsg(const struct cr_index *idx);
 
 /** RW only: a number unique to this writer run, for uid bases (uid = run << 40 | n). */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include "cr_manifest.h"
 #include "cr_retain.h"
+#include "cr_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cfgfile.h>
@@ -211,17 +214,41 @@ by_age(const void *a, const void *b)
 	return x->last_ns < y->last_ns ? -1 : x->last_ns > y->last_ns ? 1 : strcmp(x->rel, y->rel);
 }
 
+static int64_t
+now_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int
 delete_seg(const char *store, struct cr_index *idx, const struct cr_seg_rec *g, int dry_run,
-	   FILE *log, const char *why)
+	   FILE *log, const char *why, struct cr_signer *sk)
 {
 	if (log)
 		fprintf(log, "%s %s (%" PRIu64 " bytes): %s\n", dry_run ? "would delete" : "deleted",
 			g->rel, g->bytes, why);
 	if (dry_run)
 		return 0;
-	char path[PATH_MAX];
+	char path[PATH_MAX], mpath[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", store, g->rel);
+	snprintf(mpath, sizeof(mpath), "%s/manifest.log", store);
+	/* the deletion is in the signed manifest before the file goes, so that
+	 * verify tells retention from removal */
+	if (access(mpath, F_OK) == 0) {
+		uint8_t d[32];
+		uint64_t size = 0;
+		int dr = cr_seg_digest(path, d, &size);
+		int64_t m = cr_manifest_append(store, sk, "delete", g->rel, size, dr == 0 ? d : NULL,
+					       now_wall());
+		if (m < 0)
+			return (int)m;
+	}
+	/* crypto-erasure: without its key slots no copy of the file decrypts */
+	int sr = cr_seg_shred_keys(path);
+	if (sr != 0)
+		return sr;
 	if (unlink(path) != 0 && errno != ENOENT)
 		return -errno;
 	/* the file goes first: a crash in between leaves a row fsck reports */
@@ -293,7 +320,7 @@ cr_retain_run(const char *store, struct cr_index *idx, const struct cr_retain_po
 				continue;
 			}
 			rc = delete_seg(store, idx, g, dry_run, log,
-					pass ? "over quota" : "past retention");
+					pass ? "over quota" : "past retention", p->signer);
 			if (pass) {
 				r->quota++;
 				r->quota_bytes += g->bytes;
@@ -330,7 +357,7 @@ cr_retain_run(const char *store, struct cr_index *idx, const struct cr_retain_po
 				 g->first_ns > S.v[k].last_ns + DAY_NS);
 		if (keep)
 			continue;
-		rc = delete_seg(store, idx, g, dry_run, log, "its calls' audio is gone");
+		rc = delete_seg(store, idx, g, dry_run, log, "its calls' audio is gone", p->signer);
 		r->expired++;
 		r->expired_bytes += g->bytes;
 		total -= g->bytes;

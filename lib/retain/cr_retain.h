@@ -37,6 +37,9 @@ struct cr_retain_policy {
 	struct cr_retain_class cls[CR_RETAIN_MAX_CLASSES]; /**< [0] is the default class */
 	unsigned n;
 	uint64_t quota_bytes; /**< 0: no quota */
+	/** deletions are entered in the store's manifest (when it has one), signed
+	 * with this key (NULL: unsigned, which verify reports); not owned */
+	struct cr_signer *signer;
 };
 
 struct cr_retain_report {

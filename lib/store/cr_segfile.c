@@ -91,10 +91,23 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC); /* tmpfs etc. refuse: buffered */
 	snprintf(s->rel, sizeof(s->rel), "%s", rel);
-	cr_seg_header(s->wbuf, writer, seq, t_ns);
+	s->enc = s->kr != NULL && s->kr->n > 0;
+	s->hdr_len = s->enc ? CR_SEG_HDR_ENC_LEN : CR_SEG_HDR_LEN;
+	cr_seg_header_x(s->wbuf, writer, seq, t_ns, s->enc);
+	if (s->enc) {
+		/* a data key of its own, wrapped by the active master key */
+		memset(s->wbuf + CR_SEG_HDR_LEN, 0, 2 * CR_KSLOT_LEN);
+		if (cr_dkey_new(&s->dk) != 0 ||
+		    cr_kslot_wrap(s->wbuf + CR_SEG_HDR_LEN, &s->kr->k[0], &s->dk, s->wbuf,
+				  CR_SEG_HDR_LEN) != 0) {
+			cr_segw_close(s);
+			unlink(path);
+			return -EIO;
+		}
+	}
 	/* staged with the blocks so that every full buffer is one aligned write */
-	s->wlen = CR_SEG_HDR_LEN;
-	s->off = CR_SEG_HDR_LEN;
+	s->wlen = s->hdr_len;
+	s->off = s->hdr_len;
 	s->flushed = 0;
 	s->n_blocks = 0;
 	s->durable_off = 0;
@@ -116,17 +129,37 @@ cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns)
 		s->blocks = nb;
 		s->cap_blocks = nc;
 	}
-	if (len > CR_SEGW_BUF - s->wlen) {
+	uint32_t grow = s->enc ? CR_GCM_TAG : 0;
+	if (len + grow > CR_SEGW_BUF - s->wlen) {
 		/* larger than what is left: the caller flushes first; a block larger
 		 * than the whole buffer goes straight through */
 		if (s->wlen)
 			return -ENOBUFS;
-		int r = write_all(s->fd, blk, len, s->off);
+		const void *src = blk;
+		if (s->enc) {
+			uint8_t *t = realloc(s->tmp, (size_t)len + grow);
+			if (t == NULL)
+				return -ENOMEM;
+			s->tmp = t;
+			memcpy(t, blk, len);
+			int n = cr_block_seal(t, len, &s->dk, s->off);
+			if (n < 0)
+				return n;
+			len = (uint32_t)n;
+			src = t;
+		}
+		int r = write_all(s->fd, src, len, s->off);
 		if (r != 0)
 			return r;
 		s->flushed = s->off + len;
 	} else {
 		memcpy(s->wbuf + s->wlen, blk, len);
+		if (s->enc) {
+			int n = cr_block_seal(s->wbuf + s->wlen, len, &s->dk, s->off);
+			if (n < 0)
+				return n;
+			len = (uint32_t)n;
+		}
 		s->wlen += len;
 	}
 	s->blocks[s->n_blocks++] = s->off;
@@ -216,7 +249,7 @@ cr_segw_abort(struct cr_segw *s)
 		return -EBADF;
 	int r = -EIO;
 	s->off = s->durable_off;
-	if (s->durable_off < CR_SEG_HDR_LEN)
+	if (s->durable_off < s->hdr_len)
 		r = unlink(s->path) == 0 ? 1 : -errno; /* nothing was ever durable */
 	else if (ftruncate(s->fd, (off_t)s->durable_off) == 0)
 		r = write_footer(s->fd, s->blocks, s->durable_blocks, s->durable_off);
@@ -234,6 +267,9 @@ cr_segw_close(struct cr_segw *s)
 	s->fd = s->dfd = -1;
 	s->wlen = 0;
 	s->n_blocks = 0;
+	if (s->enc)
+		cr_dkey_wipe(&s->dk);
+	s->enc = 0;
 }
 
 void
@@ -242,6 +278,8 @@ cr_segw_free(struct cr_segw *s)
 	cr_segw_close(s);
 	free(s->wbuf);
 	free(s->blocks);
+	free(s->tmp);
+	s->tmp = NULL;
 	s->wbuf = NULL;
 	s->blocks = NULL;
 	s->cap_blocks = 0;
@@ -249,10 +287,45 @@ cr_segw_free(struct cr_segw *s)
 
 /* ---- walker ---- */
 
-/* Verify one block at off; on success *raw holds its chunks. */
+static const struct cr_keyring *g_keyring;
+
+void
+cr_store_set_keyring(const struct cr_keyring *kr)
+{
+	g_keyring = kr;
+}
+
+const struct cr_keyring *
+cr_store_keyring(void)
+{
+	return g_keyring;
+}
+
+int
+cr_seg_dkey(const uint8_t *hdr, const struct cr_keyring *kr, struct cr_dkey *dk, uint64_t *key_id)
+{
+	if (!cr_seg_encrypted(hdr))
+		return -EINVAL;
+	int best = -ENOKEY;
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *slot = hdr + CR_SEG_HDR_LEN + i * CR_KSLOT_LEN;
+		int r = cr_kslot_unwrap(slot, kr, dk, hdr, CR_SEG_HDR_LEN);
+		if (r == 0) {
+			if (key_id)
+				*key_id = cr_kslot_key_id(slot);
+			return 0;
+		}
+		if (r == -EBADMSG || r == -EINVAL)
+			best = -EKEYREJECTED;
+	}
+	return best;
+}
+
+/* Verify one block at off; on success *raw holds its chunks. An encrypted
+ * block without a key (dk NULL) is checked by its CRC only: *raw_len = 0. */
 static int
 block_at(int fd, uint64_t off, uint64_t size, uint8_t **buf, size_t *cap, uint8_t **raw,
-	 size_t *rcap, uint32_t *raw_len, uint16_t *n_chunks, uint32_t *total)
+	 size_t *rcap, uint32_t *raw_len, uint16_t *n_chunks, uint32_t *total, struct cr_dkey *dk)
 {
 	uint8_t h[CR_BLOCK_HDR_LEN];
 	if (off + CR_BLOCK_HDR_LEN > size || read_all(fd, h, sizeof(h), off) != 0)
@@ -278,6 +351,19 @@ block_at(int fd, uint64_t off, uint64_t size, uint8_t **buf, size_t *cap, uint8_
 	}
 	if (read_all(fd, *buf, (size_t)t, off) != 0)
 		return -EIO;
+	if (cr_block_is_sealed(*buf)) {
+		if (dk == NULL) {
+			int c = cr_block_decode(*buf, (size_t)t, *raw, (uint32_t)*rcap);
+			if (c != -ENOKEY)
+				return c < 0 ? c : -EINVAL;
+			*raw_len = 0;
+			*total = (uint32_t)t;
+			return 0;
+		}
+		int u = cr_block_unseal(*buf, (size_t)t, dk, off);
+		if (u < 0)
+			return u;
+	}
 	int d = cr_block_decode(*buf, (size_t)t, *raw, (uint32_t)*rcap);
 	if (d < 0)
 		return d;
@@ -352,6 +438,24 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 	memcpy(&w->seq, hdr + 16, 8);
 	memcpy(&w->created_ns, hdr + 24, 8);
 	w->size = (uint64_t)st.st_size;
+	w->hdr_len = cr_seg_hdr_len(hdr);
+	w->encrypted = cr_seg_encrypted(hdr);
+	struct cr_dkey dkey = {{0}, NULL}, *dk = NULL;
+	if (w->encrypted) {
+		uint8_t full[CR_SEG_HDR_ENC_LEN];
+		if (w->size < w->hdr_len || read_all(fd, full, sizeof(full), 0) != 0) {
+			close(fd);
+			w->empty = 1; /* killed before the key slots reached the disk */
+			return 0;
+		}
+		int k = cr_seg_dkey(full, g_keyring, &dkey, &w->key_id);
+		if (k == 0)
+			dk = &dkey;
+		else if (k == -EKEYREJECTED)
+			w->key_rejected = 1;
+		else
+			w->no_key = 1;
+	}
 	uint64_t *fb = NULL;
 	uint32_t fn = 0;
 	uint64_t foff = 0;
@@ -362,16 +466,22 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 	uint8_t *buf = NULL, *raw = NULL;
 	size_t cap = 0, rcap = 0;
 	int ret = 0;
-	uint64_t off = CR_SEG_HDR_LEN;
+	uint64_t off = w->hdr_len;
 	uint32_t fi = 0;
-	w->valid_end = CR_SEG_HDR_LEN;
+	w->valid_end = w->hdr_len;
 	while (off < limit && ret == 0) {
 		uint32_t raw_len, total;
 		uint16_t nch;
-		int r = block_at(fd, off, limit, &buf, &cap, &raw, &rcap, &raw_len, &nch, &total);
+		int r = block_at(fd, off, limit, &buf, &cap, &raw, &rcap, &raw_len, &nch, &total,
+				 dk);
 		if (r == -ENOMEM) {
 			ret = r;
 			break;
+		}
+		if (r == -EKEYREJECTED) {
+			/* intact on disk (CRC) but fails authentication: altered with
+			 * its CRC recomputed, or moved; counted damaged */
+			w->key_rejected = 1;
 		}
 		if (w->sealed && (fi >= fn || fb[fi] != off))
 			w->footer_mismatch = 1;
@@ -380,7 +490,7 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 			w->chunks += nch;
 			w->valid_end = off + total;
 			if (cb)
-				ret = cb(ctx, off, raw, raw_len, nch);
+				ret = cb(ctx, off, raw_len ? raw : NULL, raw_len, nch);
 			off += total;
 			fi++;
 			continue;
@@ -406,7 +516,8 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 					continue;
 				uint32_t rl2, t2;
 				uint16_t n2;
-				if (block_at(fd, o, limit, &buf, &cap, &raw, &rcap, &rl2, &n2, &t2) == 0) {
+				if (block_at(fd, o, limit, &buf, &cap, &raw, &rcap, &rl2, &n2, &t2,
+					     dk) == 0) {
 					next = o;
 					break;
 				}
@@ -425,6 +536,7 @@ cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_walk 
 	}
 	if (w->sealed && fi != fn)
 		w->footer_mismatch = 1;
+	cr_dkey_wipe(&dkey);
 	free(fb);
 	free(buf);
 	free(raw);

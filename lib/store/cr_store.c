@@ -368,6 +368,7 @@ cr_block_bound(uint32_t raw_len)
  * payload is the raw chunks, because lz4 could not make them smaller (Opus,
  * G.729, encrypted-looking payloads): saves lz4's expansion on such data. */
 #define BF_STORED 0x0001
+#define BF_ENC 0x0002 /* AES-256-GCM: payload encrypted, 16-byte tag after it */
 
 int
 cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
@@ -403,7 +404,9 @@ cr_block_peek(const uint8_t *b, size_t len, uint32_t *raw_len, uint16_t *n_chunk
 	if (len < CR_BLOCK_HDR_LEN || r32(b) != CR_BLOCK_MAGIC)
 		return -EINVAL;
 	uint32_t c = r32(b + 4), raw = r32(b + 8);
-	if (c == 0 || c > (1u << 26) || raw > (1u << 26) || (r16(b + 18) & ~BF_STORED))
+	uint16_t fl = r16(b + 18);
+	if (c == 0 || c > (1u << 26) || raw > (1u << 26) || (fl & ~(BF_STORED | BF_ENC)) ||
+	    ((fl & BF_ENC) && c < CR_GCM_TAG))
 		return -EINVAL;
 	if (raw_len)
 		*raw_len = raw;
@@ -426,6 +429,8 @@ cr_block_decode(const uint8_t *b, size_t len, uint8_t *out, uint32_t out_cap)
 	crc = cr_crc32c(b + CR_BLOCK_HDR_LEN, (size_t)tot - CR_BLOCK_HDR_LEN, crc);
 	if (crc != r32(b + 12))
 		return -EBADMSG;
+	if (r16(b + 18) & BF_ENC)
+		return -ENOKEY; /* cr_block_unseal first */
 	if (raw > out_cap)
 		return -ENOSPC;
 	if (r16(b + 18) & BF_STORED) {
@@ -441,14 +446,98 @@ cr_block_decode(const uint8_t *b, size_t len, uint8_t *out, uint32_t out_cap)
 	return d;
 }
 
+static int
+block_crc_ok(const uint8_t *b, uint32_t tot)
+{
+	uint8_t hdr[CR_BLOCK_HDR_LEN];
+	memcpy(hdr, b, sizeof(hdr));
+	w32(hdr + 12, 0);
+	uint32_t crc = cr_crc32c(hdr, sizeof(hdr), 0);
+	return cr_crc32c(b + CR_BLOCK_HDR_LEN, tot - CR_BLOCK_HDR_LEN, crc) == r32(b + 12);
+}
+
+static void
+block_set_crc(uint8_t *b, uint32_t tot)
+{
+	w32(b + 12, 0);
+	uint32_t crc = cr_crc32c(b, CR_BLOCK_HDR_LEN, 0);
+	w32(b + 12, cr_crc32c(b + CR_BLOCK_HDR_LEN, tot - CR_BLOCK_HDR_LEN, crc));
+}
+
+/* the nonce is the block's offset: unique within a segment, and a segment
+ * has a data key of its own; the header (CRC zero) is associated data */
+static void
+block_nonce(uint8_t n[CR_GCM_NONCE], uint64_t off)
+{
+	memset(n, 0, CR_GCM_NONCE);
+	w64(n, off);
+}
+
+int
+cr_block_seal(uint8_t *b, uint32_t len, struct cr_dkey *dk, uint64_t off)
+{
+	int tot = cr_block_peek(b, len, NULL, NULL);
+	if (tot < 0 || (uint32_t)tot != len || (r16(b + 18) & BF_ENC))
+		return -EINVAL;
+	uint32_t c = len - CR_BLOCK_HDR_LEN;
+	w32(b + 4, c + CR_GCM_TAG);
+	w16(b + 18, r16(b + 18) | BF_ENC);
+	w32(b + 12, 0);
+	uint8_t n[CR_GCM_NONCE];
+	block_nonce(n, off);
+	int r = cr_gcm_seal(dk, n, b, CR_BLOCK_HDR_LEN, b + CR_BLOCK_HDR_LEN, c, b + len);
+	if (r != 0)
+		return r;
+	block_set_crc(b, len + CR_GCM_TAG);
+	return (int)(len + CR_GCM_TAG);
+}
+
+int
+cr_block_unseal(uint8_t *b, size_t len, struct cr_dkey *dk, uint64_t off)
+{
+	int tot = cr_block_peek(b, len, NULL, NULL);
+	if (tot < 0 || (size_t)tot > len)
+		return -EINVAL;
+	if (!(r16(b + 18) & BF_ENC))
+		return tot;
+	if (!block_crc_ok(b, (uint32_t)tot))
+		return -EBADMSG;
+	uint32_t c = (uint32_t)tot - CR_BLOCK_HDR_LEN - CR_GCM_TAG;
+	uint8_t aad[CR_BLOCK_HDR_LEN], n[CR_GCM_NONCE];
+	memcpy(aad, b, sizeof(aad));
+	w32(aad + 12, 0);
+	block_nonce(n, off);
+	if (cr_gcm_open(dk, n, aad, sizeof(aad), b + CR_BLOCK_HDR_LEN, c, b + tot - CR_GCM_TAG))
+		return -EKEYREJECTED;
+	w32(b + 4, c);
+	w16(b + 18, r16(b + 18) & ~BF_ENC);
+	block_set_crc(b, c + CR_BLOCK_HDR_LEN);
+	return (int)(c + CR_BLOCK_HDR_LEN);
+}
+
+int
+cr_block_is_sealed(const uint8_t *b)
+{
+	return (r16(b + 18) & BF_ENC) != 0;
+}
+
 void
 cr_seg_header(uint8_t out[CR_SEG_HDR_LEN], uint16_t worker, uint64_t seg_id, int64_t created_ns)
+{
+	cr_seg_header_x(out, worker, seg_id, created_ns, 0);
+}
+
+void
+cr_seg_header_x(uint8_t out[CR_SEG_HDR_LEN], uint16_t worker, uint64_t seg_id, int64_t created_ns,
+		int encrypted)
 {
 	memset(out, 0, CR_SEG_HDR_LEN);
 	memcpy(out, CR_SEG_MAGIC, 8);
 	w16(out + 8, 1); /* version */
-	w16(out + 10, 0); /* flags: bit 0 = encrypted (not yet) */
+	w16(out + 10, encrypted ? 1 : 0); /* flags: bit 0 = encrypted */
 	w16(out + 12, worker);
+	/* header length: key slots follow an encrypted segment's header */
+	w16(out + 14, encrypted ? CR_SEG_HDR_ENC_LEN : CR_SEG_HDR_LEN);
 	w64(out + 16, seg_id);
 	w64(out + 24, (uint64_t)created_ns);
 	w32(out + 60, cr_crc32c(out, 60, 0));
@@ -459,7 +548,27 @@ cr_seg_header_check(const uint8_t *in, size_t len)
 {
 	if (len < CR_SEG_HDR_LEN || memcmp(in, CR_SEG_MAGIC, 8) != 0)
 		return -EINVAL;
-	return cr_crc32c(in, 60, 0) == r32(in + 60) ? 0 : -EINVAL;
+	if (cr_crc32c(in, 60, 0) != r32(in + 60))
+		return -EINVAL;
+	uint16_t fl = r16(in + 10), hl = r16(in + 14);
+	if (fl & ~1u)
+		return -EINVAL;
+	/* version-1 files written before the length field have 0 there */
+	if ((fl & 1) ? hl != CR_SEG_HDR_ENC_LEN : (hl != 0 && hl != CR_SEG_HDR_LEN))
+		return -EINVAL;
+	return 0;
+}
+
+uint32_t
+cr_seg_hdr_len(const uint8_t *hdr)
+{
+	return (r16(hdr + 10) & 1) ? CR_SEG_HDR_ENC_LEN : CR_SEG_HDR_LEN;
+}
+
+int
+cr_seg_encrypted(const uint8_t *hdr)
+{
+	return r16(hdr + 10) & 1;
 }
 
 int

@@ -25,11 +25,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "cr_crypt.h"
 #include "cr_pkt.h"
 
 #define CR_SEG_MAGIC "CRSEG\0\1\0"
 #define CR_SEG_HDR_LEN 64
+/** An encrypted segment: header, then two key slots (rotation writes one, then clears the other). */
+#define CR_SEG_HDR_ENC_LEN (CR_SEG_HDR_LEN + 2 * CR_KSLOT_LEN)
 #define CR_BLOCK_MAGIC 0x4b425243u /* "CRBK" */
 #define CR_BLOCK_HDR_LEN 24
 #define CR_CHUNK_MAGIC 0xC4C7u
@@ -114,11 +118,45 @@ int cr_block_peek(const uint8_t *blk, size_t len, uint32_t *raw_len, uint16_t *n
 /** Verify CRC and decompress; @return raw length, -EBADMSG (CRC), -EINVAL. */
 int cr_block_decode(const uint8_t *blk, size_t len, uint8_t *out, uint32_t out_cap);
 
+/*
+ * Encrypted blocks (flag bit 1): AES-256-GCM under the segment's data key,
+ * nonce = the block's offset in its segment, the header as associated data;
+ * the 16-byte tag follows the payload and the CRC covers the ciphertext, so
+ * damage is found without keys. cr_block_decode refuses them (-ENOKEY).
+ */
+/** Encrypt a block in place at its segment offset; b needs 16 bytes of room after len. @return new length. */
+int cr_block_seal(uint8_t *b, uint32_t len, struct cr_dkey *dk, uint64_t off);
+/**
+ * Decrypt in place into a plain block (for cr_block_decode). @return its
+ * length, -EBADMSG (CRC: damaged), -EKEYREJECTED (tag: wrong key, moved or
+ * altered), -EINVAL. A plain block is left as it is.
+ */
+int cr_block_unseal(uint8_t *b, size_t len, struct cr_dkey *dk, uint64_t off);
+int cr_block_is_sealed(const uint8_t *blk);
+
 /** Segment header: fills 64 bytes. */
 void cr_seg_header(uint8_t out[CR_SEG_HDR_LEN], uint16_t worker, uint64_t seg_id,
 		   int64_t created_ns);
+void cr_seg_header_x(uint8_t out[CR_SEG_HDR_LEN], uint16_t worker, uint64_t seg_id,
+		     int64_t created_ns, int encrypted);
 /** @return 0 if a valid segment header, else -EINVAL. */
 int cr_seg_header_check(const uint8_t *in, size_t len);
+/** Offset of the first block (64, or 256 with key slots). */
+uint32_t cr_seg_hdr_len(const uint8_t *hdr);
+int cr_seg_encrypted(const uint8_t *hdr);
+/**
+ * The data key of an encrypted segment from its key slots (header + slots:
+ * CR_SEG_HDR_ENC_LEN bytes). @return 0, -ENOKEY (no master key for any
+ * slot), -EKEYREJECTED (slots fail to verify), -EINVAL.
+ */
+int cr_seg_dkey(const uint8_t *hdr, const struct cr_keyring *kr, struct cr_dkey *dk,
+		uint64_t *key_id);
+/**
+ * Store-wide keyring for readers (walk, export, fsck); set once before any
+ * thread reads segments, never changed after. NULL: no keys.
+ */
+void cr_store_set_keyring(const struct cr_keyring *kr);
+const struct cr_keyring *cr_store_keyring(void);
 
 uint32_t cr_crc32c(const void *p, size_t len, uint32_t init);
 
@@ -139,6 +177,11 @@ struct cr_segw {
 	uint32_t wlen;
 	uint64_t *blocks; /**< block offsets, for the footer */
 	uint32_t n_blocks, cap_blocks;
+	const struct cr_keyring *kr; /**< set before open: encrypt with kr->k[0]; NULL: plain */
+	struct cr_dkey dk;
+	int enc;
+	uint32_t hdr_len;
+	uint8_t *tmp; /**< for blocks larger than the staging buffer */
 	uint64_t durable_off;	 /**< end of what the last good flush made durable */
 	uint32_t durable_blocks; /**< blocks before durable_off */
 	int64_t first_ns, last_ns;
@@ -152,7 +195,8 @@ int cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_n
 static inline uint32_t
 cr_segw_room(const struct cr_segw *s)
 {
-	return CR_SEGW_BUF - s->wlen;
+	uint32_t r = CR_SEGW_BUF - s->wlen;
+	return s->enc ? (r > CR_GCM_TAG ? r - CR_GCM_TAG : 0) : r;
 }
 /**
  * Write what is staged and fdatasync: on 0 every appended block is durable.
@@ -185,6 +229,11 @@ struct cr_seg_walk {
 	int empty;	     /**< shorter than a header: created, never written (crash) */
 	int removed;	     /**< cr_seg_recover moved an empty file to quarantine */
 	int bad_header;	     /**< not a segment: nothing else is valid */
+	int encrypted;
+	int no_key;	     /**< encrypted, no key opens it: blocks checked by CRC only */
+	int key_rejected;    /**< key slots or a block fail authentication */
+	uint64_t key_id;     /**< master key that opened it */
+	uint32_t hdr_len;
 	int sealed;	     /**< trailer and footer intact */
 	int bad_footer;	     /**< a trailer pointing at a damaged footer */
 	int footer_mismatch; /**< the footer lists other blocks than the file holds */
@@ -196,7 +245,10 @@ struct cr_seg_walk {
 	uint64_t valid_end;   /**< end of the last block that verifies */
 	uint64_t quarantined; /**< cr_seg_recover: tail bytes moved aside */
 };
-/** Called for every block that verifies, with its decompressed chunks. Non-zero stops. */
+/**
+ * Called for every block that verifies, with its decompressed chunks; raw is
+ * NULL for an encrypted block no key opens (verified by CRC only). Non-zero stops.
+ */
 typedef int (*cr_seg_block_cb)(void *ctx, uint64_t off, const uint8_t *raw, uint32_t raw_len,
 			       uint16_t n_chunks);
 /**
@@ -227,5 +279,40 @@ int cr_meta_chunk_put(uint8_t *buf, size_t cap, const void *rec, uint32_t len);
 int cr_meta_chunk_open(const uint8_t *buf, size_t len, const uint8_t **rec, uint32_t *rec_len);
 /** @return 1 if buf starts a data chunk, 2 a meta chunk, 0 neither. */
 int cr_chunk_kind(const uint8_t *buf, size_t len);
+
+/*
+ * Store keys (cr_keys.c). STORE/index.key holds the secret of the index's
+ * field protection, wrapped like a segment's data key (64-byte header "CRIDXKEY"
+ * as associated data, two key slots).
+ */
+/**
+ * Read the index secret and its protection mode (enum cr_pii_mode), or make
+ * one with mode create when there is none (create 0: do not). The mode is
+ * fixed when the store's secret is made. @return 0, -ENOENT (none and not
+ * create), -ENOKEY, -EKEYREJECTED, -errno; err in words.
+ */
+int cr_store_index_secret(const char *store, const struct cr_keyring *kr, int create,
+			  uint8_t secret[32], int *mode, char *err, size_t errlen);
+
+struct cr_rotate_report {
+	uint64_t files;	    /**< encrypted segments and index.key seen */
+	uint64_t rewrapped; /**< now wrapped by the new key */
+	uint64_t already;   /**< were already */
+	uint64_t failed;    /**< no key of kr opens them, or a write failed */
+};
+/**
+ * Re-wrap every data key (and the index secret) with kr->k[0], which must be
+ * the new key; the others open the old wrappings. Crash-safe: the new wrapping
+ * goes to the free slot and is made durable before the old one is cleared.
+ * Audio is not re-encrypted.
+ */
+int cr_store_rotate(const char *store, const struct cr_keyring *kr, struct cr_rotate_report *r,
+		    FILE *log);
+/**
+ * Crypto-erasure: overwrite an encrypted segment's key slots with zeros and
+ * fdatasync (before it is unlinked): its blocks can then never be decrypted,
+ * even from a copy of the file. A plain segment is left as it is. @return 0, -errno.
+ */
+int cr_seg_shred_keys(const char *path);
 
 #endif /* CR_STORE_H */
