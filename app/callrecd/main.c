@@ -1124,25 +1124,40 @@ setup_security(const struct opts *o, struct cr_engine_cfg *cfg)
 		cfg->keyring = &g_sec.kr;
 	}
 	int pii = g_sec.pii >= 0 ? g_sec.pii : keys ? CR_PII_ENCRYPT : CR_PII_PLAIN;
-	if (pii != CR_PII_PLAIN) {
+	char kp[PATH_MAX];
+	snprintf(kp, sizeof(kp), "%s/index.key", o->store);
+	if (!keys && access(kp, F_OK) == 0) {
+		/* never fall back to writing recordings in clear into an encrypted store */
+		snprintf(err, sizeof(err),
+			 "store %s is encrypted (it has index.key): give its master key "
+			 "(--key-file or [security] key_file / key_command)",
+			 o->store);
+		r = -ENOKEY;
+		goto bad;
+	}
+	if (!keys && pii != CR_PII_PLAIN) {
+		snprintf(err, sizeof(err), "[security] index_pii = %s needs a master key "
+			 "(key_file or key_command)", pii == CR_PII_HASH ? "hash" : "encrypt");
+		r = -ENOKEY;
+		goto bad;
+	}
+	if (keys) {
+		/* index.key marks the store encrypted, and holds the index fields' secret */
 		uint8_t secret[32];
-		if (!keys) {
-			snprintf(err, sizeof(err), "[security] index_pii = %s needs a master key "
-				 "(key_file or key_command)", pii == CR_PII_HASH ? "hash" : "encrypt");
-			r = -ENOKEY;
-			goto bad;
-		}
 		int mode;
 		if ((r = cr_store_index_secret(o->store, &g_sec.kr, pii, secret, &mode, err,
 					       sizeof(err))) != 0 ||
 		    (r = cr_fieldkey_init(&g_sec.fk, (enum cr_pii_mode)mode, secret)) != 0)
 			goto bad;
-		if (mode != pii)
-			fprintf(stderr, "callrecd: the store protects index fields by %s (made so); "
-				"[security] index_pii is ignored\n", mode == CR_PII_HASH ? "hash" : "encryption");
 		cr_wipe(secret, sizeof(secret));
-		cfg->fieldkey = &g_sec.fk;
-		cr_index_set_default_fieldkey(&g_sec.fk);
+		if (mode != pii)
+			fprintf(stderr, "callrecd: the store's index fields are %s (fixed when it was "
+				"made); [security] index_pii is ignored\n",
+				mode == CR_PII_HASH ? "hashed" : mode == CR_PII_ENCRYPT ? "encrypted" : "plain");
+		if (mode != CR_PII_PLAIN) {
+			cfg->fieldkey = &g_sec.fk;
+			cr_index_set_default_fieldkey(&g_sec.fk);
+		}
 	}
 	cfg->manifest = g_sec.manifest >= 0 ? g_sec.manifest : keys || g_sec.signer;
 	cfg->signer = g_sec.signer;

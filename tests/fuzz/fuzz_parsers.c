@@ -10,6 +10,7 @@
 #include "cr_pkt.h"
 #include "cr_rtp.h"
 #include "cr_index.h"
+#include "cr_crypt.h"
 #include "cr_store.h"
 #include "cr_sdp.h"
 #include "cr_sip.h"
@@ -91,6 +92,31 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	uint16_t nc;
 	if (cr_block_peek(d, n, &rl, &nc) > 0)
 		(void)cr_block_decode(d, n, out, sizeof(out));
+	/* encrypted blocks: open with a fixed key (a copy: unseal works in place) */
+	static uint8_t blk[1 << 16];
+	static struct cr_dkey dk;
+	if (n <= sizeof(blk) && cr_block_peek(d, n, &rl, &nc) > 0) {
+		memcpy(blk, d, n);
+		int u = cr_block_unseal(blk, n, &dk, 4096);
+		if (u > 0)
+			(void)cr_block_decode(blk, (size_t)u, out, sizeof(out));
+	}
+	/* key slots and index fields */
+	if (n >= CR_KSLOT_LEN) {
+		static struct cr_keyring kr = {.n = 1};
+		kr.k[0].id = cr_kslot_key_id(d);
+		struct cr_dkey o = {{0}, NULL};
+		(void)cr_kslot_unwrap(d, &kr, &o, d, n > 160 ? 64 : 0);
+		cr_dkey_wipe(&o);
+	}
+	static char txt[1024], val[1024];
+	static struct cr_fieldkey fk;
+	if (fk.mode == CR_PII_PLAIN)
+		cr_fieldkey_init(&fk, CR_PII_ENCRYPT, (const uint8_t[32]){1});
+	size_t tl = n < sizeof(txt) - 1 ? n : sizeof(txt) - 1;
+	memcpy(txt, d, tl);
+	txt[tl] = 0;
+	(void)cr_field_reveal(&fk, txt, val, sizeof(val));
 #endif
 	return 0;
 }
