@@ -116,6 +116,16 @@ struct cr_engine_totals {
 };
 void cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t);
 
+/** Where the cycles went, by stage (for benchmarks; read after cr_engine_run). */
+struct cr_engine_stages {
+	uint64_t tsc_hz;
+	uint64_t rx_packets, rx_busy_cycles, rx_idle_cycles;	      /**< classify + steer */
+	uint64_t worker_packets, worker_busy_cycles, worker_idle_cycles; /**< summed over workers */
+	uint64_t worker_lz4_cycles;				      /**< part of worker busy */
+	uint64_t io_busy_cycles; /**< encrypt, stage, write, fdatasync */
+};
+void cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s);
+
 /**
  * One counter by name, summed over the main lcore and every worker: a packet
  * fate ("RTP", "RING_FULL", ...; see the report) or "rx".

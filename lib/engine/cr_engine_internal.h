@@ -176,6 +176,7 @@ struct cr_worker {
 	uint64_t fate[CR_FATE_MAX];
 	uint64_t rx;
 	uint64_t busy_cycles, idle_cycles;
+	uint64_t lz4_cycles; /* inside busy: compressing blocks (per block, not per packet) */
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
@@ -271,6 +272,9 @@ struct cr_engine {
 	uint64_t idx_calls, idx_streams, idx_chunks, idx_batches, idx_errors;
 	uint64_t idx_meta_errors; /* records the meta segments could not keep */
 	uint64_t manifest_errors;  /* manifest lines that could not be written */
+	uint64_t rx_busy_cycles, rx_idle_cycles; /* RX/signalling lcore, by burst */
+	int rx_last_busy;
+	uint64_t io_busy_cycles;		 /* I/O thread: encrypt, stage, write, fsync */
 	uint64_t manifest_lines;   /* number of the last line written */
 	int idx_failed;		  /* a commit failed: segments are left for recovery */
 	int idx_err;

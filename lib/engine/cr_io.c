@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_pause.h>
 
@@ -55,9 +56,11 @@ emit_block(struct cr_worker *w, unsigned cls)
 		rte_pause();
 	}
 	struct cr_block_msg *b = obj;
+	uint64_t c0 = rte_rdtsc();
 	int len = b ? cr_block_encode(bt->buf, bt->len, (uint16_t)bt->n, b->data,
 				      cr_block_bound(CR_BATCH_RAW))
 		    : -ENOBUFS;
+	w->lz4_cycles += rte_rdtsc() - c0;
 	if (b && len > 0) {
 		b->worker = (uint16_t)w->id;
 		b->rclass = (uint8_t)cls;
@@ -564,11 +567,13 @@ io_main(void *arg)
 			continue;
 		}
 		idle = 0;
+		uint64_t c0 = rte_rdtsc();
 		for (unsigned i = 0; i < n; i++) {
 			struct cr_block_msg *b = objs[i];
 			write_block(e, &segs[b->worker * CR_MAX_RCLASS + b->rclass], b);
 			rte_mempool_put(e->blocks, b);
 		}
+		e->io_busy_cycles += rte_rdtsc() - c0;
 	}
 	for (unsigned i = 0; i < n_segs; i++) {
 		seal_seg(e, &segs[i]);

@@ -89,6 +89,11 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 			"callrec_worker_cycles_total{worker=\"%u\",state=\"busy\"} %" PRIu64 "\n"
 			"callrec_worker_cycles_total{worker=\"%u\",state=\"idle\"} %" PRIu64 "\n",
 			w, e->workers[w].busy_cycles, w, e->workers[w].idle_cycles);
+	head(f, "callrec_worker_compress_cycles_total", "counter",
+	     "TSC cycles of a worker spent in lz4 (part of busy)");
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		fprintf(f, "callrec_worker_compress_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
+			e->workers[w].lz4_cycles);
 	head(f, "callrec_worker_ring_used", "gauge", "entries waiting in a worker's ring");
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		fprintf(f, "callrec_worker_ring_used{worker=\"%u\"} %u\n", w,
@@ -139,6 +144,15 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	one(f, "callrec_index_errors_total", "counter", "index writes that failed",
 	    (double)e->idx_errors);
 	one(f, "callrec_index_batches_total", "counter", "index transactions", (double)e->idx_batches);
+	head(f, "callrec_rx_cycles_total", "counter", "TSC cycles of the RX/signalling lcore, busy or idle");
+	fprintf(f, "callrec_rx_cycles_total{state=\"busy\"} %" PRIu64 "\n"
+		   "callrec_rx_cycles_total{state=\"idle\"} %" PRIu64 "\n",
+		e->rx_busy_cycles, e->rx_idle_cycles);
+	one(f, "callrec_io_busy_cycles_total", "counter",
+	    "TSC cycles the I/O thread spent encrypting, staging, writing, syncing",
+	    (double)e->io_busy_cycles);
+	one(f, "callrec_tsc_hz", "gauge", "TSC frequency (cycles per second)",
+	    (double)rte_get_tsc_hz());
 	if (e->cfg.manifest) {
 		/* kept elsewhere (Prometheus), the line count anchors the manifest's tail */
 		one(f, "callrec_manifest_lines", "gauge", "lines of STORE/manifest.log (last written)",
@@ -245,4 +259,21 @@ cr_metrics_telemetry(const struct cr_engine *e)
 				   "Segment store and index. No parameters");
 	rte_telemetry_register_cmd("/callrec/workers", tel_status,
 				   "Busy/idle cycles and ring use per worker. No parameters");
+}
+
+void
+cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->tsc_hz = rte_get_tsc_hz();
+	s->rx_packets = e->rx;
+	s->rx_busy_cycles = e->rx_busy_cycles;
+	s->rx_idle_cycles = e->rx_idle_cycles;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+		s->worker_packets += e->workers[w].done_objs;
+		s->worker_busy_cycles += e->workers[w].busy_cycles;
+		s->worker_idle_cycles += e->workers[w].idle_cycles;
+		s->worker_lz4_cycles += e->workers[w].lz4_cycles;
+	}
+	s->io_busy_cycles = e->io_busy_cycles;
 }

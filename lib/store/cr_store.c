@@ -10,7 +10,14 @@
 uint32_t
 cr_crc32c(const void *p, size_t len, uint32_t init)
 {
-	return rte_hash_crc(p, (uint32_t)len, init);
+	/* rte_hash_crc loads 8 bytes at a time: reach an aligned address first
+	 * (blocks are sealed at any offset of the staging buffer) */
+	const uint8_t *b = p;
+	while (len && ((uintptr_t)b & 7)) {
+		init = rte_hash_crc_1byte(*b++, init);
+		len--;
+	}
+	return rte_hash_crc(b, (uint32_t)len, init);
 }
 
 static inline void
