@@ -14,7 +14,7 @@
  * Prints one JSON object (callrec-bench merges it into its report).
  * usage: cr_dpbench --calls N --seconds S [--workers W] [--codecs pcmu,pcma,g729,opus]
  *        [--cps R] [--loss P] [--reorder P] [--jitter MS] [--audio FILE.ul]
- *        [--store DIR] [--mem MB] */
+ *        [--store DIR] [--lz4-accel N] */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -57,7 +57,8 @@ static struct {
 	const struct codec *mix[8];
 	unsigned n_mix;
 	const char *audio, *store;
-} o = {.calls = 200, .workers = 1, .seconds = 60, .mem_mb = 0, .n_mix = 0};
+	int lz4_accel;
+} o = {.calls = 200, .workers = 1, .seconds = 60, .mem_mb = 0, .n_mix = 0, .lz4_accel = 1};
 
 struct frame {
 	int64_t t;
@@ -362,7 +363,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: cr_dpbench [EAL options] -- --calls N --seconds S [--workers W] "
 			"[--codecs pcmu,pcma,g722,g729,opus] [--cps R] [--loss P] [--reorder P] "
-			"[--jitter MS] [--audio FILE.ul] [--store DIR]\n");
+			"[--jitter MS] [--audio FILE.ul] [--store DIR] [--lz4-accel N]\n");
 	exit(2);
 }
 
@@ -373,7 +374,7 @@ parse(int argc, char **argv)
 		{"calls", 1, NULL, 'n'},  {"seconds", 1, NULL, 's'}, {"workers", 1, NULL, 'w'},
 		{"codecs", 1, NULL, 'c'}, {"cps", 1, NULL, 'r'},     {"loss", 1, NULL, 'l'},
 		{"reorder", 1, NULL, 'o'}, {"jitter", 1, NULL, 'j'}, {"audio", 1, NULL, 'a'},
-		{"store", 1, NULL, 'd'},  {NULL, 0, NULL, 0},
+		{"store", 1, NULL, 'd'},  {"lz4-accel", 1, NULL, 'z'}, {NULL, 0, NULL, 0},
 	};
 	int c;
 	char mix[128] = "pcmu";
@@ -389,6 +390,7 @@ parse(int argc, char **argv)
 		case 'j': o.jitter_ms = atof(optarg); break;
 		case 'a': o.audio = optarg; break;
 		case 'd': o.store = optarg; break;
+		case 'z': o.lz4_accel = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -511,6 +513,7 @@ main(int argc, char **argv)
 		cfg.n_workers = w;
 		cfg.store_dir = store;
 		cfg.offline = 1; /* back-pressure, not drops: measures capacity */
+		cfg.lz4_accel = o.lz4_accel;
 		cfg.nb_mbufs = 4095; /* the engine's own pool is unused: frames come from ours */
 		unsigned conc = (unsigned)(o.cps * o.seconds) < o.calls ? (unsigned)(o.cps * o.seconds)
 									 : o.calls;

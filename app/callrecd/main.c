@@ -152,10 +152,11 @@ http_authorized(const char *req)
 {
 	if (g_http.token[0] == 0)
 		return 1;
-	const char *h = strcasestr(req, "\r\nAuthorization: Bearer ");
+	static const char key[] = "\r\nAuthorization: Bearer ";
+	const char *h = strcasestr(req, key);
 	if (h == NULL)
 		return 0;
-	h += 25;
+	h += sizeof(key) - 1;
 	size_t n = strcspn(h, "\r\n"), tl = strlen(g_http.token);
 	unsigned diff = (unsigned)(n ^ tl);
 	for (size_t i = 0; i < tl; i++)

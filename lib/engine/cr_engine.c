@@ -51,6 +51,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->chunk_cap = 4096;
 	c->nb_blocks = 63;
 	c->seg_max_bytes = 256ULL << 20;
+	c->lz4_accel = 1;
 	c->max_calls = 16384;
 	c->rec_header = "X-Record";
 	c->media_entries = 65536;

@@ -74,6 +74,7 @@ struct cr_engine_cfg {
 	const struct cr_keyring *keyring;   /**< encrypt segments (NULL: plain); caller keeps it */
 	const struct cr_fieldkey *fieldkey; /**< protect index fields (NULL: plain) */
 	int manifest;		 /**< chain sealed segments in STORE/manifest.log */
+	int lz4_accel;		 /**< LZ4 acceleration of blocks (1 default, 0 none) */
 	struct cr_signer *signer; /**< signs its lines (NULL: unsigned); caller keeps it */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */

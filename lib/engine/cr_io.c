@@ -57,8 +57,8 @@ emit_block(struct cr_worker *w, unsigned cls)
 	}
 	struct cr_block_msg *b = obj;
 	uint64_t c0 = rte_rdtsc();
-	int len = b ? cr_block_encode(bt->buf, bt->len, (uint16_t)bt->n, b->data,
-				      cr_block_bound(CR_BATCH_RAW))
+	int len = b ? cr_block_encode_x(bt->buf, bt->len, (uint16_t)bt->n, b->data,
+					cr_block_bound(CR_BATCH_RAW), e->cfg.lz4_accel)
 		    : -ENOBUFS;
 	w->lz4_cycles += rte_rdtsc() - c0;
 	if (b && len > 0) {

@@ -381,13 +381,23 @@ int
 cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
 		uint32_t out_cap)
 {
+	return cr_block_encode_x(raw, raw_len, n_chunks, out, out_cap, 1);
+}
+
+int
+cr_block_encode_x(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
+		  uint32_t out_cap, int accel)
+{
 	if (out_cap < cr_block_bound(raw_len))
 		return -ENOSPC;
 	uint16_t flags = 0;
-	int c = LZ4_compress_default((const char *)raw, (char *)out + CR_BLOCK_HDR_LEN,
-				     (int)raw_len, (int)(out_cap - CR_BLOCK_HDR_LEN));
-	if (c <= 0)
-		return -ENOSPC;
+	int c = (int)raw_len; /* accel 0: stored as is, no attempt */
+	if (accel > 0) {
+		c = LZ4_compress_fast((const char *)raw, (char *)out + CR_BLOCK_HDR_LEN, (int)raw_len,
+				      (int)(out_cap - CR_BLOCK_HDR_LEN), accel);
+		if (c <= 0)
+			return -ENOSPC;
+	}
 	if ((uint32_t)c >= raw_len) {
 		memcpy(out + CR_BLOCK_HDR_LEN, raw, raw_len);
 		c = (int)raw_len;

@@ -113,6 +113,12 @@ int cr_chunk_next(struct cr_chunk_reader *r, struct cr_frame *f);
 int cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
 		    uint32_t out_cap);
 uint32_t cr_block_bound(uint32_t raw_len);
+/**
+ * The same with LZ4's acceleration (1 = default; higher: faster, a little
+ * larger; 0: no compression attempt, chunks stored as they are).
+ */
+int cr_block_encode_x(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
+		      uint32_t out_cap, int accel);
 /** Validate a block header; @return total block length or -EINVAL. */
 int cr_block_peek(const uint8_t *blk, size_t len, uint32_t *raw_len, uint16_t *n_chunks);
 /** Verify CRC and decompress; @return raw length, -EBADMSG (CRC), -EINVAL. */

@@ -18,7 +18,9 @@ trap cleanup EXIT
 ip netns add $NS || { echo "cannot create a network namespace: skipped"; exit 77; }
 ip -n $NS link add v0 type veth peer name v1
 for i in v0 v1 lo; do ip -n $NS link set $i up; done
-printf '[policy]\ndefault = record\n[telemetry]\nlisten = 127.0.0.1:9465\n[timeouts]\nrtp_s = 2\n' > "$W/c.ini"
+# /metrics behind a bearer token (required off loopback, optional on it)
+printf 'tok-%s-0123456789abcdef\n' $$ > "$W/token"; chmod 600 "$W/token"
+printf '[policy]\ndefault = record\n[telemetry]\nlisten = 127.0.0.1:9465\ntoken_file = %s\n[timeouts]\nrtp_s = 2\n' "$W/token" > "$W/c.ini"
 ip netns exec $NS "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --lcores '(0-1)@(0,1)' \
   --file-prefix=$S --log-level=user1:error \
   --vdev=net_af_packet0,iface=v1,framecnt=4096 -- --store "$W/store" --config "$W/c.ini" \
@@ -48,14 +50,18 @@ set +e; "$BUILD/app/callrec" ctl pause --call-id no-such-call --store "$W/store"
 [ "$(stat -c %a "$W/store/ctl.sock")" = 660 ] || { echo "control socket not 0660"; exit 1; }
 wait $INJ
 sleep 1
-printf '[policy]\ndefault = record\nrule.1 = from:101 -> skip\n[telemetry]\nlisten = 127.0.0.1:9465\n[timeouts]\nrtp_s = 2\n' > "$W/c.ini"
+printf '[policy]\ndefault = record\nrule.1 = from:101 -> skip\n[telemetry]\nlisten = 127.0.0.1:9465\ntoken_file = %s\n[timeouts]\nrtp_s = 2\n' "$W/token" > "$W/c.ini"
 kill -HUP $CRPID
 sleep 2
 ip netns exec $NS python3 "$HERE/inject.py" v0 "$C" 20
 sleep 1
 # a quiet link still moves time on: the streams end by their 2 s timeout
 sleep 4
-ip netns exec $NS curl -sf http://127.0.0.1:9465/metrics > "$W/m.txt"
+code=$(ip netns exec $NS curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9465/metrics)
+[ "$code" = 401 ] || { echo "/metrics without the token: HTTP $code, expected 401"; exit 1; }
+code=$(ip netns exec $NS curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong-token-0123456789" http://127.0.0.1:9465/metrics)
+[ "$code" = 401 ] || { echo "/metrics with a wrong token: HTTP $code, expected 401"; exit 1; }
+ip netns exec $NS curl -sf -H "Authorization: Bearer $(cat "$W/token")" http://127.0.0.1:9465/metrics > "$W/m.txt"
 grep -q '^callrec_active_streams{worker="0"} 0$' "$W/m.txt" \
   || { echo "streams still active on a quiet link"; grep active_streams "$W/m.txt"; exit 1; }
 # the same counters over DPDK's telemetry socket (/callrec/... commands)
@@ -77,6 +83,13 @@ kill -INT $CRPID; wait $CRPID; rc=$?; CRPID=
 cat "$W/callrecd.out"
 [ $rc = 0 ] || { echo "callrecd exit $rc"; exit 1; }
 grep -q "SIGHUP: reloaded" "$W/callrecd.out"
+# the audit log names the control-socket peer and the reload, and its chain holds
+"$BUILD/app/callrec" audit --store "$W/store" --json > "$W/audit.json"
+grep -q '"actor":"ctl:uid=[0-9]*,pid=[0-9]*","action":"ctl-pause"' "$W/audit.json" \
+  || { echo "no ctl audit line"; cat "$W/audit.json"; exit 1; }
+grep -q '"action":"config-reload"' "$W/audit.json" || { echo "no config-reload audit line"; exit 1; }
+grep -q '"action":"start"' "$W/audit.json" || { echo "no start audit line"; exit 1; }
+! grep -q "$(cat "$W/token")" "$W/callrecd.out" || { echo "the token is in the log"; exit 1; }
 q() { sqlite3 "$W/store/index.sqlite" "$1"; }
 echo "calls: $(q "SELECT from_user, record, rule, (SELECT COUNT(*) FROM chunks k WHERE k.call_uid=c.uid) FROM calls c" | tr '\n' ' ')"
 [ "$(q "SELECT record||rule FROM calls WHERE from_user='alice'")" = "1default" ]
