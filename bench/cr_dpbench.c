@@ -58,7 +58,8 @@ static struct {
 	unsigned n_mix;
 	const char *audio, *store;
 	int lz4_accel;
-} o = {.calls = 200, .workers = 1, .seconds = 60, .mem_mb = 0, .n_mix = 0, .lz4_accel = 1};
+	unsigned first; /* run first..workers */
+} o = {.first = 1, .calls = 200, .workers = 1, .seconds = 60, .mem_mb = 0, .n_mix = 0, .lz4_accel = 1};
 
 struct frame {
 	int64_t t;
@@ -374,7 +375,8 @@ parse(int argc, char **argv)
 		{"calls", 1, NULL, 'n'},  {"seconds", 1, NULL, 's'}, {"workers", 1, NULL, 'w'},
 		{"codecs", 1, NULL, 'c'}, {"cps", 1, NULL, 'r'},     {"loss", 1, NULL, 'l'},
 		{"reorder", 1, NULL, 'o'}, {"jitter", 1, NULL, 'j'}, {"audio", 1, NULL, 'a'},
-		{"store", 1, NULL, 'd'},  {"lz4-accel", 1, NULL, 'z'}, {NULL, 0, NULL, 0},
+		{"store", 1, NULL, 'd'},  {"lz4-accel", 1, NULL, 'z'}, {"first", 1, NULL, 'f'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 	char mix[128] = "pcmu";
@@ -391,10 +393,12 @@ parse(int argc, char **argv)
 		case 'a': o.audio = optarg; break;
 		case 'd': o.store = optarg; break;
 		case 'z': o.lz4_accel = atoi(optarg); break;
+		case 'f': o.first = (unsigned)atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (o.calls == 0 || o.seconds <= 0 || o.workers == 0 || o.workers > 16)
+	if (o.calls == 0 || o.seconds <= 0 || o.workers == 0 || o.workers > 16 || o.first == 0 ||
+	    o.first > o.workers)
 		usage();
 	if (o.cps <= 0)
 		o.cps = o.calls; /* all within the first second */
@@ -489,7 +493,7 @@ main(int argc, char **argv)
 	       "\"raw_ring_rx_mpps\": %.2f, \"runs\": [",
 	       o.loss, o.reorder, o.jitter_ms, nfr, rtp_sent, gen_s, null_mpps, ring_mpps);
 	char store[512];
-	for (unsigned w = 1; w <= o.workers; w++) {
+	for (unsigned w = o.first; w <= o.workers; w++) {
 		char rn[32];
 		snprintf(rn, sizeof(rn), "bench_r%u", w);
 		rp = fill(mp, &r, rn);
@@ -549,7 +553,7 @@ main(int argc, char **argv)
 		       "\"cpu_s\": %.3f, \"mpps\": %.3f, \"mpps_per_worker\": %.3f, "
 		       "\"worker_capacity_mpps\": %.3f, \"ns_per_packet\": {\"rx_classify_steer\": %.1f, "
 		       "\"worker\": %.1f, \"worker_lz4\": %.1f, \"io\": %.1f}, \"drops\": {",
-		       w == 1 ? "" : ", ", w, nfr, t.rx_packets, t.rtp_packets,
+		       w == o.first ? "" : ", ", w, nfr, t.rx_packets, t.rtp_packets,
 		       t.accounted == t.rx_packets ? "true" : "false", dt, cpu, pk / dt / 1e6,
 		       pk / dt / 1e6 / w,
 		       s.worker_busy_cycles ? pk / ((double)s.worker_busy_cycles / hz / w) / 1e6 / w : 0,
