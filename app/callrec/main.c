@@ -897,6 +897,11 @@ prescan(int *argc, char **argv)
 	}
 	*argc = o;
 	argv[o] = NULL;
+	const char *kc = getenv("CALLREC_KEY_COMMAND"); /* the KMS hook, as callrecd */
+	if (g_sec.kr.n == 0 && kc && *kc && cr_keyring_load_cmd(&g_sec.kr, kc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "callrec: CALLREC_KEY_COMMAND: %s\n", err);
+		return 2;
+	}
 	if (g_sec.kr.n)
 		cr_store_set_keyring(&g_sec.kr);
 	if (store && g_sec.kr.n) {

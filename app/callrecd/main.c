@@ -498,6 +498,14 @@ cleaner_main(void *arg)
 					rep.expired, rep.quota,
 					rep.over_quota ? "; still over quota (min_days protects the rest)"
 						       : "");
+			if (r == 0 && (rep.expired || rep.quota || rep.calls)) {
+				char d[128];
+				snprintf(d, sizeof(d), "%" PRIu64 " expired, %" PRIu64
+					 " over-quota segments, %" PRIu64 " calls",
+					 rep.expired, rep.quota, rep.calls);
+				if (cr_audit(g_retain.store, "callrecd", "retention", "-", d) != 0)
+					fprintf(stderr, "callrecd: audit log not written\n");
+			}
 		}
 		pthread_mutex_lock(&g_retain.mu);
 		ts.tv_sec += 1;
@@ -1109,8 +1117,9 @@ setup_security(const struct opts *o, struct cr_engine_cfg *cfg)
 	int r = 0;
 	if (kf && (r = cr_keyring_load(&g_sec.kr, kf, err, sizeof(err))) != 0)
 		goto bad;
-	if (g_sec.key_command[0] &&
-	    (r = cr_keyring_load_cmd(&g_sec.kr, g_sec.key_command, err, sizeof(err))) != 0)
+	/* the KMS hook: [security] key_command, or CALLREC_KEY_COMMAND in the environment */
+	const char *kc = g_sec.key_command[0] ? g_sec.key_command : getenv("CALLREC_KEY_COMMAND");
+	if (kc && *kc && (r = cr_keyring_load_cmd(&g_sec.kr, kc, err, sizeof(err))) != 0)
 		goto bad;
 	if (sk && (r = cr_sign_load(&g_sec.signer, sk, 1, err, sizeof(err))) != 0)
 		goto bad;

@@ -98,14 +98,6 @@ meta_fail(struct cr_engine *e, struct meta *m, int r)
 	}
 }
 
-static int64_t
-wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* a sealed segment goes into the manifest chain (off the packet path) */
 static void
 manifest_seal(struct cr_engine *e, const char *rel)
@@ -118,7 +110,7 @@ manifest_seal(struct cr_engine *e, const char *rel)
 	uint64_t size;
 	int r = cr_seg_digest(path, d, &size);
 	int64_t m = r == 0 ? cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "seal", rel, size,
-						 d, wall_ns())
+						 d, 0)
 			   : r;
 	if (m < 0 && e->manifest_errors++ == 0)
 		CR_LOG(ERR, "manifest: cannot enter %s: %s (verify will report it)", rel,
@@ -191,7 +183,7 @@ manifest_start(struct cr_engine *e)
 	cr_index_segments(e->idx, adopt_one, a);
 	free(k.rel);
 	int64_t m = cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "start", NULL, 0, NULL,
-				       wall_ns());
+				       0);
 	if (m < 0)
 		e->manifest_errors++;
 	else
@@ -383,7 +375,7 @@ idx_main(void *arg)
 	free(mt.raw);
 	free(mt.blk);
 	if (e->cfg.manifest &&
-	    cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "stop", NULL, 0, NULL, wall_ns()) < 0)
+	    cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "stop", NULL, 0, NULL, 0) < 0)
 		e->manifest_errors++;
 	return NULL;
 }

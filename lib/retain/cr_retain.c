@@ -214,14 +214,6 @@ by_age(const void *a, const void *b)
 	return x->last_ns < y->last_ns ? -1 : x->last_ns > y->last_ns ? 1 : strcmp(x->rel, y->rel);
 }
 
-static int64_t
-now_wall(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int
 delete_seg(const char *store, struct cr_index *idx, const struct cr_seg_rec *g, int dry_run,
 	   FILE *log, const char *why, struct cr_signer *sk)
@@ -241,7 +233,7 @@ delete_seg(const char *store, struct cr_index *idx, const struct cr_seg_rec *g, 
 		uint64_t size = 0;
 		int dr = cr_seg_digest(path, d, &size);
 		int64_t m = cr_manifest_append(store, sk, "delete", g->rel, size, dr == 0 ? d : NULL,
-					       now_wall());
+					       0);
 		if (m < 0)
 			return (int)m;
 	}

@@ -234,10 +234,20 @@ cr_chainlog_read(const char *path, struct cr_signer *pk, cr_chainlog_cb cb, void
 
 /* ---- the manifest ---- */
 
+static int64_t
+wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 int64_t
 cr_manifest_append(const char *store, struct cr_signer *sk, const char *op, const char *rel,
 		   uint64_t size, const uint8_t *digest, int64_t t_ns)
 {
+	if (t_ns == 0)
+		t_ns = wall_ns();
 	char path[PATH_MAX], rest[LINE_MAX_LEN], dh[65];
 	static const uint8_t zero[32];
 	snprintf(path, sizeof(path), "%s/manifest.log", store);
@@ -308,14 +318,12 @@ cr_audit(const char *store, const char *actor, const char *action, const char *o
 	 const char *detail)
 {
 	char path[PATH_MAX], rest[LINE_MAX_LEN], a[128], ob[256], d[512];
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	esc(actor, a, sizeof(a));
 	esc(object, ob, sizeof(ob));
 	esc(detail, d, sizeof(d));
 	snprintf(path, sizeof(path), "%s/audit.log", store);
 	snprintf(rest, sizeof(rest), "%" PRId64 " %s %s %s %s",
-		 (int64_t)((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec), a, action, ob, d);
+		 wall_ns(), a, action, ob, d);
 	int64_t r = cr_chainlog_append(path, NULL, rest);
 	return r < 0 ? (int)r : 0;
 }

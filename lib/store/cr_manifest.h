@@ -54,7 +54,8 @@ int cr_chainlog_read(const char *path, struct cr_signer *pk, cr_chainlog_cb cb, 
 int cr_seg_digest(const char *path, uint8_t out[32], uint64_t *size);
 
 /**
- * Append an event (signed with sk when not NULL). digest may be NULL (zeros).
+ * Append an event (signed with sk when not NULL). digest may be NULL (zeros);
+ * t_ns 0: now (wall clock).
  * @return the line number, or -errno.
  */
 int64_t cr_manifest_append(const char *store, struct cr_signer *sk, const char *op,

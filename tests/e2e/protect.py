@@ -167,6 +167,10 @@ check("encrypted" in p.stderr and "--key-file" in p.stderr, "no key: " + p.stder
 p = run(callrec, "export", "--store", enc, "--call-id", ids[0], "--out", tmp + "/x.wav",
         "--key-file", mk2, ok=(1,))
 check("no key given" in p.stderr, "another key: " + p.stderr.strip()[:120])
+env = dict(os.environ, CALLREC_KEY_COMMAND="cat " + mk)
+p = run(callrec, "export", "--store", enc, "--call-id", exported[0], "--out", tmp + "/kms.wav", env=env)
+check(hashlib.sha256(open(tmp + "/kms.wav", "rb").read()).hexdigest() == ref[exported[0]],
+      "the KMS hook (CALLREC_KEY_COMMAND) opens the store")
 p = run(callrec, "calls", "--store", enc, "--key-file", mk, "--json")
 shown = [c["call_id"] for c in jlines(p.stdout) if not c["call_id"].startswith("rtp:")]
 check(sorted(shown) == sorted(ids), "calls lists the real Call-IDs with the key")
