@@ -279,6 +279,7 @@ flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
 		if (!cr_is_tick(st->objs[w][i])) {
 			rte_pktmbuf_free(st->objs[w][i]);
 			e->fate[CR_FATE_RING_FULL]++;
+			e->ring_drops[w]++; /* which ring: where loss starts */
 		}
 	}
 	st->n[w] = 0;

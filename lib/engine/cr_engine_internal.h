@@ -274,6 +274,7 @@ struct cr_engine {
 	uint64_t manifest_errors;  /* manifest lines that could not be written */
 	uint64_t rx_busy_cycles, rx_idle_cycles; /* RX/signalling lcore, by burst */
 	int rx_last_busy;
+	uint64_t ring_drops[CR_ENGINE_MAX_WORKERS]; /* RING_FULL by worker ring */
 	uint64_t io_busy_cycles;		 /* I/O thread: encrypt, stage, write, fsync */
 	uint64_t manifest_lines;   /* number of the last line written */
 	int idx_failed;		  /* a commit failed: segments are left for recovery */

@@ -94,6 +94,11 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		fprintf(f, "callrec_worker_compress_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
 			e->workers[w].lz4_cycles);
+	head(f, "callrec_worker_ring_drops_total", "counter",
+	     "packets dropped because a worker's ring was full (RING_FULL by ring)");
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		fprintf(f, "callrec_worker_ring_drops_total{worker=\"%u\"} %" PRIu64 "\n", w,
+			e->ring_drops[w]);
 	head(f, "callrec_worker_ring_used", "gauge", "entries waiting in a worker's ring");
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		fprintf(f, "callrec_worker_ring_used{worker=\"%u\"} %u\n", w,
@@ -239,7 +244,14 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 			rte_tel_data_add_dict_u64(d, k, e->workers[w].idle_cycles);
 			snprintf(k, sizeof(k), "w%u_ring_used", w);
 			rte_tel_data_add_dict_u64(d, k, e->workers[w].ring ? rte_ring_count(e->workers[w].ring) : 0);
+			snprintf(k, sizeof(k), "w%u_ring_drops", w);
+			rte_tel_data_add_dict_u64(d, k, e->ring_drops[w]);
+			snprintf(k, sizeof(k), "w%u_lz4_cycles", w);
+			rte_tel_data_add_dict_u64(d, k, e->workers[w].lz4_cycles);
 		}
+		rte_tel_data_add_dict_u64(d, "rx_busy_cycles", e->rx_busy_cycles);
+		rte_tel_data_add_dict_u64(d, "rx_idle_cycles", e->rx_idle_cycles);
+		rte_tel_data_add_dict_u64(d, "io_busy_cycles", e->io_busy_cycles);
 	}
 	return 0;
 }

@@ -395,6 +395,22 @@ main(int argc, char **argv)
 	/* every RTP packet sent is either recorded or counted as dropped */
 	/* SIP is never queued, so ring drops are RTP; RTP recorded is RTP stored */
 	CHECK_EQ(rtp_rec + ring_full + store_full, (uint64_t)rtp_sent * 12);
+	/* the metrics name the ring that dropped, and the stages' cycles */
+	char *mt = NULL;
+	size_t ml = 0;
+	FILE *mf = open_memstream(&mt, &ml);
+	cr_engine_metrics(live_engine, mf);
+	fclose(mf);
+	char want[96];
+	snprintf(want, sizeof(want), "callrec_worker_ring_drops_total{worker=\"0\"} %lu\n",
+		 (unsigned long)ring_full);
+	CHECK(ring_full > 0 && strstr(mt, want) != NULL);
+	CHECK(strstr(mt, "callrec_rx_cycles_total{state=\"busy\"} ") != NULL);
+	CHECK(strstr(mt, "callrec_worker_compress_cycles_total{worker=\"0\"} ") != NULL);
+	free(mt);
+	struct cr_engine_stages sg;
+	cr_engine_stages(live_engine, &sg);
+	CHECK(sg.rx_packets == t.rx_packets && sg.rx_busy_cycles > 0 && sg.worker_busy_cycles > 0);
 	cr_engine_free(live_engine);
 	live_engine = NULL;
 
