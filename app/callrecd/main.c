@@ -721,6 +721,7 @@ static const struct cfg_key {
 	{"timeouts", "session_s", "3600", "engine", "an answered call with neither SIP nor RTP ends"},
 	{"ports", "profile", "none", "app", "port profile, drivers-config/*.ini (--profile)"},
 	{"store", "min_free_mb", "1% of the fs, 64 MiB-4 GiB", "engine", "no audio written below"},
+	{"store", "lz4_acceleration", "1", "engine", "0 no compression; 1 best; higher faster"},
 	{"retention", "default", "90", "retain", "DAYS[/MIN_DAYS] of class 0"},
 	{"retention", "quota", "none", "retain", "store size cap, 500G, 2T"},
 	{"retention", "check_s", "300", "app", "seconds between cleaner passes (live)"},
@@ -862,6 +863,16 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 			return 2;
 		}
 		cfg->min_free_bytes = (uint64_t)u << 20;
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "store", "lz4_acceleration"))) {
+		unsigned u;
+		if (parse_uint(v, 0, 65537, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [store] lz4_acceleration: '%s' is not 0..65537\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->lz4_accel = (int)u;
 	}
 	/* memory bounds: each table is fixed at start (docs/operations.md: sizing) */
 	const struct {
@@ -1124,10 +1135,21 @@ setup_security(const struct opts *o, struct cr_engine_cfg *cfg)
 	if (sk && (r = cr_sign_load(&g_sec.signer, sk, 1, err, sizeof(err))) != 0)
 		goto bad;
 	int keys = g_sec.kr.n > 0;
-	if (mkdir(o->store, 0750) != 0 && errno != EEXIST) {
-		snprintf(err, sizeof(err), "store %s: %s", o->store, strerror(errno));
-		r = -errno;
-		goto bad;
+	if (keys) {
+		/* index.key goes into the store: make it (and its parents) first */
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/", o->store);
+		for (char *c = p + 1; *c; c++) {
+			if (*c != '/')
+				continue;
+			*c = 0;
+			if (mkdir(p, 0750) != 0 && errno != EEXIST) {
+				snprintf(err, sizeof(err), "store %.400s: %s", p, strerror(errno));
+				r = -errno;
+				goto bad;
+			}
+			*c = '/';
+		}
 	}
 	if (keys) {
 		cr_store_set_keyring(&g_sec.kr);
