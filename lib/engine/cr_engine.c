@@ -484,7 +484,7 @@ cr_engine_run(struct cr_engine *e)
 	for (unsigned i = 0; i < e->cfg.n_ports; i++)
 		wall_ports &= e->cfg.ports[i].ts_mode == CR_TS_LIVE;
 
-	uint64_t c_loop = rte_rdtsc();
+	uint64_t c_loop = rte_rdtsc(), rx_cpu0 = cr_thread_cpu_ns();
 	while (!e->stop) {
 		/* busy/idle by burst: where the RX lcore's time goes */
 		uint64_t c_now = rte_rdtsc();
@@ -594,6 +594,7 @@ cr_engine_run(struct cr_engine *e)
 			print_progress(e, total, 0);
 		}
 	}
+	e->rx_cpu_ns = cr_thread_cpu_ns() - rx_cpu0;
 	/* drain: last tick, flush rings, let workers report every stream */
 	send_ticks(e, st, e->now_ns);
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)

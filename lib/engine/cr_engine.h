@@ -124,6 +124,8 @@ struct cr_engine_stages {
 	uint64_t worker_packets, worker_busy_cycles, worker_idle_cycles; /**< summed over workers */
 	uint64_t worker_lz4_cycles;				      /**< part of worker busy */
 	uint64_t io_busy_cycles; /**< encrypt, stage, write, fdatasync */
+	/* CPU time by thread clock (not counting time descheduled): */
+	uint64_t rx_cpu_ns, worker_cpu_ns, io_cpu_ns, idx_cpu_ns;
 };
 void cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s);
 

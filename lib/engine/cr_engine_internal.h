@@ -177,6 +177,7 @@ struct cr_worker {
 	uint64_t rx;
 	uint64_t busy_cycles, idle_cycles;
 	uint64_t lz4_cycles; /* inside busy: compressing blocks (per block, not per packet) */
+	uint64_t cpu_ns;     /* CPU time of this worker's run (thread clock: not time descheduled) */
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
@@ -274,6 +275,7 @@ struct cr_engine {
 	uint64_t manifest_errors;  /* manifest lines that could not be written */
 	uint64_t rx_busy_cycles, rx_idle_cycles; /* RX/signalling lcore, by burst */
 	int rx_last_busy;
+	uint64_t rx_cpu_ns, io_cpu_ns, idx_cpu_ns; /* thread CPU time of each stage's run */
 	uint64_t ring_drops[CR_ENGINE_MAX_WORKERS]; /* RING_FULL by worker ring */
 	uint64_t io_busy_cycles;		 /* I/O thread: encrypt, stage, write, fsync */
 	uint64_t manifest_lines;   /* number of the last line written */
@@ -364,6 +366,17 @@ void cr_metrics_telemetry(const struct cr_engine *e);
 /* Every packet fate summed over the main lcore and the workers, with the
  * packets the disk refused moved from RTP to their STORE_* fate. */
 void cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX]);
+
+#include <time.h>
+/* CPU time of the calling thread, ns: unlike the TSC it does not count the
+ * time the thread was descheduled (threads sharing a core) */
+static inline uint64_t
+cr_thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 /* Send the stream's record to the index now. */
 void cr_worker_report(struct cr_worker *w, struct cr_stream *s);
 struct cr_msg *cr_idx_msg_get(struct cr_engine *e);

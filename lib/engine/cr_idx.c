@@ -277,6 +277,7 @@ static void *
 idx_main(void *arg)
 {
 	struct cr_engine *e = arg;
+	uint64_t cpu0 = cr_thread_cpu_ns();
 	struct meta mt;
 	memset(&mt, 0, sizeof(mt));
 	mt.w.fd = mt.w.dfd = -1;
@@ -377,6 +378,7 @@ idx_main(void *arg)
 	if (e->cfg.manifest &&
 	    cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "stop", NULL, 0, NULL, 0) < 0)
 		e->manifest_errors++;
+	e->idx_cpu_ns = cr_thread_cpu_ns() - cpu0;
 	return NULL;
 }
 

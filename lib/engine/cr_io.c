@@ -545,6 +545,7 @@ static void *
 io_main(void *arg)
 {
 	struct cr_engine *e = arg;
+	uint64_t cpu0 = cr_thread_cpu_ns();
 	unsigned n_segs = e->cfg.n_workers * CR_MAX_RCLASS;
 	struct ioseg *segs = calloc(n_segs, sizeof(*segs));
 	for (unsigned i = 0; i < n_segs; i++) {
@@ -581,6 +582,7 @@ io_main(void *arg)
 		free(segs[i].pend);
 	}
 	free(segs);
+	e->io_cpu_ns = cr_thread_cpu_ns() - cpu0;
 	return NULL;
 }
 

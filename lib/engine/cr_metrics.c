@@ -288,4 +288,9 @@ cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s)
 		s->worker_lz4_cycles += e->workers[w].lz4_cycles;
 	}
 	s->io_busy_cycles = e->io_busy_cycles;
+	s->rx_cpu_ns = e->rx_cpu_ns;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		s->worker_cpu_ns += e->workers[w].cpu_ns;
+	s->io_cpu_ns = e->io_cpu_ns;
+	s->idx_cpu_ns = e->idx_cpu_ns;
 }

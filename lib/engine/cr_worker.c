@@ -452,6 +452,7 @@ cr_worker_main(void *arg)
 	uint8_t *scratch = rte_malloc("cr_wscratch", 65536, 0);
 	unsigned idle = 0;
 	w->lcore = rte_lcore_id();
+	uint64_t cpu0 = cr_thread_cpu_ns();
 	rte_rcu_qsbr_thread_register(e->qsbr, w->id);
 	rte_rcu_qsbr_thread_online(e->qsbr, w->id);
 	for (;;) {
@@ -489,6 +490,7 @@ cr_worker_main(void *arg)
 		w->busy_cycles += rte_rdtsc() - t0;
 	}
 	on_tick(w, 1);
+	w->cpu_ns = cr_thread_cpu_ns() - cpu0;
 	__atomic_store_n(&w->now_ns, INT64_MAX, __ATOMIC_RELEASE);
 	rte_rcu_qsbr_thread_offline(e->qsbr, w->id);
 	rte_rcu_qsbr_thread_unregister(e->qsbr, w->id);
