@@ -59,7 +59,8 @@ static struct {
 	const char *audio, *store;
 	int lz4_accel;
 	unsigned first; /* run first..workers */
-} o = {.first = 1, .calls = 200, .workers = 1, .seconds = 60, .mem_mb = 0, .n_mix = 0, .lz4_accel = 1};
+	unsigned chunk_kb;
+} o = {.first = 1, .chunk_kb = 0, .calls = 200, .workers = 1, .seconds = 60, .mem_mb = 0, .n_mix = 0, .lz4_accel = 1};
 
 struct frame {
 	int64_t t;
@@ -376,6 +377,7 @@ parse(int argc, char **argv)
 		{"codecs", 1, NULL, 'c'}, {"cps", 1, NULL, 'r'},     {"loss", 1, NULL, 'l'},
 		{"reorder", 1, NULL, 'o'}, {"jitter", 1, NULL, 'j'}, {"audio", 1, NULL, 'a'},
 		{"store", 1, NULL, 'd'},  {"lz4-accel", 1, NULL, 'z'}, {"first", 1, NULL, 'f'},
+		{"chunk-kb", 1, NULL, 'k'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -394,6 +396,7 @@ parse(int argc, char **argv)
 		case 'd': o.store = optarg; break;
 		case 'z': o.lz4_accel = atoi(optarg); break;
 		case 'f': o.first = (unsigned)atoi(optarg); break;
+		case 'k': o.chunk_kb = (unsigned)atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -518,6 +521,8 @@ main(int argc, char **argv)
 		cfg.store_dir = store;
 		cfg.offline = 1; /* back-pressure, not drops: measures capacity */
 		cfg.lz4_accel = o.lz4_accel;
+		if (o.chunk_kb)
+			cfg.chunk_cap = o.chunk_kb * 1024;
 		cfg.nb_mbufs = 4095; /* the engine's own pool is unused: frames come from ours */
 		unsigned conc = (unsigned)(o.cps * o.seconds) < o.calls ? (unsigned)(o.cps * o.seconds)
 									 : o.calls;
