@@ -50,6 +50,22 @@ protect(const struct cr_index *idx, const char *v, char *buf, size_t cap)
 	return cr_field_protect(idx->fk, v, buf, cap) == 0 ? buf : "~?";
 }
 
+/* DTMF digits (card numbers, PINs) are personal data: protected as text */
+static void
+bind_dtmf(const struct cr_index *idx, sqlite3_stmt *s, int col, const void *b, size_t n)
+{
+	char hex[2 * 64 * 16 + 1], out[1200];
+	if (idx->fk == NULL || idx->fk->mode == CR_PII_PLAIN || n == 0 || 2 * n >= sizeof(hex)) {
+		sqlite3_bind_blob(s, col, b, (int)n, SQLITE_STATIC);
+		return;
+	}
+	cr_hex(b, n, hex);
+	if (cr_field_protect(idx->fk, hex, out, sizeof(out)) == 0)
+		sqlite3_bind_text(s, col, out, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, col); /* never the digits in clear */
+}
+
 /* the same value protected as the other modes would, for searches */
 static const char *
 protect_as(const struct cr_index *idx, enum cr_pii_mode mode, const char *v, char *buf,
@@ -280,8 +296,7 @@ cr_index_put_call(struct cr_index *idx, const struct cr_call *c)
 	sqlite3_bind_int64(s, 9, c->end_ns);
 	sqlite3_bind_int(s, 10, c->state);
 	sqlite3_bind_int(s, 11, c->sip_status);
-	sqlite3_bind_blob(s, 12, c->dtmf, (int)(c->n_dtmf * sizeof(struct cr_dtmf)),
-			  SQLITE_STATIC);
+	bind_dtmf(idx, s, 12, c->dtmf, c->n_dtmf * sizeof(struct cr_dtmf));
 	sqlite3_bind_int(s, 13, c->record);
 	sqlite3_bind_int(s, 14, c->rclass);
 	sqlite3_bind_text(s, 15, c->rule, -1, SQLITE_STATIC);
@@ -320,8 +335,7 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	sqlite3_bind_int64(s, i++, r->last_ns);
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)r->rtcp_packets);
 	sqlite3_bind_int(s, i++, r->is_srtp);
-	sqlite3_bind_blob(s, i++, r->dtmf, (int)(r->n_dtmf * sizeof(struct cr_dtmf)),
-			  SQLITE_STATIC);
+	bind_dtmf(idx, s, i++, r->dtmf, r->n_dtmf * sizeof(struct cr_dtmf));
 	sqlite3_bind_int(s, i++, r->channels ? r->channels : 1);
 	/* the payload map is SDP text: encrypted with the other personal data */
 	char pm[600];
@@ -576,6 +590,25 @@ col_blob(sqlite3_stmt *st, int i, void *dst, size_t n)
 		memcpy(dst, b, (size_t)l < n ? (size_t)l : n);
 }
 
+/* a DTMF column into dst; @return its bytes (0 for a hashed one) */
+static int
+col_dtmf(const struct cr_index *idx, sqlite3_stmt *st, int col, void *dst, size_t n)
+{
+	memset(dst, 0, n);
+	if (sqlite3_column_type(st, col) != SQLITE_TEXT) {
+		int l = sqlite3_column_bytes(st, col);
+		col_blob(st, col, dst, n);
+		return l;
+	}
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	char hex[1200];
+	if (idx == NULL || idx->fk == NULL || t == NULL || strncmp(t, "~e", 2) != 0 ||
+	    cr_field_reveal(idx->fk, t, hex, sizeof(hex)) != 0)
+		return 0;
+	int b = cr_unhex(hex, dst, n);
+	return b > 0 ? b : 0;
+}
+
 /* a protected column as the value (decrypted with the key, else as stored) */
 static void
 col_pii(const struct cr_index *idx, sqlite3_stmt *q, int col, char *out, size_t cap)
@@ -618,11 +651,10 @@ read_stream(const struct cr_index *idx, sqlite3_stmt *st, struct cr_stream_rec *
 	r->last_ns = sqlite3_column_int64(st, i++);
 	r->rtcp_packets = (uint64_t)sqlite3_column_int64(st, i++);
 	r->is_srtp = (uint8_t)sqlite3_column_int(st, i++);
-	int nb = sqlite3_column_bytes(st, i);
+	int nb = col_dtmf(idx, st, i++, r->dtmf, sizeof(r->dtmf));
 	r->n_dtmf = (uint8_t)((size_t)nb / sizeof(struct cr_dtmf));
 	if (r->n_dtmf > CR_STREAM_MAX_DTMF)
 		r->n_dtmf = CR_STREAM_MAX_DTMF;
-	col_blob(st, i++, r->dtmf, sizeof(r->dtmf));
 	r->channels = (uint8_t)sqlite3_column_int(st, i++);
 	if (idx)
 		col_pii(idx, st, i++, r->ptmap, sizeof(r->ptmap));
@@ -805,11 +837,10 @@ cr_index_query(struct cr_index *idx, const struct cr_index_filter *f, cr_index_c
 		c->end_ns = sqlite3_column_int64(q, 8);
 		c->state = (uint8_t)sqlite3_column_int(q, 9);
 		c->sip_status = (uint16_t)sqlite3_column_int(q, 10);
-		int nb = sqlite3_column_bytes(q, 11);
+		int nb = col_dtmf(idx, q, 11, c->dtmf, sizeof(c->dtmf));
 		c->n_dtmf = (uint8_t)((size_t)nb / sizeof(struct cr_dtmf));
 		if (c->n_dtmf > CR_CALL_MAX_DTMF)
 			c->n_dtmf = CR_CALL_MAX_DTMF;
-		col_blob(q, 11, c->dtmf, sizeof(c->dtmf));
 		c->record = (uint8_t)sqlite3_column_int(q, 12);
 		c->rclass = (uint8_t)sqlite3_column_int(q, 13);
 		col_text(q, 14, c->rule, sizeof(c->rule));
