@@ -748,7 +748,7 @@ static const struct cfg_key {
 	{"limits", "max_calls", "16384", "engine", "calls tracked at once (4.2 KB each)"},
 	{"limits", "max_streams", "16384", "engine", "RTP streams per worker (1.4 KB + chunk_kb each)"},
 	{"limits", "media_entries", "65536", "engine", "SDP endpoints at once (0.7 KB each)"},
-	{"limits", "chunk_kb", "4", "engine", "chunk buffer per stream, 1-64 KB"},
+	{"limits", "chunk_kb", "16", "engine", "chunk buffer per stream, 1-64 KB"},
 	{"limits", "nb_mbufs", "16383", "engine", "packet buffers (2.2 KB each)"},
 };
 
@@ -1373,6 +1373,8 @@ main(int argc, char **argv)
 	/* live recording: the cleaner deletes what retention says, on the wall clock */
 	pthread_t cleaner;
 	int have_cleaner = live && pthread_create(&cleaner, NULL, cleaner_main, &g_retain) == 0;
+	if (have_cleaner)
+		pthread_setname_np(cleaner, "cr-cleaner");
 	pthread_t http;
 	int have_http = 0;
 	if (live && g_http.listen[0]) {
@@ -1382,6 +1384,8 @@ main(int argc, char **argv)
 				strerror(-g_http.fd));
 		else
 			have_http = pthread_create(&http, NULL, http_main, NULL) == 0;
+		if (have_http)
+			pthread_setname_np(http, "cr-metrics");
 	}
 	pthread_t ctl;
 	int have_ctl = 0;
@@ -1396,6 +1400,8 @@ main(int argc, char **argv)
 				g_ctl.path, strerror(-g_ctl.fd));
 		else
 			have_ctl = pthread_create(&ctl, NULL, ctl_main, NULL) == 0;
+		if (have_ctl)
+			pthread_setname_np(ctl, "cr-ctl");
 	}
 	r = cr_engine_run(g_engine);
 	if (have_ctl) {

@@ -332,7 +332,9 @@ int cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_h
 		  const uint8_t *rtp, int64_t t);
 void cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s);
 /* Look-back chunks of a held stream: into the store (keep) or dropped. */
-void cr_lookback_release(struct cr_worker *w, struct cr_stream *s, int keep);
+/* keep: started on demand at packet time now_ns: what arrived from
+ * now_ns - lookback_ns on is recorded, cut to the packet */
+void cr_lookback_release(struct cr_worker *w, struct cr_stream *s, int keep, int64_t now_ns);
 void cr_store_tick(struct cr_worker *w, int final);
 
 /* index thread */

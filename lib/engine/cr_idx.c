@@ -385,7 +385,10 @@ idx_main(void *arg)
 int
 cr_idx_start(struct cr_engine *e)
 {
-	return -pthread_create(&e->idx_thread, NULL, idx_main, e);
+	int r = pthread_create(&e->idx_thread, NULL, idx_main, e);
+	if (r == 0)
+		pthread_setname_np(e->idx_thread, "cr-index"); /* for top, perf */
+	return -r;
 }
 
 void

@@ -149,11 +149,31 @@ lookback_push(struct cr_worker *w, struct cr_stream *s, uint32_t len)
 }
 
 void
-cr_lookback_release(struct cr_worker *w, struct cr_stream *s, int keep)
+cr_lookback_release(struct cr_worker *w, struct cr_stream *s, int keep, int64_t now_ns)
 {
+	/* exactly lookback_ns before the start, to the packet: a kept chunk
+	 * that begins earlier is cut (chunks are up to 4 s long) */
+	int64_t from = now_ns - w->e->cfg.lookback_ns;
+	/* an open chunk that began earlier joins the kept ones to be cut too */
+	if (keep && s->held && s->cw_open && s->cw.first_ns < from)
+		cr_store_close_chunk(w, s);
 	for (uint32_t i = 0; i < s->n_lb; i++) {
 		struct cr_lb *b = &s->lb[i];
-		if (keep) { /* started on demand: its past is recorded after all */
+		if (keep && b->last_ns >= from && b->first_ns < from) {
+			uint8_t *tmp = malloc(b->len);
+			int nl = tmp ? cr_chunk_trim(b->buf, b->len, from, tmp, b->len) : -ENOMEM;
+			free(tmp);
+			if (nl > 0) {
+				struct cr_chunk_reader rd;
+				cr_chunk_open(&rd, b->buf, (size_t)nl);
+				b->len = (uint32_t)nl;
+				b->n_pkts = rd.h.n_pkts;
+				b->first_ns = rd.h.first_ns;
+			} else {
+				b->last_ns = INT64_MIN; /* nothing left in the window */
+			}
+		}
+		if (keep && b->last_ns >= from) { /* started on demand: its past is recorded */
 			cr_chunk_set_call_raw(b->buf, s->call_uid);
 			w->fate[CR_FATE_NOT_RECORDED] -= b->n_pkts;
 			w->fate[CR_FATE_RTP] += b->n_pkts;
@@ -589,7 +609,10 @@ io_main(void *arg)
 int
 cr_io_start(struct cr_engine *e)
 {
-	return -pthread_create(&e->io_thread, NULL, io_main, e);
+	int r = pthread_create(&e->io_thread, NULL, io_main, e);
+	if (r == 0)
+		pthread_setname_np(e->io_thread, "cr-io");
+	return -r;
 }
 
 void

@@ -196,7 +196,7 @@ quality(struct cr_worker *w, const struct cr_stream *s)
 static void
 stream_free(struct cr_worker *w, struct cr_stream *s)
 {
-	cr_lookback_release(w, s, 0); /* never started: its look-back goes */
+	cr_lookback_release(w, s, 0, 0); /* never started: its look-back goes */
 	rte_hash_del_key(w->streams, &s->key);
 	s->uid = 0; /* chunks still batched find their stream gone (cr_io.c) */
 	w->free_idx[w->n_free++] = (uint32_t)(s - w->pool);
@@ -425,7 +425,7 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 		return;
 	}
 	if (s->held)
-		cr_lookback_release(w, s, rs >= 0 && (rs & 1));
+		cr_lookback_release(w, s, rs >= 0 && (rs & 1), t);
 	if (rs >= 0 ? !(rs & 1) : s->skip) {
 		/* the policy skips its call (no audio, and none from before its
 		 * binding either), or it is stopped or paused on demand (what was

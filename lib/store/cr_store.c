@@ -128,6 +128,35 @@ cr_chunk_begin(struct cr_chunk_writer *w, uint8_t *buf, uint32_t cap, const stru
 	return 0;
 }
 
+int
+cr_chunk_trim(uint8_t *chunk, uint32_t len, int64_t from_ns, uint8_t *scratch, uint32_t cap)
+{
+	struct cr_chunk_reader rd;
+	if (cr_chunk_open(&rd, chunk, len) <= 0 || cap < len)
+		return -EINVAL;
+	struct cr_chunk_writer w;
+	struct cr_chunk_hdr h = rd.h;
+	if (cr_chunk_begin(&w, scratch, cap, &h) != 0)
+		return -ENOSPC;
+	struct cr_frame f;
+	int r, kept = 0;
+	while ((r = cr_chunk_next(&rd, &f)) == 1) {
+		if (f.t_ns < from_ns)
+			continue;
+		/* a kept tail is never larger than the whole: add cannot run out */
+		if (cr_chunk_add(&w, f.seq, f.ts, f.t_ns, f.marker, f.pt, f.payload, f.plen) != 0)
+			return -ENOSPC;
+		kept++;
+	}
+	if (r < 0)
+		return -EINVAL;
+	if (kept == 0)
+		return 0;
+	uint32_t nl = cr_chunk_finish(&w);
+	memcpy(chunk, scratch, nl);
+	return (int)nl;
+}
+
 /*
  * Packet record. The common packet (seq + 1, same timestamp step, PT and
  * length, no marker) is one or two bytes holding only the change of the

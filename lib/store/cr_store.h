@@ -101,6 +101,12 @@ struct cr_chunk_reader {
 	struct cr_frame cur;
 };
 
+/**
+ * Keep only the packets that arrived at or after from_ns (look-back cut to
+ * the packet): the chunk is re-encoded in place through scratch (cap >= len).
+ * @return the new length, 0 if no packet is left, -EINVAL, -ENOSPC.
+ */
+int cr_chunk_trim(uint8_t *chunk, uint32_t len, int64_t from_ns, uint8_t *scratch, uint32_t cap);
 /** Parse a chunk header at buf; @return chunk length (>0) or -EINVAL. */
 int cr_chunk_open(struct cr_chunk_reader *r, const uint8_t *buf, size_t len);
 /** Next packet: 1 and *f, 0 at the end, -EINVAL if malformed. */

@@ -78,7 +78,14 @@ for lb, want in ((0, 1000), (10, 2000)):
     rtp = int(re.search(r"^  RTP +(\d+)", log, re.M).group(1))
     nr = int(re.search(r"NOT_RECORDED +(\d+)", log).group(1))
     print("lookback %d s: %d packets recorded, %d not" % (lb, rtp, nr))
-    # one 0.5 s chunk (50 packets a direction) of granularity at the look-back edge
-    assert want - 2 <= rtp <= want + 2 * 50 + 2 and rtp + nr == 3000, (lb, rtp, nr)
+    # cut to the packet at the look-back edge, whatever the chunk size (one
+    # packet a direction on the boundary either way); also with 4 KB chunks
+    assert want - 2 <= rtp <= want + 2 and rtp + nr == 3000, (lb, rtp, nr)
+    if lb:
+        log4 = subprocess.run([build + "/app/callrecd", "--pcap", tmp + "/lb.pcap", "--store",
+                               tmp + "/lb4k", "--config", tmp + "/lb.ini", "--set", "limits.chunk_kb=4"],
+                              check=True, capture_output=True, text=True).stderr
+        rtp4 = int(re.search(r"^  RTP +(\d+)", log4, re.M).group(1))
+        assert rtp4 == rtp, (rtp4, rtp)
 subprocess.run(["rm", "-rf", tmp])
 print("on-demand ok")

@@ -145,5 +145,48 @@ main(void)
 	CHECK_EQ(cr_seg_header_check(sh, sizeof(sh)), 0);
 	sh[20] ^= 1;
 	CHECK(cr_seg_header_check(sh, sizeof(sh)) < 0);
+
+	/* look-back cut: only the packets from a time on stay, re-encoded */
+	{
+		static uint8_t c[4096], scratch[4096];
+		struct cr_chunk_hdr h = {.stream_uid = 5, .call_uid = 6, .ssrc = 77};
+		struct cr_chunk_writer w;
+		CHECK_EQ(cr_chunk_begin(&w, c, sizeof(c), &h), 0);
+		uint8_t pl[20][40];
+		for (int i = 0; i < 20; i++) {
+			for (int k = 0; k < 40; k++)
+				pl[i][k] = (uint8_t)(i * 11 + k);
+			CHECK_EQ(cr_chunk_add(&w, (uint16_t)(100 + i), 5000u + (uint32_t)i * 160,
+					      t0 + i * 20000000LL + (i % 3) * 1000, i == 7, 0, pl[i],
+					      i == 12 ? 20 : 40),
+				 0);
+		}
+		uint32_t cl = cr_chunk_finish(&w);
+		int nl = cr_chunk_trim(c, cl, t0 + 7 * 20000000LL, scratch, sizeof(scratch));
+		CHECK(nl > 0 && (uint32_t)nl < cl);
+		struct cr_chunk_reader rd;
+		CHECK(cr_chunk_open(&rd, c, (size_t)nl) > 0);
+		CHECK_EQ(rd.h.n_pkts, 13);
+		CHECK_EQ(rd.h.stream_uid, 5);
+		CHECK_EQ(rd.h.first_seq, 107);
+		struct cr_frame f;
+		for (int i = 7; i < 20; i++) {
+			CHECK_EQ(cr_chunk_next(&rd, &f), 1);
+			CHECK_EQ(f.seq, 100 + i);
+			CHECK_EQ(f.ts, 5000 + i * 160);
+			CHECK_EQ(f.t_ns, t0 + i * 20000000LL + (i % 3) * 1000);
+			CHECK_EQ(f.marker, i == 7);
+			CHECK_EQ(f.plen, i == 12 ? 20u : 40u);
+			CHECK(memcmp(f.payload, pl[i], f.plen) == 0);
+		}
+		CHECK_EQ(cr_chunk_next(&rd, &f), 0);
+		/* nothing cut, everything cut, a malformed chunk */
+		CHECK_EQ(cr_chunk_trim(c, (uint32_t)nl, 0, scratch, sizeof(scratch)), nl);
+		CHECK_EQ(cr_chunk_trim(c, (uint32_t)nl, t0 + 3600 * 1000000000LL, scratch,
+				       sizeof(scratch)),
+			 0);
+		c[0] ^= 1;
+		CHECK_EQ(cr_chunk_trim(c, (uint32_t)nl, 0, scratch, sizeof(scratch)), -EINVAL);
+	}
 	TEST_DONE();
 }
