@@ -577,10 +577,12 @@ main(int argc, char **argv)
 		}
 		printf("}, \"drops_total\": %" PRIu64 ", \"calls_indexed\": %" PRIu64
 		       ", \"cpu_ns_per_packet\": {\"rx_classify_steer\": %.1f, \"worker\": %.1f, "
-		       "\"io\": %.1f, \"index\": %.1f}, \"worker_cpu_capacity_mpps\": %.3f}",
+		       "\"io\": %.1f, \"index\": %.1f}, \"worker_cpu_capacity_mpps\": %.3f, "
+		       "\"mem_per_stream_bytes\": %" PRIu64 "}",
 		       dsum, t.calls, (double)s.rx_cpu_ns / pk, (double)s.worker_cpu_ns / pk,
 		       (double)s.io_cpu_ns / pk, (double)s.idx_cpu_ns / pk,
-		       s.worker_cpu_ns ? pk / ((double)s.worker_cpu_ns / 1e9 / w) / 1e6 / w : 0);
+		       s.worker_cpu_ns ? pk / ((double)s.worker_cpu_ns / 1e9 / w) / 1e6 / w : 0,
+		       s.mem_per_stream_bytes);
 		fflush(stdout);
 		cr_engine_free(e);
 		rte_eth_dev_stop((uint16_t)rp);

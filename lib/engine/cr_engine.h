@@ -126,6 +126,9 @@ struct cr_engine_stages {
 	uint64_t io_busy_cycles; /**< encrypt, stage, write, fdatasync */
 	/* CPU time by thread clock (not counting time descheduled): */
 	uint64_t rx_cpu_ns, worker_cpu_ns, io_cpu_ns, idx_cpu_ns;
+	/** memory one stream slot costs (state, chunk buffer, hash entry): the
+	 * configured bound, max_streams of them per worker */
+	uint64_t mem_per_stream_bytes;
 };
 void cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s);
 

@@ -293,4 +293,7 @@ cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s)
 		s->worker_cpu_ns += e->workers[w].cpu_ns;
 	s->io_cpu_ns = e->io_cpu_ns;
 	s->idx_cpu_ns = e->idx_cpu_ns;
+	/* rte_hash: key + a bucket slot (signature, key index) + free-slot ring entry */
+	s->mem_per_stream_bytes = sizeof(struct cr_stream) + e->cfg.chunk_cap +
+				  sizeof(struct cr_stream_key) + 8 + 8 + 4 + sizeof(uint32_t);
 }
