@@ -96,6 +96,21 @@ usage(FILE *f, int rc)
 	return rc;
 }
 
+/* the store's index, or a message and NULL */
+static struct cr_index *
+open_store_index(const char *store, int mode)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/index.sqlite", store);
+	struct cr_index *idx;
+	int r = cr_index_open(path, mode, &idx);
+	if (r != 0) {
+		fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+		return NULL;
+	}
+	return idx;
+}
+
 static int
 bad(const char *fmt, const char *a)
 {
@@ -680,14 +695,10 @@ cmd_stats(int argc, char **argv)
 		return bad("%s", "stats needs --store DIR and/or --metrics ADDR:PORT");
 	uint64_t sg[4] = {0}, cl[5] = {0};
 	if (store) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/index.sqlite", store);
-		struct cr_index *idx;
-		int r = cr_index_open(path, CR_INDEX_RO, &idx);
-		if (r != 0) {
-			fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+		struct cr_index *idx = open_store_index(store, CR_INDEX_RO);
+		if (idx == NULL)
 			return 1;
-		}
+		int r = 0;
 		struct cr_index_filter f;
 		memset(&f, 0, sizeof(f));
 		if (cr_index_segments(idx, seg_sum, sg) != 0 || cr_index_query(idx, &f, count_call, cl) != 0)
@@ -782,14 +793,10 @@ cmd_retain(int argc, char **argv, int is_hold)
 		fprintf(stderr, "callrec: %s: %s\n", config, err);
 		return 2;
 	}
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/index.sqlite", store);
-	struct cr_index *idx;
-	int r = cr_index_open(path, is_hold ? CR_INDEX_RO : CR_INDEX_RW, &idx);
-	if (r != 0) {
-		fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+	struct cr_index *idx = open_store_index(store, is_hold ? CR_INDEX_RO : CR_INDEX_RW);
+	if (idx == NULL)
 		return 1;
-	}
+	int r;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t wall = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
@@ -1181,14 +1188,10 @@ main(int argc, char **argv)
 		return bad("%s", "this command needs --call-id ID");
 	if (is_export && xo.out_path == NULL)
 		return bad("%s", "export needs --out FILE");
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/index.sqlite", store);
-	struct cr_index *idx;
-	int r = cr_index_open(path, CR_INDEX_RO, &idx);
-	if (r != 0) {
-		fprintf(stderr, "callrec: no index in store '%s': %s\n", store, strerror(-r));
+	struct cr_index *idx = open_store_index(store, CR_INDEX_RO);
+	if (idx == NULL)
 		return 1;
-	}
+	int r;
 	if ((is_export || is_show) &&
 	    audit(store, is_export ? "export" : "show", flt.call_id,
 		  is_export ? xo.out_path : NULL) != 0) {

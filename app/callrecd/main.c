@@ -1138,17 +1138,10 @@ setup_security(const struct opts *o, struct cr_engine_cfg *cfg)
 	if (keys) {
 		/* index.key goes into the store: make it (and its parents) first */
 		char p[PATH_MAX];
-		snprintf(p, sizeof(p), "%s/", o->store);
-		for (char *c = p + 1; *c; c++) {
-			if (*c != '/')
-				continue;
-			*c = 0;
-			if (mkdir(p, 0750) != 0 && errno != EEXIST) {
-				snprintf(err, sizeof(err), "store %.400s: %s", p, strerror(errno));
-				r = -errno;
-				goto bad;
-			}
-			*c = '/';
+		snprintf(p, sizeof(p), "%.4000s/", o->store);
+		if ((r = cr_mkdirs(p)) != 0) {
+			snprintf(err, sizeof(err), "store %.400s: %s", o->store, strerror(-r));
+			goto bad;
 		}
 	}
 	if (keys) {

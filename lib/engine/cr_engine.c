@@ -485,15 +485,16 @@ cr_engine_run(struct cr_engine *e)
 		wall_ports &= e->cfg.ports[i].ts_mode == CR_TS_LIVE;
 
 	uint64_t c_loop = rte_rdtsc(), rx_cpu0 = cr_thread_cpu_ns();
+	int got = 0; /* the previous iteration received packets */
 	while (!e->stop) {
 		/* busy/idle by burst: where the RX lcore's time goes */
 		uint64_t c_now = rte_rdtsc();
-		if (e->rx_last_busy)
+		if (got)
 			e->rx_busy_cycles += c_now - c_loop;
 		else
 			e->rx_idle_cycles += c_now - c_loop;
 		c_loop = c_now;
-		e->rx_last_busy = 0;
+		got = 0;
 		if (unlikely(!rte_ring_empty(e->ctl_ring)))
 			cr_engine_drain_control(e);
 		unsigned pi = e->cfg.offline ? cur : cur % e->cfg.n_ports;
@@ -543,7 +544,7 @@ cr_engine_run(struct cr_engine *e)
 			continue;
 		}
 		stalls = 0;
-		e->rx_last_busy = 1;
+		got = 1;
 		port_rx[pi] += n;
 		e->rx += n;
 		for (uint16_t i = 0; i < n; i++) {

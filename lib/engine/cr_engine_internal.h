@@ -274,7 +274,6 @@ struct cr_engine {
 	uint64_t idx_meta_errors; /* records the meta segments could not keep */
 	uint64_t manifest_errors;  /* manifest lines that could not be written */
 	uint64_t rx_busy_cycles, rx_idle_cycles; /* RX/signalling lcore, by burst */
-	int rx_last_busy;
 	uint64_t rx_cpu_ns, io_cpu_ns, idx_cpu_ns; /* thread CPU time of each stage's run */
 	uint64_t ring_drops[CR_ENGINE_MAX_WORKERS]; /* RING_FULL by worker ring */
 	uint64_t io_busy_cycles;		 /* I/O thread: encrypt, stage, write, fsync */

@@ -130,14 +130,8 @@ known_add(void *ctx, const struct cr_manifest_entry *me)
 	struct known *k = ctx;
 	if (strcmp(me->op, "seal") != 0)
 		return 0;
-	if (k->n == k->cap) {
-		size_t nc = k->cap ? k->cap * 2 : 256;
-		char(*nr)[128] = realloc(k->rel, nc * sizeof(*nr));
-		if (nr == NULL)
-			return -ENOMEM;
-		k->rel = nr;
-		k->cap = nc;
-	}
+	if (cr_grow(&k->rel, &k->cap, k->n, sizeof(*k->rel), 256) != 0)
+		return -ENOMEM;
 	memcpy(k->rel[k->n++], me->rel, 128);
 	return 0;
 }

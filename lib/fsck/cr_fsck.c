@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sqlite3.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -68,32 +67,17 @@ msg(struct cr_fsck_report *r, int error, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* nftw has no context argument: one listing at a time */
-static struct scan *g_scan;
-static size_t g_prefix;
-
 static int
-list_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+list_one(void *ctx, const char *path, const char *rel)
 {
-	(void)st;
-	(void)ftw;
-	size_t l = strlen(path);
-	if (type != FTW_F || l < 4 || strcmp(path + l - 4, ".seg") != 0)
-		return 0;
-	struct scan *S = g_scan;
-	if (S->n == S->cap) {
-		size_t nc = S->cap ? S->cap * 2 : 256;
-		struct segf *ns = realloc(S->s, nc * sizeof(*ns));
-		if (ns == NULL)
-			return -1;
-		S->s = ns;
-		S->cap = nc;
-	}
+	struct scan *S = ctx;
+	if (cr_grow(&S->s, &S->cap, S->n, sizeof(*S->s), 256) != 0)
+		return -ENOMEM;
 	struct segf *f = &S->s[S->n];
 	memset(f, 0, sizeof(*f));
-	if (strlen(path + g_prefix) >= sizeof(f->rel))
+	if (strlen(rel) >= sizeof(f->rel))
 		return 0;
-	snprintf(f->rel, sizeof(f->rel), "%s", path + g_prefix);
+	snprintf(f->rel, sizeof(f->rel), "%s", rel);
 	const char *base = strrchr(path, '/') + 1;
 	unsigned wk, cls = 0;
 	unsigned long long run = 0, seq = 0;
@@ -126,15 +110,9 @@ cmp_order(const void *a, const void *b)
 static int
 list_segments(struct scan *S)
 {
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/segments", S->store);
-	g_scan = S;
-	g_prefix = strlen(S->store) + 1;
-	struct stat st;
-	if (stat(dir, &st) != 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (nftw(dir, list_one, 16, FTW_PHYS) != 0)
-		return -ENOMEM;
+	int r = cr_store_each_segment(S->store, list_one, S);
+	if (r != 0)
+		return r;
 	if (S->n)
 		qsort(S->s, S->n, sizeof(*S->s), cmp_order);
 	return 0;
@@ -241,14 +219,8 @@ on_block(void *ctx, uint64_t off, const uint8_t *raw, uint32_t raw_len, uint16_t
 			break;
 		}
 		if (S->keep) {
-			if (S->nc == S->ccap) {
-				size_t nc = S->ccap ? S->ccap * 2 : 4096;
-				struct chunkinfo *c2 = realloc(S->c, nc * sizeof(*c2));
-				if (c2 == NULL)
-					return -ENOMEM;
-				S->c = c2;
-				S->ccap = nc;
-			}
+			if (cr_grow(&S->c, &S->ccap, S->nc, sizeof(*S->c), 4096) != 0)
+				return -ENOMEM;
 			S->c[S->nc++] = ci;
 			b->n++;
 		}
@@ -578,14 +550,8 @@ mlist_add(void *ctx, const struct cr_manifest_entry *e)
 		L->last_stop = strcmp(e->op, "stop") == 0;
 	if (strcmp(e->op, "seal") != 0 && strcmp(e->op, "delete") != 0)
 		return 0;
-	if (L->n == L->cap) {
-		size_t nc = L->cap ? L->cap * 2 : 256;
-		struct cr_manifest_entry *nv = realloc(L->v, nc * sizeof(*nv));
-		if (nv == NULL)
-			return -ENOMEM;
-		L->v = nv;
-		L->cap = nc;
-	}
+	if (cr_grow(&L->v, &L->cap, L->n, sizeof(*L->v), 256) != 0)
+		return -ENOMEM;
 	L->v[L->n++] = *e;
 	return 0;
 }

@@ -2,7 +2,6 @@
 /* Store keys: the index secret, master key rotation, crypto-erasure. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -175,19 +174,18 @@ rewrap(const char *path, const struct cr_keyring *kr, struct cr_rotate_report *r
 	return 0;
 }
 
-static const struct cr_keyring *g_rot_kr;
-static struct cr_rotate_report *g_rot_rep;
-static FILE *g_rot_log;
+struct rot {
+	const struct cr_keyring *kr;
+	struct cr_rotate_report *rep;
+	FILE *log;
+};
 
 static int
-rot_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+rot_one(void *ctx, const char *path, const char *rel)
 {
-	(void)st;
-	(void)ftw;
-	size_t l = strlen(path);
-	if (type != FTW_F || l < 4 || strcmp(path + l - 4, ".seg") != 0)
-		return 0;
-	return rewrap(path, g_rot_kr, g_rot_rep, g_rot_log);
+	(void)rel;
+	struct rot *R = ctx;
+	return rewrap(path, R->kr, R->rep, R->log);
 }
 
 int
@@ -200,13 +198,6 @@ cr_store_rotate(const char *store, const struct cr_keyring *kr, struct cr_rotate
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/index.key", store);
 	int rc = access(path, F_OK) == 0 ? rewrap(path, kr, r, log) : 0;
-	snprintf(path, sizeof(path), "%s/segments", store);
-	/* nftw has no context pointer: one rotation at a time per process */
-	g_rot_kr = kr;
-	g_rot_rep = r;
-	g_rot_log = log;
-	if (rc == 0 && access(path, F_OK) == 0 && nftw(path, rot_one, 16, FTW_PHYS) != 0)
-		rc = -EIO;
-	g_rot_kr = NULL;
-	return rc;
+	struct rot R = {kr, r, log};
+	return rc == 0 ? cr_store_each_segment(store, rot_one, &R) : rc;
 }

@@ -8,7 +8,7 @@
  * One line per event, text:
  *   v1 N TIME_NS OP REL SIZE SHA256 CHAIN SIG
  * OP: seal (a segment became sealed: its size and digest), delete (retention
- * or a hold release removed it), start / stop (a writer run began / ended
+ * or a hold release removed it: its size, digest zero), start / stop (a writer run began / ended
  * cleanly; REL, SIZE and SHA256 are "-", 0, zeros). CHAIN = SHA-256 of the
  * previous line's CHAIN (32 zero bytes for line 1) and the line's first seven
  * fields; SIG = Ed25519 over CHAIN ("-" when no signing key was configured).

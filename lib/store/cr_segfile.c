@@ -4,6 +4,7 @@
 #include "cr_store.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,19 +15,76 @@
 
 #define WALIGN 4096
 
-static int
-mkdirs(char *path)
+int
+cr_mkdirs(const char *path)
 {
-	for (char *p = path + 1; *p; p++) {
+	char buf[PATH_MAX];
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = 0;
-		int r = mkdir(path, 0750);
+		int r = mkdir(buf, 0750);
 		*p = '/';
 		if (r != 0 && errno != EEXIST)
 			return -errno;
 	}
 	return 0;
+}
+
+int
+cr_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : first;
+	void **a = arr;
+	void *nv = realloc(*a, nc * elem);
+	if (nv == NULL)
+		return -ENOMEM;
+	*a = nv;
+	*cap = nc;
+	return 0;
+}
+
+static int
+each_seg(char *path, size_t prefix, cr_seg_file_cb cb, void *ctx)
+{
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	size_t l = strlen(path);
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		size_t nl = strlen(de->d_name);
+		if (l + 1 + nl >= PATH_MAX)
+			continue;
+		path[l] = '/';
+		memcpy(path + l + 1, de->d_name, nl + 1);
+		struct stat st;
+		if (lstat(path, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				r = each_seg(path, prefix, cb, ctx);
+			else if (S_ISREG(st.st_mode) && nl > 4 && strcmp(de->d_name + nl - 4, ".seg") == 0)
+				r = cb(ctx, path, path + prefix);
+		}
+		path[l] = 0;
+	}
+	closedir(d);
+	return r;
+}
+
+int
+cr_store_each_segment(const char *store, cr_seg_file_cb cb, void *ctx)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/segments", store) >= sizeof(path))
+		return -ENAMETOOLONG;
+	return each_seg(path, strlen(store) + 1, cb, ctx);
 }
 
 static int
@@ -81,7 +139,7 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", store, rel) >= sizeof(path) ||
 	    strlen(rel) >= sizeof(s->rel))
 		return -ENAMETOOLONG;
-	int r = mkdirs(path);
+	int r = cr_mkdirs(path);
 	if (r != 0)
 		return r;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -581,9 +639,7 @@ cr_seg_recover(const char *path, const char *quarantine_path, struct cr_seg_walk
 		return 0;
 	if (w->empty) {
 		/* nothing was ever durable in it: keep the bytes aside, drop the name */
-		char qp[PATH_MAX];
-		snprintf(qp, sizeof(qp), "%s", quarantine_path);
-		if (mkdirs(qp) != 0 || rename(path, quarantine_path) != 0)
+		if (cr_mkdirs(quarantine_path) != 0 || rename(path, quarantine_path) != 0)
 			return -errno;
 		w->quarantined = w->size;
 		w->removed = 1;
@@ -606,9 +662,7 @@ cr_seg_recover(const char *path, const char *quarantine_path, struct cr_seg_walk
 	if (w->valid_end < w->size && quarantine_path) {
 		uint64_t n = w->size - w->valid_end;
 		uint8_t *t = malloc(n ? n : 1);
-		char qp[PATH_MAX];
-		snprintf(qp, sizeof(qp), "%s", quarantine_path);
-		int q = t && read_all(fd, t, n, w->valid_end) == 0 && mkdirs(qp) == 0
+		int q = t && read_all(fd, t, n, w->valid_end) == 0 && cr_mkdirs(quarantine_path) == 0
 				? open(quarantine_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)
 				: -1;
 		if (q >= 0) {

@@ -278,6 +278,22 @@ int cr_seg_walk(const char *path, cr_seg_block_cb cb, void *ctx, struct cr_seg_w
  */
 int cr_seg_recover(const char *path, const char *quarantine_path, struct cr_seg_walk *w);
 
+/**
+ * Visit every *.seg file under STORE/segments (any depth), with its path
+ * relative to the store. Non-zero from cb stops. @return 0 (also without a
+ * segments directory), cb's value, or -errno.
+ */
+typedef int (*cr_seg_file_cb)(void *ctx, const char *path, const char *rel);
+int cr_store_each_segment(const char *store, cr_seg_file_cb cb, void *ctx);
+/** mkdir -p of every directory in path up to its last '/' (mode 0750). @return 0 or -errno. */
+int cr_mkdirs(const char *path);
+/**
+ * Room for one more element in a growing array: *arr holds n of cap
+ * elements of elem bytes; when full it doubles (first: the initial cap).
+ * @return 0 or -ENOMEM (the array is left as it was).
+ */
+int cr_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first);
+
 /*
  * Meta chunks: index records (text, cr_rec_encode) carried in blocks next to
  * nothing else, in meta segments. Header: magic 0xC4C8 u16, version u8 (1),
