@@ -73,6 +73,8 @@ struct cr_msg {
 		struct cr_chunk_rec chunks[CR_MSG_MAX_CHUNKS];
 		struct cr_seg_rec seg;
 	};
+	uint8_t has_digest; /* CR_MSG_SEGMENT sealed: the writer's digest of the file */
+	uint8_t digest[32];
 };
 
 /* A compressed block on its way from a worker to the I/O thread. */

@@ -4,6 +4,7 @@
  * path. Overload policy: producers in live mode drop the record and count
  * INDEX_FULL when the message pool or ring is exhausted; offline imports wait. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -100,15 +101,23 @@ meta_fail(struct cr_engine *e, struct meta *m, int r)
 
 /* a sealed segment goes into the manifest chain (off the packet path) */
 static void
-manifest_seal(struct cr_engine *e, const char *rel)
+manifest_seal(struct cr_engine *e, const char *rel, const uint8_t *digest)
 {
 	if (!e->cfg.manifest)
 		return;
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", e->cfg.store_dir, rel);
 	uint8_t d[32];
-	uint64_t size;
-	int r = cr_seg_digest(path, d, &size);
+	uint64_t size = 0;
+	int r = 0;
+	struct stat st;
+	if (digest && stat(path, &st) == 0) {
+		/* hashed by the writer as it wrote: no read-back */
+		memcpy(d, digest, 32);
+		size = (uint64_t)st.st_size;
+	} else {
+		r = cr_seg_digest(path, d, &size); /* recovered or adopted segments */
+	}
 	int64_t m = r == 0 ? cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "seal", rel, size,
 						 d, 0)
 			   : r;
@@ -154,7 +163,7 @@ adopt_one(void *ctx, const struct cr_seg_rec *g)
 	snprintf(key, sizeof(key), "%s", g->rel);
 	if (k->n && bsearch(key, k->rel, k->n, sizeof(*k->rel), known_cmp))
 		return 0;
-	manifest_seal(e, g->rel);
+	manifest_seal(e, g->rel, NULL);
 	return 0;
 }
 
@@ -195,7 +204,7 @@ meta_seal(struct cr_engine *e, struct meta *m)
 		return;
 	}
 	meta_mark(e, m, CR_SEG_SEALED);
-	manifest_seal(e, m->w.rel);
+	manifest_seal(e, m->w.rel, m->w.digest_ok ? m->w.digest : NULL);
 }
 
 /* the staged records as one block of the current meta segment */
@@ -328,7 +337,8 @@ idx_main(void *arg)
 					 * segment stays unsealed in it, so the next start
 					 * re-enters them from the segments (recovery) */
 					if (m->seg.state == CR_SEG_SEALED)
-						manifest_seal(e, m->seg.rel);
+						manifest_seal(e, m->seg.rel,
+							      m->has_digest ? m->digest : NULL);
 					if (e->idx_failed && m->seg.state == CR_SEG_SEALED)
 						m->seg.state = CR_SEG_OPEN;
 					r = m->seg.state == CR_SEG_GONE

@@ -322,6 +322,9 @@ send_segment(struct cr_engine *e, const struct cr_segw *w, uint8_t kind, uint8_t
 	m->seg.first_ns = w->first_ns;
 	m->seg.last_ns = w->last_ns;
 	m->seg.bytes = w->off;
+	m->has_digest = state == CR_SEG_SEALED && w->digest_ok;
+	if (m->has_digest)
+		memcpy(m->digest, w->digest, 32);
 	cr_idx_send(e, m);
 }
 

@@ -166,6 +166,10 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	/* staged with the blocks so that every full buffer is one aligned write */
 	s->wlen = s->hdr_len;
 	s->off = s->hdr_len;
+	s->digest_ok = 0;
+	s->hashing = cr_sha256_init(&s->h) == 0;
+	if (s->hashing)
+		cr_sha256_update(&s->h, s->wbuf, CR_SEG_HDR_LEN); /* not the key slots */
 	s->flushed = 0;
 	s->n_blocks = 0;
 	s->durable_off = 0;
@@ -209,6 +213,8 @@ cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns)
 		int r = write_all(s->fd, src, len, s->off);
 		if (r != 0)
 			return r;
+		if (s->hashing)
+			cr_sha256_update(&s->h, src, len);
 		s->flushed = s->off + len;
 	} else {
 		memcpy(s->wbuf + s->wlen, blk, len);
@@ -218,6 +224,8 @@ cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns)
 				return n;
 			len = (uint32_t)n;
 		}
+		if (s->hashing)
+			cr_sha256_update(&s->h, s->wbuf + s->wlen, len);
 		s->wlen += len;
 	}
 	s->blocks[s->n_blocks++] = s->off;
@@ -273,12 +281,14 @@ cr_seg_footer(uint8_t *out, const uint64_t *blocks, uint32_t n, uint64_t footer_
 }
 
 static int
-write_footer(int fd, const uint64_t *blocks, uint32_t n, uint64_t off)
+write_footer(int fd, const uint64_t *blocks, uint32_t n, uint64_t off, struct cr_sha256 *h)
 {
 	uint8_t *f = malloc(8 + (size_t)n * 8 + 4 + 16);
 	if (f == NULL)
 		return -ENOMEM;
 	uint32_t fl = cr_seg_footer(f, blocks, n, off);
+	if (h)
+		cr_sha256_update(h, f, fl);
 	int r = write_all(fd, f, fl, off);
 	free(f);
 	if (r == 0 && ftruncate(fd, (off_t)(off + fl)) != 0)
@@ -295,7 +305,12 @@ cr_segw_seal(struct cr_segw *s)
 		return -EBADF;
 	int r = cr_segw_flush(s, 0);
 	if (r == 0)
-		r = write_footer(s->fd, s->blocks, s->n_blocks, s->off);
+		r = write_footer(s->fd, s->blocks, s->n_blocks, s->off, s->hashing ? &s->h : NULL);
+	if (r == 0 && s->hashing) {
+		cr_sha256_final(&s->h, s->digest);
+		s->hashing = 0;
+		s->digest_ok = 1;
+	}
 	cr_segw_close(s);
 	return r;
 }
@@ -310,7 +325,7 @@ cr_segw_abort(struct cr_segw *s)
 	if (s->durable_off < s->hdr_len)
 		r = unlink(s->path) == 0 ? 1 : -errno; /* nothing was ever durable */
 	else if (ftruncate(s->fd, (off_t)s->durable_off) == 0)
-		r = write_footer(s->fd, s->blocks, s->durable_blocks, s->durable_off);
+		r = write_footer(s->fd, s->blocks, s->durable_blocks, s->durable_off, NULL);
 	cr_segw_close(s);
 	return r;
 }
@@ -325,6 +340,11 @@ cr_segw_close(struct cr_segw *s)
 	s->fd = s->dfd = -1;
 	s->wlen = 0;
 	s->n_blocks = 0;
+	if (s->hashing) { /* not sealed (abort, close): the digest means nothing */
+		uint8_t d[32];
+		cr_sha256_final(&s->h, d);
+		s->hashing = 0;
+	}
 	if (s->enc)
 		cr_dkey_wipe(&s->dk);
 	s->enc = 0;
@@ -676,7 +696,7 @@ cr_seg_recover(const char *path, const char *quarantine_path, struct cr_seg_walk
 		free(t);
 	}
 	if (r == 0)
-		r = write_footer(fd, o.v, o.n, w->valid_end);
+		r = write_footer(fd, o.v, o.n, w->valid_end, NULL);
 	close(fd);
 	free(o.v);
 	return r;

@@ -194,6 +194,12 @@ struct cr_segw {
 	int enc;
 	uint32_t hdr_len;
 	uint8_t *tmp; /**< for blocks larger than the staging buffer */
+	/* SHA-256 of the file as written (key slots left out, as the manifest
+	 * wants it), so a sealed segment needs no read-back */
+	struct cr_sha256 h;
+	int hashing;
+	int digest_ok;	   /**< after a good seal: digest is the file's */
+	uint8_t digest[32];
 	uint64_t durable_off;	 /**< end of what the last good flush made durable */
 	uint32_t durable_blocks; /**< blocks before durable_off */
 	int64_t first_ns, last_ns;
@@ -216,7 +222,10 @@ cr_segw_room(const struct cr_segw *s)
  * On error nothing staged since the last good flush may be reported stored.
  */
 int cr_segw_flush(struct cr_segw *s, int keep_tail);
-/** Flush, write footer and trailer, fdatasync, close. The segment is closed even on error. */
+/**
+ * Flush, write footer and trailer, fdatasync, close. The segment is closed
+ * even on error. On 0, digest holds cr_seg_digest() of the file (digest_ok).
+ */
 int cr_segw_seal(struct cr_segw *s);
 /**
  * After a failed write or fsync: cut the file back to what the last good

@@ -396,9 +396,15 @@ test_segment(void)
 		CHECK_EQ(cr_segw_append(&w, blk, (uint32_t)bl, 0), 0);
 	}
 	CHECK_EQ(cr_segw_seal(&w), 0);
-	cr_segw_free(&w);
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s", store, rel);
+	/* the writer's digest is the file's, as the manifest computes it */
+	uint8_t dw[32], df[32];
+	CHECK(w.digest_ok);
+	memcpy(dw, w.digest, 32);
+	cr_segw_free(&w);
+	CHECK_EQ(cr_seg_digest(path, df, NULL), 0);
+	CHECK(memcmp(dw, df, 32) == 0);
 	/* with the key: every block opens */
 	struct cr_seg_walk sw;
 	int cnt[2] = {0, 0};
