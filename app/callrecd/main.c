@@ -2,8 +2,9 @@
 /* callrecd: the recorder.
  *   callrecd --pcap FILE [--pcap FILE ...] --store DIR [--config FILE] [--workers N]
  *   callrecd [EAL options] -- --config FILE [--store DIR] [--workers N]
- * Offline imports build their own EAL arguments (pcap PMD, no hugepages, no
- * root) and exit 0 once every packet is processed and the index committed. */
+ * Offline imports build their own EAL arguments (no ports, no hugepages, no
+ * root), read the captures in the engine (cr_capin.c), and exit 0 once every
+ * packet is processed and the index committed. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -71,7 +72,7 @@ usage(FILE *f)
 		"       callrecd [EAL options] -- --config FILE [--store DIR] [--workers N]\n"
 		"\n"
 		"  --pcap FILE     replay a capture (pcap or pcapng; Ethernet, Linux SLL v1/v2,\n"
-		"                  raw IP) through DPDK's pcap driver; repeat for several files\n"
+		"                  raw IP) into the pipeline; repeat for several files\n"
 		"  --store DIR     recording store (created if missing)\n"
 		"  --config FILE   configuration file (INI)\n"
 		"  --workers N     worker lcores (default 1)\n"
@@ -517,9 +518,9 @@ cleaner_main(void *arg)
 	return NULL;
 }
 
-/* Read the link type and count the packets the PMD will deliver. */
+/* Check a capture opens and read its link type (the engine reads the packets). */
 static int
-probe_pcap(const char *path, int *link, uint64_t *count)
+probe_pcap(const char *path, int *link)
 {
 	char err[PCAP_ERRBUF_SIZE];
 	pcap_t *p = pcap_open_offline(path, err);
@@ -528,55 +529,11 @@ probe_pcap(const char *path, int *link, uint64_t *count)
 		return -1;
 	}
 	*link = dlt_to_link(pcap_datalink(p));
-	if (*link < 0) {
+	if (*link < 0)
 		fprintf(stderr, "callrecd: %s: unsupported link type %s (%d)\n", path,
 			pcap_datalink_val_to_name(pcap_datalink(p)), pcap_datalink(p));
-		pcap_close(p);
-		return -1;
-	}
-	uint64_t n = 0;
-	int swapped = pcap_is_swapped(p);
-	int classic = pcap_major_version(p) == 2;
 	pcap_close(p);
-	int fd = classic ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd >= 0) {
-		/* classic pcap: walk the record headers in 1 MiB reads (the PMD
-		 * will read the data; libpcap copying it here too cost 15 % of an
-		 * import). A record cut short at the end is not one the PMD delivers. */
-		static uint8_t buf[1 << 20];
-		uint64_t pos = 0, next = 24; /* file offset of buf[0]; of the next record */
-		ssize_t got;
-		while ((got = pread(fd, buf, sizeof(buf), (off_t)pos)) > 0) {
-			uint64_t end = pos + (uint64_t)got;
-			while (next + 16 <= end) {
-				uint32_t cap;
-				memcpy(&cap, buf + (next - pos) + 8, 4);
-				if (swapped)
-					cap = __builtin_bswap32(cap);
-				next += 16 + (uint64_t)cap;
-				n++;
-			}
-			if (got < (ssize_t)sizeof(buf))
-				break;
-			pos = next < end ? next : end;
-			if (next > end) /* skip data that needs no reading */
-				pos = next;
-		}
-		struct stat st;
-		if (n && fstat(fd, &st) == 0 && next > (uint64_t)st.st_size)
-			n--; /* the last record is cut short */
-		close(fd);
-	} else {
-		struct pcap_pkthdr *h;
-		const u_char *d;
-		p = pcap_open_offline(path, err);
-		while (p && pcap_next_ex(p, &h, &d) == 1)
-			n++;
-		if (p)
-			pcap_close(p);
-	}
-	*count = n;
-	return 0;
+	return *link < 0 ? -1 : 0;
 }
 
 struct opts {
@@ -1244,19 +1201,19 @@ main(int argc, char **argv)
 	/* EAL arguments */
 	char *eal[64 + MAX_PCAPS];
 	int ne = 0;
-	static char lcores[64], vdevs[MAX_PCAPS][PATH_MAX + 64], prefix[64];
+	static char lcores[64], prefix[64];
 	if (live) {
 		for (int i = 0; i < sep; i++)
 			eal[ne++] = argv[i];
 	} else {
 		for (unsigned i = 0; i < o.n_pcaps; i++) {
-			uint64_t cnt;
 			int link;
-			if (probe_pcap(o.pcaps[i], &link, &cnt) != 0)
+			if (probe_pcap(o.pcaps[i], &link) != 0)
 				return 2;
 			cfg.ports[i].linktype = link;
-			cfg.ports[i].ts_mode = CR_TS_PCAP_US;
-			cfg.ports[i].expect_pkts = cnt;
+			cfg.ports[i].ts_mode = CR_TS_MBUF_NS;
+			cfg.ports[i].capture = o.pcaps[i];
+			cfg.ports[i].port_id = (uint16_t)i;
 			cfg.ports[i].name = o.pcaps[i];
 		}
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1272,17 +1229,8 @@ main(int argc, char **argv)
 		eal[ne++] = lcores;
 		eal[ne++] = prefix;
 		eal[ne++] = "--log-level=lib.eal:error";
-		eal[ne++] = "--log-level=pmd.net.pcap:error";
 		eal[ne++] = "--log-level=user1:error";
 		eal[ne++] = "--no-telemetry";
-		for (unsigned i = 0; i < o.n_pcaps; i++) {
-			/* a comma in the path would split the devargs: refuse it */
-			if (strchr(o.pcaps[i], ','))
-				return bad("capture path '%s' contains a comma", o.pcaps[i]);
-			snprintf(vdevs[i], sizeof(vdevs[i]), "--vdev=net_pcap%u,rx_pcap=%s", i,
-				 o.pcaps[i]);
-			eal[ne++] = vdevs[i];
-		}
 	}
 	eal[ne] = NULL;
 	if (rte_eal_init(ne, eal) < 0) {
@@ -1291,21 +1239,19 @@ main(int argc, char **argv)
 	}
 	uint16_t nports = rte_eth_dev_count_avail();
 	if (!live) {
-		if (nports != o.n_pcaps) {
-			fprintf(stderr, "callrecd: %u of %u pcap ports came up (is librte-net-pcap installed?)\n",
-				nports, o.n_pcaps);
-			rte_eal_cleanup();
-			return 1;
-		}
+		nports = (uint16_t)o.n_pcaps; /* capture files, read by the engine */
 		cfg.offline = 1;
 		/* Size the tables to the capture: every pool is populated (its pages
 		 * touched) at start, which for a small import cost more than the
 		 * import. A quarter of the packets, at most the live sizes: only a
 		 * capture of mostly one- to three-packet streams could overflow, and
 		 * that is counted by name (STREAM_TABLE_FULL, media table full). */
-		uint64_t total = 0;
-		for (unsigned i = 0; i < o.n_pcaps; i++)
-			total += cfg.ports[i].expect_pkts;
+		uint64_t total = 0; /* packets: at most one per 58 bytes of file */
+		for (unsigned i = 0; i < o.n_pcaps; i++) {
+			struct stat sb;
+			if (stat(o.pcaps[i], &sb) == 0)
+				total += (uint64_t)sb.st_size / 58;
+		}
 		uint64_t want = total / 4 + 1024;
 		if (o.limits_set)
 			want = UINT64_MAX; /* the operator sized them */
@@ -1314,9 +1260,12 @@ main(int argc, char **argv)
 		if (want / o.workers < cfg.max_streams)
 			cfg.max_streams = (unsigned)(want / o.workers) + 64;
 		cfg.nb_msgs = 1023;	     /* producers wait for free messages */
-		/* the mbuf pool stays at its size: the pcap PMD loses a packet it has
-		 * read when it finds no mbuf (4095 lost 1-2 of 1.2 M), and the wait
-		 * for free mbufs cannot see what the other lcores' caches hold */
+		/* the reader waits for free mbufs (nothing is lost): a few
+		 * milliseconds of work in flight per worker is enough, and every
+		 * mbuf is a page fault at start */
+		if (!o.limits_set && cfg.nb_mbufs > 2048 * (o.workers + 1) - 1)
+			cfg.nb_mbufs = 2048 * (o.workers + 1) - 1;
+
 	} else {
 		if (nports == 0) {
 			fprintf(stderr, "callrecd: no DPDK port (a vdev that fails to load leaves 0 ports)\n");
@@ -1433,7 +1382,7 @@ main(int argc, char **argv)
 				" accounted\n", t.rx_packets, t.accounted);
 		rc = 1;
 	}
-	cr_engine_free(g_engine);
+	cr_engine_free_at_exit(g_engine);
 	g_engine = NULL;
 	rte_eal_cleanup();
 	return rc;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Set-up, the RX/steer loop of the main lcore, shutdown and the report. */
+/* rte_ip_frag_table_del_expired_entries is experimental in DPDK 22.11 */
+#define ALLOW_EXPERIMENTAL_API 1
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,6 +17,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mbuf_dyn.h>
 
 #include "cr_engine_internal.h"
@@ -82,6 +85,35 @@ port_setup(struct cr_engine *e, uint16_t port)
 	if (e->cfg.promiscuous)
 		rte_eth_promiscuous_enable(port); /* a copy of the network: take everything */
 	return rte_eth_dev_start(port);
+}
+
+/* Without hugepages (offline imports, tests, virtual devices) nothing DMAs
+ * into mbufs, so an mbuf may straddle two 4 KiB pages: otherwise the pool
+ * leaves 1.7 KiB of each page empty and start-up faults in 64 MiB, not 38. */
+static struct rte_mempool *
+mbuf_pool_create(unsigned n)
+{
+	if (rte_eal_has_hugepages())
+		return rte_pktmbuf_pool_create("cr_mbufs", n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					       (int)rte_socket_id());
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE,
+	};
+	struct rte_mempool *mp = rte_mempool_create_empty(
+		"cr_mbufs", n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, 256,
+		sizeof(priv), (int)rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (mp == NULL)
+		return NULL;
+	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) != 0)
+		goto fail;
+	rte_pktmbuf_pool_init(mp, &priv);
+	if (rte_mempool_populate_default(mp) < 0)
+		goto fail;
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+fail:
+	rte_mempool_free(mp);
+	return NULL;
 }
 
 struct cr_engine *
@@ -171,8 +203,7 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		free(fr);
 	}
 
-	e->mbufs = rte_pktmbuf_pool_create("cr_mbufs", cfg->nb_mbufs, 256, 0,
-					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	e->mbufs = mbuf_pool_create(cfg->nb_mbufs);
 	e->msgs = rte_mempool_create("cr_msgs", cfg->nb_msgs, sizeof(struct cr_msg), 64, 0, NULL, NULL,
 				     NULL, NULL, (int)rte_socket_id(), 0);
 	e->idx_ring = rte_ring_create("cr_idx", 4096, (int)rte_socket_id(), RING_F_SC_DEQ);
@@ -208,6 +239,20 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		}
 	}
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		if (cfg->ports[i].capture) {
+			char err[256];
+			int dlt;
+			if ((r = cr_capin_open(cfg->ports[i].capture, &e->capin[i], &dlt, err,
+					       sizeof(err))) != 0) {
+				CR_LOG(ERR, "cannot read capture %s: %s", cfg->ports[i].capture, err);
+				errno = -r;
+				goto fail;
+			}
+			struct stat sb;
+			if (stat(cfg->ports[i].capture, &sb) == 0)
+				e->capture_size[i] = (uint64_t)sb.st_size;
+			continue;
+		}
 		if ((r = port_setup(e, cfg->ports[i].port_id)) != 0) {
 			CR_LOG(ERR, "port %u (%s): %s", cfg->ports[i].port_id,
 			       cfg->ports[i].name ? cfg->ports[i].name : "?", strerror(-r));
@@ -332,6 +377,21 @@ sync_workers(struct cr_engine *e, struct steer *st)
 static void classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m,
 		     const uint8_t *data, size_t len, int depth);
 
+/* drop every datagram IP reassembly holds (their mbufs are needed) */
+static void
+frag_release_all(struct cr_engine *e)
+{
+	uint32_t before = e->frag_dr.cnt;
+	rte_ip_frag_table_del_expired_entries(e->frag_tbl, &e->frag_dr, UINT64_MAX / 2);
+	uint32_t n = e->frag_dr.cnt - before;
+	uint64_t mv = n < e->fate[CR_FATE_FRAG_HELD] ? n : e->fate[CR_FATE_FRAG_HELD];
+	e->fate[CR_FATE_FRAG_HELD] -= mv;
+	e->fate[CR_FATE_FRAG_DROP] += mv;
+	rte_ip_frag_free_death_row(&e->frag_dr, 0);
+	if (n)
+		CR_LOG(WARNING, "mbufs exhausted: dropped %u held IP fragments", n);
+}
+
 /* IP fragments: reassembled here on the main lcore (rte_ip_frag), then
  * classified like any packet. Fragments absorbed count as FRAG_HELD; the one
  * that completes the datagram takes the datagram's fate. */
@@ -442,7 +502,19 @@ print_progress(const struct cr_engine *e, uint64_t total, int final)
 {
 	if (!e->cfg.progress)
 		return;
-	if (total)
+	/* capture files: how far into them, by bytes */
+	uint64_t at = 0, size = 0;
+	for (unsigned i = 0; i < e->cfg.n_ports; i++) {
+		if (e->capin[i] == NULL)
+			continue;
+		long long o = cr_capin_offset(e->capin[i]);
+		size += e->capture_size[i];
+		at += cr_capin_done(e->capin[i]) ? e->capture_size[i] : o > 0 ? (uint64_t)o : 0;
+	}
+	if (size)
+		fprintf(stderr, "\rcallrecd: %" PRIu64 " packets (%.0f%%)%s", e->rx,
+			100.0 * (double)(at < size ? at : size) / (double)size, final ? "\n" : "");
+	else if (total)
 		fprintf(stderr, "\rcallrecd: %" PRIu64 "/%" PRIu64 " packets (%.0f%%)%s", e->rx,
 			total, 100.0 * (double)e->rx / (double)total, final ? "\n" : "");
 	else
@@ -500,7 +572,31 @@ cr_engine_run(struct cr_engine *e)
 		unsigned pi = e->cfg.offline ? cur : cur % e->cfg.n_ports;
 		if (e->cfg.offline && pi >= e->cfg.n_ports)
 			break;
-		uint16_t port = e->cfg.ports[pi].port_id;
+		uint16_t port = e->cfg.ports[pi].port_id, n;
+		if (e->capin[pi]) {
+			n = cr_capin_rx(e->capin[pi], e->mbufs, e->ts_off, pkts, BURST,
+					&e->capture_errors);
+			if (n == 0) {
+				/* no mbuf free (the workers hold them) or the file is done */
+				for (unsigned w = 0; w < e->cfg.n_workers; w++)
+					flush_worker(e, st, w);
+				if (cr_capin_done(e->capin[pi])) {
+					cur++;
+				} else if (++stalls > 20000) {
+					/* a second and nothing freed them: IP reassembly
+					 * holds the pool (datagrams that never complete) */
+					frag_release_all(e);
+					stalls = 0;
+				} else if (stalls > 64) {
+					usleep(50); /* the workers need this CPU */
+				} else {
+					rte_pause();
+				}
+				continue;
+			}
+			stalls = 0;
+			goto received;
+		}
 		/* the pcap PMD loses a packet it read when no mbuf is free: wait */
 		if (e->cfg.offline && rte_mempool_avail_count(e->mbufs) < BURST * 2) {
 			for (unsigned w = 0; w < e->cfg.n_workers; w++)
@@ -508,7 +604,7 @@ cr_engine_run(struct cr_engine *e)
 			rte_pause();
 			continue;
 		}
-		uint16_t n = rte_eth_rx_burst(port, 0, pkts, BURST);
+		n = rte_eth_rx_burst(port, 0, pkts, BURST);
 		if (n == 0) {
 			for (unsigned w = 0; w < e->cfg.n_workers; w++)
 				flush_worker(e, st, w);
@@ -544,6 +640,7 @@ cr_engine_run(struct cr_engine *e)
 			continue;
 		}
 		stalls = 0;
+	received:
 		got = 1;
 		port_rx[pi] += n;
 		e->rx += n;
@@ -763,6 +860,10 @@ cr_engine_free(struct cr_engine *e)
 	rte_free(e->rec_state);
 	rte_ring_free(e->ctl_ring);
 	for (unsigned i = 0; i < e->cfg.n_ports; i++) {
+		if (e->cfg.ports[i].capture) {
+			cr_capin_close(e->capin[i]);
+			continue;
+		}
 		rte_eth_dev_stop(e->cfg.ports[i].port_id);
 		rte_eth_dev_close(e->cfg.ports[i].port_id);
 	}
@@ -771,12 +872,23 @@ cr_engine_free(struct cr_engine *e)
 	cr_sig_free(e);
 	rte_ring_free(e->idx_ring);
 	rte_ring_free(e->io_ring);
-	rte_mempool_free(e->blocks);
-	rte_mempool_free(e->msgs);
-	rte_mempool_free(e->mbufs);
+	if (!e->at_exit) {
+		rte_mempool_free(e->blocks);
+		rte_mempool_free(e->msgs);
+		rte_mempool_free(e->mbufs);
+	}
 	cr_index_close(e->idx);
 	if (e->lock_fd > 0)
 		close(e->lock_fd);
 	rte_free(e->workers);
 	rte_free(e);
+}
+
+void
+cr_engine_free_at_exit(struct cr_engine *e)
+{
+	if (e == NULL)
+		return;
+	e->at_exit = 1;
+	cr_engine_free(e);
 }

@@ -283,7 +283,22 @@ struct cr_engine {
 	int idx_failed;		  /* a commit failed: segments are left for recovery */
 	int idx_err;
 	struct cr_worker *workers; /* n_workers of them */
+	struct cr_capin *capin[CR_ENGINE_MAX_PORTS]; /* offline capture files (else NULL) */
+	uint64_t capture_size[CR_ENGINE_MAX_PORTS];
+	int at_exit; /* cr_engine_free_at_exit(): pools are left to EAL */
+	uint64_t capture_errors; /* capture files that ended in a corrupt or cut record */
 };
+
+/* Capture files read by the engine (cr_capin.c); main lcore only. */
+struct cr_capin;
+int cr_capin_open(const char *path, struct cr_capin **out, int *dlt, char *err, size_t errlen);
+/* Up to n packets into mbufs of mp, packet time (ns) in the ts_off dynfield;
+ * 0 when no mbuf is free (nothing read) or the file is done (cr_capin_done) */
+uint16_t cr_capin_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off,
+		     struct rte_mbuf **pkts, uint16_t n, uint64_t *errors);
+int cr_capin_done(const struct cr_capin *c);
+long long cr_capin_offset(const struct cr_capin *c);
+void cr_capin_close(struct cr_capin *c);
 
 /* Media table value: the current announcement of an endpoint and the one it
  * replaced, so a worker that is behind the signalling owner still binds a

@@ -67,7 +67,8 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	struct rte_eth_stats st[CR_ENGINE_MAX_PORTS];
 	for (unsigned p = 0; p < e->cfg.n_ports; p++) {
 		memset(&st[p], 0, sizeof(st[p]));
-		rte_eth_stats_get(e->cfg.ports[p].port_id, &st[p]);
+		if (e->capin[p] == NULL)
+			rte_eth_stats_get(e->cfg.ports[p].port_id, &st[p]);
 		fprintf(f, "callrec_port_packets_total{port=\"%u\"} %" PRIu64 "\n",
 			e->cfg.ports[p].port_id, st[p].ipackets);
 	}
@@ -79,6 +80,9 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 				k == 0 ? st[p].imissed : k == 1 ? st[p].ierrors : st[p].rx_nombuf);
 	}
 
+	one(f, "callrec_capture_errors_total", "counter",
+	    "capture files that ended in a corrupt or cut record (offline)",
+	    (double)e->capture_errors);
 	head(f, "callrec_worker_packets_total", "counter", "ring entries a worker processed");
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		fprintf(f, "callrec_worker_packets_total{worker=\"%u\"} %" PRIu64 "\n", w,

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""callrecd reads capture files itself (classic pcap parsed from big reads,
+anything else through libpcap). The same packets written as classic pcap in
+either byte order, with micro- or nanosecond timestamps, and as pcapng must
+import to the same calls (tshark writes the pcapng); a capture cut inside its
+last record, and one whose record length is corrupt, import what comes before,
+warn, count callrec_capture_errors_total, and account for every packet read.
+
+usage: capture_formats.py BUILD CAPTURE (classic pcap, little-endian, us)"""
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+build, src = sys.argv[1], sys.argv[2]
+callrecd = os.path.join(build, "app", "callrecd")
+callrec = os.path.join(build, "app", "callrec")
+data = open(src, "rb").read()
+assert struct.unpack("<I", data[:4])[0] == 0xA1B2C3D4, "test input must be LE microsecond pcap"
+hdr, recs = data[:24], []
+off = 24
+while off + 16 <= len(data):
+    sec, usec, cap, wire = struct.unpack("<IIII", data[off:off + 16])
+    recs.append((sec, usec, cap, wire, data[off + 16:off + 16 + cap]))
+    off += 16 + cap
+
+
+def classic(big_endian=False, nsec=False, recs=recs):
+    e = ">" if big_endian else "<"
+    magic, vmaj, vmin, tz, sig, snap, link = struct.unpack("<IHHiIII", hdr)
+    out = [struct.pack(e + "IHHiIII", 0xA1B23C4D if nsec else 0xA1B2C3D4, vmaj, vmin, tz, sig, snap, link)]
+    for sec, usec, cap, wire, pkt in recs:
+        out.append(struct.pack(e + "IIII", sec, usec * 1000 if nsec else usec, cap, wire) + pkt)
+    return b"".join(out)
+
+
+def run(tmp, name, blob=None, path=None):
+    if path is None:
+        path = os.path.join(tmp, name + ".cap")
+        open(path, "wb").write(blob)
+    store, prom = os.path.join(tmp, name + ".s"), os.path.join(tmp, name + ".prom")
+    r = subprocess.run([callrecd, "--pcap", path, "--store", store, "--metrics-file", prom],
+                       capture_output=True, text=True, timeout=300)
+    m = re.search(r"received (\d+) packets, accounted (\d+)", r.stderr)
+    assert r.returncode == 0 and m and m.group(1) == m.group(2), (name, r.returncode, r.stderr[-2000:])
+    errs = int(float(re.search(r"^callrec_capture_errors_total (\S+)$", open(prom).read(), re.M).group(1)))
+    c = subprocess.run([callrec, "calls", "--store", store, "--json"], capture_output=True, text=True,
+                       check=True)
+    calls = sorted((j["call_id"], j["start"], j["end"], j["state"],
+                    tuple(sorted((s["ssrc"], s["packets"], s["first"], s["last"], s["max_jitter_ms"])
+                                 for s in j["streams"])))
+                   for j in map(json.loads, c.stdout.splitlines()))
+    return int(m.group(1)), errs, calls, r.stderr
+
+
+fails = 0
+with tempfile.TemporaryDirectory() as tmp:
+    n0, e0, ref, _ = run(tmp, "le_us", path=src)
+    assert n0 == len(recs) and e0 == 0 and ref, (n0, len(recs), e0)
+    ng = os.path.join(tmp, "ng.pcapng")
+    subprocess.run(["editcap", "-F", "pcapng", src, ng], check=True)
+    for name, blob, path in (("be_us", classic(big_endian=True), None),
+                             ("le_ns", classic(nsec=True), None),
+                             ("be_ns", classic(big_endian=True, nsec=True), None),
+                             ("pcapng", None, ng)):
+        n, e, calls, _ = run(tmp, name, blob, path)
+        ok = n == n0 and e == 0 and calls == ref
+        fails += not ok
+        print("%-4s %-7s %d packets, %d calls%s" % ("ok" if ok else "FAIL", name, n, len(calls),
+                                                  "" if ok else "\n  %r\n  %r" % (calls, ref)))
+    # cut inside the last record: everything before it, one error
+    full = classic()
+    n, e, calls, err = run(tmp, "cut", full[:len(full) - len(recs[-1][4]) // 2])
+    ok = n == len(recs) - 1 and e == 1 and "cut short" in err
+    fails += not ok
+    print("%-4s cut     %d of %d packets, %d capture error(s)" % ("ok" if ok else "FAIL", n, len(recs), e))
+    # a corrupt record length halfway: the packets before it, one error
+    half = len(recs) // 2
+    bad = classic(recs=recs[:half]) + struct.pack("<IIII", 0, 0, 0x7FFFFFFF, 60) + b"\0" * 60
+    n, e, calls, err = run(tmp, "corrupt_len", bad)
+    ok = n == half and e == 1 and "corrupt" in err
+    fails += not ok
+    print("%-4s badlen  %d of %d packets, %d capture error(s)" % ("ok" if ok else "FAIL", n, half, e))
+    # an empty capture (header only)
+    n, e, calls, _ = run(tmp, "empty", hdr)
+    ok = n == 0 and e == 0 and calls == []
+    fails += not ok
+    print("%-4s empty   %d packets" % ("ok" if ok else "FAIL", n))
+sys.exit(1 if fails else 0)
