@@ -140,6 +140,7 @@ struct cr_stream {
 	float mos;	/* as last reported */
 	char dtmf_hist[8]; /* its last RFC 4733 digits, for on-demand sequences */
 	struct cr_jb jb;   /* simulated playout buffer: late packets (quality) */
+	uint32_t live_pos; /* in the worker's live list */
 	uint64_t g711_pkts, silent_pkts;
 	uint8_t rclass; /* its call's retention class */
 	uint8_t od_rec; /* recorded on demand although the policy skips its call */
@@ -173,6 +174,8 @@ struct cr_worker {
 	struct cr_stream *pool;
 	uint32_t *free_idx;
 	uint32_t n_free;
+	uint32_t *live;	/* pool indices of the streams in the table (ticks walk them) */
+	uint32_t n_live;
 	uint64_t next_uid;
 	int64_t now_ns; /* packet time from ticks */
 	uint64_t fate[CR_FATE_MAX];

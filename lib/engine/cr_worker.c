@@ -58,10 +58,11 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 				RTE_ALIGN_CEIL(sizeof(struct cr_stream) * e->cfg.max_streams,
 					       RTE_CACHE_LINE_SIZE));
 	w->free_idx = malloc(sizeof(uint32_t) * e->cfg.max_streams);
+	w->live = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	w->chunk_arena = malloc((size_t)e->cfg.max_streams * e->cfg.chunk_cap);
 	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
 		w->batch[c].buf = rte_malloc("cr_batch", CR_BATCH_RAW, 0);
-	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL ||
+	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL || w->live == NULL ||
 	    w->chunk_arena == NULL || w->batch[CR_MAX_RCLASS - 1].buf == NULL)
 		return -ENOMEM;
 	w->n_free = e->cfg.max_streams;
@@ -80,6 +81,7 @@ cr_worker_free(struct cr_worker *w)
 	rte_hash_free(w->streams);
 	free(w->pool);
 	free(w->free_idx);
+	free(w->live);
 	free(w->chunk_arena);
 	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
 		rte_free(w->batch[c].buf);
@@ -199,32 +201,34 @@ stream_free(struct cr_worker *w, struct cr_stream *s)
 	cr_lookback_release(w, s, 0, 0); /* never started: its look-back goes */
 	rte_hash_del_key(w->streams, &s->key);
 	s->uid = 0; /* chunks still batched find their stream gone (cr_io.c) */
+	uint32_t last = w->live[--w->n_live];
+	w->live[s->live_pos] = last;
+	w->pool[last].live_pos = s->live_pos;
 	w->free_idx[w->n_free++] = (uint32_t)(s - w->pool);
 }
 
 static void
 on_tick(struct cr_worker *w, int final)
 {
-	const void *key;
-	void *data;
-	uint32_t iter = 0;
-	int32_t pos;
-	/* Deleting during iteration is not allowed: collect, then free. */
+	/* Freeing reorders the live list: collect, then free. */
 	uint32_t victims[256];
 	unsigned nv = 0;
 	do {
 		nv = 0;
-		iter = 0;
-		while ((pos = rte_hash_iterate(w->streams, &key, &data, &iter)) >= 0) {
-			struct cr_stream *s = &w->pool[(uintptr_t)data];
+		/* a full victim list ends the pass: an expired stream is reported
+		 * (and its quality counted) once, in the pass that frees it */
+		for (uint32_t li = 0; li < w->n_live && nv < RTE_DIM(victims); li++) {
+			uint32_t idx = w->live[li];
+			struct cr_stream *s = &w->pool[idx];
+			if (li + 4 < w->n_live)
+				rte_prefetch0(&w->pool[w->live[li + 4]].st);
 			int expired = final || w->now_ns - s->st.last_ns > w->e->cfg.rtp_timeout_ns;
 			if (expired || cr_store_chunk_due(w, s))
 				cr_store_close_chunk(w, s);
 			if (expired) {
 				cr_worker_report(w, s);
 				quality(w, s);
-				if (nv < RTE_DIM(victims))
-					victims[nv++] = (uint32_t)(uintptr_t)data;
+				victims[nv++] = idx;
 			} else if (s->dirty && w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
 				cr_worker_report(w, s);
 			}
@@ -295,8 +299,19 @@ ondemand_digit(struct cr_worker *w, struct cr_stream *s, int64_t t)
 		w->digits_lost++;
 }
 
-static void
-handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
+/* A packet of a burst between the phases of burst_run(). */
+struct wpkt {
+	struct cr_stream_key k;
+	struct cr_rtp_hdr h;
+	const uint8_t *pl; /* UDP payload */
+	int64_t t;
+	int kind;	   /* WP_* */
+};
+enum { WP_DONE = 0, WP_RTP, WP_RTCP };
+
+/* Phase 1: parse, classify, the stream key. WP_DONE: counted, nothing more. */
+static int
+pkt_prepare(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch, struct wpkt *wp)
 {
 	struct cr_engine *e = w->e;
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -306,54 +321,70 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 			len = 65535;
 		data = rte_pktmbuf_read(m, 0, (uint32_t)len, scratch);
 	}
-	int64_t t = cr_mbuf_time(e, m);
+	wp->t = cr_mbuf_time(e, m);
 	struct cr_pkt p;
 	int link = e->cfg.ports[m->hash.usr].linktype;
 	if (cr_pkt_parse(data, len, link, &p) != 0 || p.l4_proto != IPPROTO_UDP) {
 		w->fate[CR_FATE_BAD_L2_L4]++; /* RX parsed it already: cannot happen */
-		return;
+		return WP_DONE;
 	}
 	const uint8_t *pl = data + p.payload_off;
+	wp->pl = pl;
+	memset(&wp->k, 0, sizeof(wp->k));
+	wp->k.src = p.src;
+	wp->k.dst = p.dst;
 	if (cr_rtcp_looks_like(pl, p.payload_len)) {
 		struct cr_rtcp_info ri;
-		if (cr_rtcp_parse(pl, p.payload_len, &ri) == 0) {
-			w->fate[CR_FATE_RTCP]++;
-			/* attribute to the RTP stream of the same sender SSRC */
-			struct cr_stream_key k;
-			memset(&k, 0, sizeof(k));
-			k.src = p.src;
-			k.dst = p.dst;
-			k.sport = (uint16_t)(p.sport - 1);
-			k.dport = (uint16_t)(p.dport - 1);
-			k.ssrc = ri.ssrc;
-			void *d;
-			if (rte_hash_lookup_data(w->streams, &k, &d) >= 0)
-				w->pool[(uintptr_t)d].rtcp_packets++;
-		} else {
+		if (cr_rtcp_parse(pl, p.payload_len, &ri) != 0) {
 			w->fate[CR_FATE_UDP_OTHER]++;
+			return WP_DONE;
 		}
-		return;
+		w->fate[CR_FATE_RTCP]++;
+		/* attributed to the RTP stream of the same sender SSRC */
+		wp->k.sport = (uint16_t)(p.sport - 1);
+		wp->k.dport = (uint16_t)(p.dport - 1);
+		wp->k.ssrc = ri.ssrc;
+		return WP_RTCP;
 	}
 	if (!cr_rtp_looks_like(pl, p.payload_len)) {
 		w->fate[CR_FATE_UDP_OTHER]++;
-		return;
+		return WP_DONE;
 	}
-	struct cr_rtp_hdr h;
-	if (cr_rtp_parse(pl, p.payload_len, &h) != 0) {
+	if (cr_rtp_parse(pl, p.payload_len, &wp->h) != 0) {
 		w->fate[CR_FATE_RTP_BAD]++;
-		return;
+		return WP_DONE;
 	}
-	struct cr_stream_key k;
-	memset(&k, 0, sizeof(k));
-	k.src = p.src;
-	k.dst = p.dst;
-	k.sport = p.sport;
-	k.dport = p.dport;
-	k.ssrc = h.ssrc;
+	wp->k.sport = p.sport;
+	wp->k.dport = p.dport;
+	wp->k.ssrc = wp->h.ssrc;
+	return WP_RTP;
+}
+
+static void
+pkt_rtcp(struct cr_worker *w, const struct wpkt *wp, int32_t idx)
+{
+	void *d;
+	if (idx < 0 && rte_hash_lookup_data(w->streams, &wp->k, &d) >= 0)
+		idx = (int32_t)(uintptr_t)d;
+	if (idx >= 0)
+		w->pool[idx].rtcp_packets++;
+}
+
+/* Phase 3: one RTP packet, its stream found by the bulk lookup (or -1). */
+static void
+pkt_rtp(struct cr_worker *w, struct wpkt *wp, int32_t idx)
+{
+	struct cr_engine *e = w->e;
+	const struct cr_stream_key *k = &wp->k; /* padding zeroed: hashed as bytes */
+	struct cr_rtp_hdr h = wp->h;
+	const uint8_t *pl = wp->pl;
+	int64_t t = wp->t;
 	void *d;
 	struct cr_stream *s;
-	if (rte_hash_lookup_data(w->streams, &k, &d) >= 0) {
-		s = &w->pool[(uintptr_t)d];
+	if (idx >= 0) {
+		s = &w->pool[idx];
+	} else if (rte_hash_lookup_data(w->streams, k, &d) >= 0) {
+		s = &w->pool[(uintptr_t)d]; /* created by a packet earlier in the burst */
 	} else {
 		if (w->n_free == 0) {
 			w->fate[CR_FATE_STREAM_TABLE_FULL]++;
@@ -362,20 +393,22 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 		uint32_t i = w->free_idx[--w->n_free];
 		s = &w->pool[i];
 		memset(s, 0, sizeof(*s));
-		s->key = k;
+		s->key = *k;
 		s->uid = ++w->next_uid;
 		s->main_pt = 255;
 		s->last_report_ns = t;
 		cr_rtp_stats_init(&s->st);
-		if (rte_hash_add_key_data(w->streams, &k, (void *)(uintptr_t)i) < 0) {
+		if (rte_hash_add_key_data(w->streams, k, (void *)(uintptr_t)i) < 0) {
 			w->free_idx[w->n_free++] = i;
 			w->fate[CR_FATE_STREAM_TABLE_FULL]++;
 			return;
 		}
+		s->live_pos = w->n_live;
+		w->live[w->n_live++] = i;
 	}
 	/* RTP may precede its SDP: keep trying to bind, every 8th packet */
 	if (!s->bound && (s->bind_tries++ & 7) == 0)
-		cr_media_lookup(e, &k, t, s);
+		cr_media_lookup(e, k, t, s);
 
 	struct cr_rtp_pkt_meta meta = {.t_ns = t};
 	const struct cr_media_pt *mp = pt_lookup(s, h.pt);
@@ -383,7 +416,7 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 	    !(s->pt_asked[h.pt >> 6 & 1] & (1ULL << (h.pt & 63)))) {
 		/* a PT a later offer/answer introduced (re-INVITE): ask once */
 		s->pt_asked[h.pt >> 6 & 1] |= 1ULL << (h.pt & 63);
-		cr_media_lookup(e, &k, t, s);
+		cr_media_lookup(e, k, t, s);
 		mp = pt_lookup(s, h.pt);
 	}
 	int is_event = mp && mp->kind == CR_PT_EVENT;
@@ -443,6 +476,66 @@ handle_pkt(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch)
 	cr_store_pkt(w, s, &h, pl, t);
 }
 
+/* The packets of a burst up to the next tick: parsed, their streams looked
+ * up together (rte_hash's bulk lookup pipelines the bucket reads) and
+ * prefetched, then processed in order. With tens of thousands of streams a
+ * worker's state does not fit in cache: this hides the misses. */
+static void
+burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratch)
+{
+	struct wpkt wp[BURST];
+	const void *keys[BURST];
+	void *data[BURST];
+	unsigned nk = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(ms[i + 1], void *));
+		if (ms[i]->nb_segs > 1) {
+			/* the scratch buffer holds one packet at a time */
+			wp[i].kind = WP_DONE;
+			continue;
+		}
+		wp[i].kind = pkt_prepare(w, ms[i], scratch, &wp[i]);
+		if (wp[i].kind != WP_DONE) {
+			keys[nk++] = &wp[i].k;
+		}
+	}
+	uint64_t hits = 0;
+	if (nk && rte_hash_lookup_bulk_data(w->streams, keys, nk, &hits, data) > 0) {
+		for (unsigned j = 0; j < nk; j++) {
+			if (!(hits >> j & 1))
+				continue;
+			const struct cr_stream *s = &w->pool[(uintptr_t)data[j]];
+			rte_prefetch0(s);
+			rte_prefetch0(&s->st);
+			rte_prefetch0((const uint8_t *)&s->st + RTE_CACHE_LINE_SIZE);
+			rte_prefetch0(&s->cw);
+		}
+	}
+	unsigned j = 0;
+	for (unsigned i = 0; i < n; i++) {
+		w->rx++;
+		if (ms[i]->nb_segs > 1) {
+			struct wpkt one;
+			one.kind = pkt_prepare(w, ms[i], scratch, &one);
+			if (one.kind == WP_RTP)
+				pkt_rtp(w, &one, -1);
+			else if (one.kind == WP_RTCP)
+				pkt_rtcp(w, &one, -1);
+		} else if (wp[i].kind != WP_DONE) {
+			/* a stream created by an earlier packet of this burst is
+			 * looked up again in pkt_rtp (a miss here) */
+			int32_t idx = (hits >> j & 1) ? (int32_t)(uintptr_t)data[j] : -1;
+			j++;
+			if (wp[i].kind == WP_RTP)
+				pkt_rtp(w, &wp[i], idx);
+			else
+				pkt_rtcp(w, &wp[i], idx);
+		}
+		rte_pktmbuf_free(ms[i]);
+	}
+}
+
 int
 cr_worker_main(void *arg)
 {
@@ -471,19 +564,20 @@ cr_worker_main(void *arg)
 			continue;
 		}
 		idle = 0;
-		for (unsigned i = 0; i < n; i++) {
+		/* packets in runs between ticks: a tick may end streams */
+		for (unsigned i = 0; i < n;) {
 			if (cr_is_tick(objs[i])) {
 				__atomic_store_n(&w->now_ns, cr_tick_decode(objs[i]),
 						 __ATOMIC_RELEASE);
 				on_tick(w, 0);
+				i++;
 				continue;
 			}
-			struct rte_mbuf *m = objs[i];
-			if (i + 1 < n && !cr_is_tick(objs[i + 1]))
-				rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)objs[i + 1], void *));
-			w->rx++;
-			handle_pkt(w, m, scratch);
-			rte_pktmbuf_free(m);
+			unsigned j = i;
+			while (j < n && !cr_is_tick(objs[j]))
+				j++;
+			burst_run(w, (struct rte_mbuf **)&objs[i], j - i, scratch);
+			i = j;
 		}
 		__atomic_store_n(&w->done_objs, w->done_objs + n, __ATOMIC_RELEASE);
 		rte_rcu_qsbr_quiescent(e->qsbr, w->id);
