@@ -186,6 +186,7 @@ struct cr_worker {
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
+	size_t pool_bytes, arena_bytes; /* mmap'd (huge pages where allowed) */
 	uint64_t blocks_emitted;
 	uint64_t digits_lost; /* on-demand DTMF hints the owner did not get (ring full) */
 	/* call quality of the streams that ended: MOS and mean jitter (ms) */

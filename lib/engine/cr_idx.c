@@ -224,6 +224,7 @@ meta_block(struct cr_engine *e, struct meta *m)
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			 (unsigned long long)(e->uid_base >> 40), (unsigned long long)m->seq + 1);
 		m->w.kr = e->cfg.keyring;
+		m->w.no_digest = !e->cfg.manifest;
 		r = cr_segw_open(&m->w, e->cfg.store_dir, rel, 0xffff, m->seq + 1, m->clock);
 		if (r == 0) {
 			m->seq++;

@@ -486,6 +486,7 @@ open_seg(struct cr_engine *e, struct ioseg *s, unsigned worker, int64_t t)
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, worker, cls,
 		 (unsigned long long)(e->uid_base >> 40), (unsigned long long)s->seq + 1);
 	s->w.kr = e->cfg.keyring;
+	s->w.no_digest = !e->cfg.manifest; /* SHA-256 only for the manifest */
 	int r = cr_segw_open(&s->w, e->cfg.store_dir, rel, (uint16_t)worker, s->seq + 1, t);
 	if (r != 0)
 		return r;

@@ -12,6 +12,7 @@
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <sys/mman.h>
 
 #include "cr_engine_internal.h"
 
@@ -23,6 +24,20 @@ static uint32_t
 stream_hash(const void *key, uint32_t len, uint32_t init)
 {
 	return rte_hash_crc(key, len, init);
+}
+
+/* Stream state and chunk buffers: with tens of thousands of streams every
+ * packet touches a different page of each, so 4 KiB pages cost a TLB miss
+ * and, the first time, a fault per 4 KiB. Transparent huge pages where the
+ * kernel allows them (madvise mode is the usual default). */
+static void *
+huge_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, n, MADV_HUGEPAGE); /* advice: without THP, 4 KiB pages */
+	return p;
 }
 
 int
@@ -54,12 +69,12 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 	 * touched only as streams arrive (first touch by this worker: NUMA-local),
 	 * and freeing does not zero them (rte_free would: 64 MiB of page faults
 	 * at every exit). An entry is cleared when a stream takes it. */
-	w->pool = aligned_alloc(RTE_CACHE_LINE_SIZE,
-				RTE_ALIGN_CEIL(sizeof(struct cr_stream) * e->cfg.max_streams,
-					       RTE_CACHE_LINE_SIZE));
+	w->pool_bytes = sizeof(struct cr_stream) * e->cfg.max_streams;
+	w->pool = huge_alloc(w->pool_bytes);
 	w->free_idx = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	w->live = malloc(sizeof(uint32_t) * e->cfg.max_streams);
-	w->chunk_arena = malloc((size_t)e->cfg.max_streams * e->cfg.chunk_cap);
+	w->arena_bytes = (size_t)e->cfg.max_streams * e->cfg.chunk_cap;
+	w->chunk_arena = huge_alloc(w->arena_bytes);
 	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
 		w->batch[c].buf = rte_malloc("cr_batch", CR_BATCH_RAW, 0);
 	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL || w->live == NULL ||
@@ -79,10 +94,12 @@ cr_worker_free(struct cr_worker *w)
 	rte_ring_free(w->ring);
 	rte_ring_free(w->act);
 	rte_hash_free(w->streams);
-	free(w->pool);
+	if (w->pool)
+		munmap(w->pool, w->pool_bytes);
 	free(w->free_idx);
 	free(w->live);
-	free(w->chunk_arena);
+	if (w->chunk_arena)
+		munmap(w->chunk_arena, w->arena_bytes);
 	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
 		rte_free(w->batch[c].buf);
 }

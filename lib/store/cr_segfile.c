@@ -167,7 +167,7 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	s->wlen = s->hdr_len;
 	s->off = s->hdr_len;
 	s->digest_ok = 0;
-	s->hashing = cr_sha256_init(&s->h) == 0;
+	s->hashing = !s->no_digest && cr_sha256_init(&s->h) == 0;
 	if (s->hashing)
 		cr_sha256_update(&s->h, s->wbuf, CR_SEG_HDR_LEN); /* not the key slots */
 	s->flushed = 0;

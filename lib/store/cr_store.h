@@ -197,6 +197,7 @@ struct cr_segw {
 	/* SHA-256 of the file as written (key slots left out, as the manifest
 	 * wants it), so a sealed segment needs no read-back */
 	struct cr_sha256 h;
+	int no_digest;	   /**< set before open: no manifest wants the digest, skip it */
 	int hashing;
 	int digest_ok;	   /**< after a good seal: digest is the file's */
 	uint8_t digest[32];
