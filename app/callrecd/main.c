@@ -1201,7 +1201,7 @@ main(int argc, char **argv)
 	/* EAL arguments */
 	char *eal[64 + MAX_PCAPS];
 	int ne = 0;
-	static char lcores[64], prefix[64];
+	static char lcores[64], prefix[64], mem_mb[16];
 	if (live) {
 		for (int i = 0; i < sep; i++)
 			eal[ne++] = argv[i];
@@ -1223,8 +1223,13 @@ main(int argc, char **argv)
 		eal[ne++] = "--no-huge";
 		eal[ne++] = "--no-shconf";
 		eal[ne++] = "--no-pci";
+		/* DPDK memory: pools, rings and tables sized for an import (about
+		 * 60 MB and 10 MB a worker); EAL zeroes a descriptor per 4 KiB page
+		 * of it at start, so no more than needed (the operator's [limits]
+		 * may ask for more) */
+		snprintf(mem_mb, sizeof(mem_mb), "%u", o.limits_set ? 1024u : 192u + 16u * o.workers);
 		eal[ne++] = "-m";
-		eal[ne++] = "1024";
+		eal[ne++] = mem_mb;
 		eal[ne++] = "--lcores";
 		eal[ne++] = lcores;
 		eal[ne++] = prefix;

@@ -857,8 +857,10 @@ cr_engine_free(struct cr_engine *e)
 	cr_metrics_telemetry(NULL);
 	cr_policy_free(e->policy);
 	e->policy = NULL;
-	rte_free(e->rec_state);
-	rte_ring_free(e->ctl_ring);
+	if (!e->at_exit) {
+		rte_free(e->rec_state);
+		rte_ring_free(e->ctl_ring);
+	}
 	for (unsigned i = 0; i < e->cfg.n_ports; i++) {
 		if (e->cfg.ports[i].capture) {
 			cr_capin_close(e->capin[i]);
@@ -870,9 +872,9 @@ cr_engine_free(struct cr_engine *e)
 	for (unsigned i = 0; i < e->cfg.n_workers; i++)
 		cr_worker_free(&e->workers[i]);
 	cr_sig_free(e);
-	rte_ring_free(e->idx_ring);
-	rte_ring_free(e->io_ring);
 	if (!e->at_exit) {
+		rte_ring_free(e->idx_ring);
+		rte_ring_free(e->io_ring);
 		rte_mempool_free(e->blocks);
 		rte_mempool_free(e->msgs);
 		rte_mempool_free(e->mbufs);

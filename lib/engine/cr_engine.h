@@ -114,8 +114,8 @@ void cr_engine_free(struct cr_engine *e);
 
 /**
  * As cr_engine_free(), for a process about to call rte_eal_cleanup() and
- * exit: the packet and block pools are left to EAL, because freeing zeroes
- * them (0.1 CPU-second of every import went there).
+ * exit: DPDK memory (pools, rings, tables) is left to EAL, because freeing
+ * zeroes it (0.1 CPU-second of every import went there).
  */
 void cr_engine_free_at_exit(struct cr_engine *e);
 

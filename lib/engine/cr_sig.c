@@ -329,12 +329,15 @@ cr_sig_free(struct cr_engine *e)
 	}
 	for (int i = 0; i < CR_TCP_CONNS; i++)
 		free(e->tcp[i].buf);
-	rte_hash_free(e->media);
+	/* DPDK memory is left to rte_eal_cleanup() at exit: freeing zeroes it */
+	if (!e->at_exit) {
+		rte_hash_free(e->media); /* its RCU reclaim returns entries to the slab */
+		rte_free(e->qsbr);
+		rte_free(e->scratch);
+		rte_free(e->unpub);
+	}
 	free(e->media_slab);
 	free(e->media_free);
-	rte_free(e->qsbr);
-	rte_free(e->scratch);
-	rte_free(e->unpub);
 	cr_call_tracker_free(e->calls);
 }
 

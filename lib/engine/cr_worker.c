@@ -91,17 +91,19 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 void
 cr_worker_free(struct cr_worker *w)
 {
-	rte_ring_free(w->ring);
-	rte_ring_free(w->act);
-	rte_hash_free(w->streams);
+	if (!w->e->at_exit) { /* else left to rte_eal_cleanup(): freeing zeroes it */
+		rte_ring_free(w->ring);
+		rte_ring_free(w->act);
+		rte_hash_free(w->streams);
+		for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
+			rte_free(w->batch[c].buf);
+	}
 	if (w->pool)
 		munmap(w->pool, w->pool_bytes);
 	free(w->free_idx);
 	free(w->live);
 	if (w->chunk_arena)
 		munmap(w->chunk_arena, w->arena_bytes);
-	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
-		rte_free(w->batch[c].buf);
 }
 
 static const struct cr_media_pt *
