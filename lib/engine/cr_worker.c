@@ -506,9 +506,10 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 	const void *keys[BURST];
 	void *data[BURST];
 	unsigned nk = 0;
+	/* the RX lcore wrote these on another core: start every miss at once */
+	for (unsigned i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(ms[i], void *));
 	for (unsigned i = 0; i < n; i++) {
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(ms[i + 1], void *));
 		if (ms[i]->nb_segs > 1) {
 			/* the scratch buffer holds one packet at a time */
 			wp[i].kind = WP_DONE;
@@ -517,6 +518,9 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 		wp[i].kind = pkt_prepare(w, ms[i], scratch, &wp[i]);
 		if (wp[i].kind != WP_DONE) {
 			keys[nk++] = &wp[i].k;
+			/* the payload, copied into the chunk in the last phase */
+			rte_prefetch0(wp[i].pl + RTE_CACHE_LINE_SIZE);
+			rte_prefetch0(wp[i].pl + 2 * RTE_CACHE_LINE_SIZE);
 		}
 	}
 	uint64_t hits = 0;
@@ -551,8 +555,8 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 			else
 				pkt_rtcp(w, &wp[i], idx);
 		}
-		rte_pktmbuf_free(ms[i]);
 	}
+	rte_pktmbuf_free_bulk(ms, n);
 }
 
 int
