@@ -606,15 +606,17 @@ load_profile(const char *path, struct cr_engine_cfg *cfg)
 			cfg->nb_rxd = u;
 		else if (strcmp(k, "nb_mbufs") == 0 && parse_uint(v, 1023, 1u << 22, &u) == 0)
 			cfg->nb_mbufs = u;
-		else if (strcmp(k, "rx_queues") == 0 && parse_uint(v, 1, 1, &u) == 0)
-			; /* software steering: one queue per port until run-to-completion lands */
+		else if (strcmp(k, "rx_queues") == 0 && strcmp(v, "workers") == 0)
+			cfg->rx_queues = UINT_MAX; /* one per worker, once workers are known */
+		else if (strcmp(k, "rx_queues") == 0 && parse_uint(v, 1, CR_ENGINE_MAX_WORKERS, &u) == 0)
+			cfg->rx_queues = u; /* >1: must equal the workers (checked at start) */
 		else if (strcmp(k, "rss") == 0 && (strcmp(v, "off") == 0 || strcmp(v, "symmetric") == 0))
-			; /* symmetric RSS applies with multi-queue run-to-completion (not built) */
+			cfg->rss_off = strcmp(v, "off") == 0;
 		else if (strcmp(k, "promiscuous") == 0 && (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0))
 			cfg->promiscuous = strcmp(v, "yes") == 0;
 		else {
 			fprintf(stderr, "callrecd: %s: [port] %s = '%s' is not valid%s\n", path, k, v,
-				strcmp(k, "rx_queues") == 0 ? " (only 1 is supported yet)" : "");
+				strcmp(k, "rx_queues") == 0 ? " (1, workers, or the worker count)" : "");
 			rc = 2;
 		}
 	}
@@ -1291,6 +1293,13 @@ main(int argc, char **argv)
 	}
 	cfg.n_ports = nports;
 	cfg.n_workers = o.workers;
+	if (cfg.rx_queues == UINT_MAX) /* "workers": run to completion from 2 workers */
+		cfg.rx_queues = o.workers > 1 ? o.workers : 1;
+	if (!live)
+		cfg.rx_queues = 0; /* capture files: one reader */
+	if (cfg.rx_queues > 1 && cfg.rx_queues != o.workers)
+		return bad("profile rx_queues %s: one queue per port, or one per worker",
+			   "must be 1 or the worker count");
 	cfg.store_dir = o.store;
 	cfg.progress = o.progress;
 	cfg.report = o.quiet ? NULL : stderr;

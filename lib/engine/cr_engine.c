@@ -71,14 +71,43 @@ port_setup(struct cr_engine *e, uint16_t port)
 {
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	int r = rte_eth_dev_configure(port, 1, 1, &conf);
+	uint16_t nq = e->rss ? (uint16_t)e->cfg.n_workers : 1;
+	/* The symmetric Toeplitz key (0x6d5a repeated) sends both directions of
+	 * a flow to one queue; a device without RSS (af_packet's fanout, a ring)
+	 * spreads flows its own way: any flow-consistent spread is correct,
+	 * since a stream is processed where its packets arrive. */
+	uint8_t key[64];
+	struct rte_eth_dev_info di;
+	if (nq > 1 && rte_eth_dev_info_get(port, &di) == 0) {
+		if (di.max_rx_queues < nq) {
+			CR_LOG(ERR, "port %u has %u RX queues, %u workers need one each", port,
+			       di.max_rx_queues, nq);
+			return -EINVAL;
+		}
+		uint64_t hf = e->cfg.rss_off ? 0
+					     : (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
+		if (hf) {
+			uint8_t kl = di.hash_key_size && di.hash_key_size <= sizeof(key)
+					     ? di.hash_key_size : 40;
+			for (unsigned i = 0; i < kl; i++)
+				key[i] = i & 1 ? 0x5a : 0x6d;
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+			conf.rx_adv_conf.rss_conf.rss_key = key;
+			conf.rx_adv_conf.rss_conf.rss_key_len = kl;
+			conf.rx_adv_conf.rss_conf.rss_hf = hf;
+		}
+	}
+	int r = rte_eth_dev_configure(port, nq, 1, &conf);
 	if (r < 0)
 		return r;
 	uint16_t nb_rxd = (uint16_t)e->cfg.nb_rxd, nb_txd = 64;
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
-	r = rte_eth_rx_queue_setup(port, 0, nb_rxd, rte_eth_dev_socket_id(port), NULL, e->mbufs);
-	if (r < 0)
-		return r;
+	for (uint16_t q = 0; q < nq; q++) {
+		r = rte_eth_rx_queue_setup(port, q, nb_rxd, rte_eth_dev_socket_id(port), NULL,
+					   e->mbufs);
+		if (r < 0)
+			return r;
+	}
 	r = rte_eth_tx_queue_setup(port, 0, nb_txd, rte_eth_dev_socket_id(port), NULL);
 	if (r < 0)
 		return r;
@@ -130,12 +159,20 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (cfg->rx_queues > 1 && (cfg->rx_queues != cfg->n_workers || cfg->offline)) {
+		CR_LOG(ERR, "rx_queues %u: a live engine takes 1, or one per worker (%u)",
+		       cfg->rx_queues, cfg->n_workers);
+		errno = EINVAL;
+		return NULL;
+	}
 	struct cr_engine *e = rte_zmalloc("cr_engine", sizeof(*e), RTE_CACHE_LINE_SIZE);
 	if (e == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	e->cfg = *cfg;
+	e->rss = cfg->rx_queues > 1;
+	(void)cr_live_now(); /* its base, before any worker reads it */
 	e->policy = cfg->policy;
 	e->workers = rte_zmalloc("cr_workers", sizeof(struct cr_worker) * cfg->n_workers,
 				 RTE_CACHE_LINE_SIZE);
@@ -227,6 +264,15 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		}
 		e->ts_off = off;
 	}
+	static const struct rte_mbuf_dynfield l4_desc = {
+		.name = "callrec_dynfield_l4info",
+		.size = sizeof(struct cr_l4info),
+		.align = __alignof__(struct cr_l4info),
+	};
+	if ((e->l4_off = rte_mbuf_dynfield_register(&l4_desc)) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
 	if ((r = cr_sig_init(e)) != 0) {
 		errno = -r;
 		goto fail;
@@ -275,9 +321,10 @@ cr_engine_stop(struct cr_engine *e)
 	e->stop = 1;
 }
 
-/* Wall-clock ns for ports without capture timestamps (live). */
-static int64_t
-live_now(void)
+/* Wall-clock ns for ports without capture timestamps (live). The first call
+ * (cr_engine_create) sets the base; workers call it after that. */
+int64_t
+cr_live_now(void)
 {
 	static uint64_t tsc0, hz;
 	static int64_t wall0;
@@ -358,15 +405,22 @@ is_sip_port(const struct cr_engine *e, uint16_t port)
 	return 0;
 }
 
-/* Offline imports: before a SIP message changes the media table, let every
- * worker finish the packets that precede it, so binding sees the table exactly
- * as it was at that point of the capture, whatever the worker count or speed.
- * Live ports never wait: there the packet-time versions in the table apply. */
+/* Offline imports: before a SIP message changes what workers read (an
+ * endpoint announced again, a call's recording state), let every worker
+ * finish the packets that precede it, so binding and on-demand boundaries
+ * see that state exactly as it was at that point of the capture, whatever
+ * the worker count or speed. Called by the signalling code at the first such
+ * change of a message (cr_engine_sync_workers), not before every message: a
+ * capture of many short calls was paced by these waits. A new endpoint needs
+ * none (its version starts at the message's packet time). Live ports never
+ * wait: there the packet-time versions in the table apply. */
 static void
 sync_workers(struct cr_engine *e, struct steer *st)
 {
 	if (!e->cfg.offline)
 		return;
+	e->synced = 1;
+	e->syncs++;
 	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
 		flush_worker(e, st, w);
 		while (__atomic_load_n(&e->workers[w].done_objs, __ATOMIC_ACQUIRE) < st->enq[w])
@@ -374,8 +428,37 @@ sync_workers(struct cr_engine *e, struct steer *st)
 	}
 }
 
+void
+cr_engine_sync_workers(struct cr_engine *e)
+{
+	if (e->cfg.offline && !e->synced && e->rx_steer)
+		sync_workers(e, e->rx_steer);
+}
+
 static void classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m,
 		     const uint8_t *data, size_t len, int depth);
+
+/* SIP over UDP: it looks like SIP, or it is on a SIP port and not RTP */
+static int
+is_sip_udp(const struct cr_engine *e, const struct cr_pkt *p, const uint8_t *data)
+{
+	const char *pl = (const char *)data + p->payload_off;
+	return cr_sip_looks_like(pl, p->payload_len) ||
+	       ((is_sip_port(e, p->sport) || is_sip_port(e, p->dport)) && p->payload_len > 0 &&
+		((uint8_t)pl[0] & 0xc0) != 0x80);
+}
+
+/* what the parse found, for the worker (valid: offsets are into m's data) */
+static void
+set_l4info(const struct cr_engine *e, struct rte_mbuf *m, const struct cr_pkt *p, int direct)
+{
+	struct cr_l4info *li = RTE_MBUF_DYNFIELD(m, e->l4_off, struct cr_l4info *);
+	li->valid = direct && p->payload_off + p->payload_len <= UINT16_MAX;
+	li->l3_off = p->l2_len;
+	li->payload_off = (uint16_t)p->payload_off;
+	li->payload_len = (uint16_t)p->payload_len;
+	li->ip_ver = p->ip_ver;
+}
 
 /* drop every datagram IP reassembly holds (their mbufs are needed) */
 static void
@@ -475,7 +558,7 @@ classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const uint8_
 		const char *pl = (const char *)data + p.payload_off;
 		if (is_sip_port(e, p.sport) || is_sip_port(e, p.dport) ||
 		    cr_sip_looks_like(pl, p.payload_len)) {
-			sync_workers(e, st);
+			e->synced = 0; /* the signalling code syncs before a change */
 			cr_sig_handle_tcp(e, &p, data);
 		}
 		else
@@ -483,18 +566,61 @@ classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const uint8_
 		rte_pktmbuf_free(m);
 		return;
 	}
-	const char *pl = (const char *)data + p.payload_off;
-	if (cr_sip_looks_like(pl, p.payload_len) ||
-	    ((is_sip_port(e, p.sport) || is_sip_port(e, p.dport)) && p.payload_len > 0 &&
-	     ((uint8_t)pl[0] & 0xc0) != 0x80)) {
-		sync_workers(e, st);
+	if (is_sip_udp(e, &p, data)) {
+		e->synced = 0; /* the signalling code syncs before a change */
 		cr_sig_handle(e, m, &p, data, len);
 		rte_pktmbuf_free(m);
 		return;
 	}
 	/* RTP and its RTCP (port+1) hash together: ports with the low bit cleared */
 	uint32_t h = cr_flow_hash_sym(&p.src, p.sport & 0xfffe, &p.dst, p.dport & 0xfffe);
+	set_l4info(e, m, &p, m->nb_segs == 1 && data == rte_pktmbuf_mtod(m, const uint8_t *));
 	steer_to(e, st, h % e->cfg.n_workers, m);
+}
+
+int
+cr_rx_media_local(const struct cr_engine *e, struct rte_mbuf *m)
+{
+	if (m->nb_segs != 1)
+		return 0;
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct cr_pkt p;
+	if (cr_pkt_parse(data, rte_pktmbuf_data_len(m), e->cfg.ports[m->hash.usr].linktype, &p) !=
+		    0 ||
+	    p.is_frag || p.l4_proto != IPPROTO_UDP || is_sip_udp(e, &p, data))
+		return 0;
+	set_l4info(e, m, &p, 1);
+	return 1;
+}
+
+/* One received packet of a burst, its time in ns: the clock, then classify. */
+static void
+rx_one(struct cr_engine *e, struct steer *st, struct rte_mbuf **pkts, uint16_t i, uint16_t n,
+       int64_t t, int64_t *tick_base)
+{
+	struct rte_mbuf *m = pkts[i];
+	/* Packet time drives ticks; a timestamp far ahead of the clock
+	 * (broken capture) does not drag every timeout with it. */
+	if (*tick_base == INT64_MIN) {
+		*tick_base = t;
+		e->now_ns = t;
+		e->last_tick_ns = t;
+	} else if (t > e->now_ns && t - e->now_ns < 3600 * NS) {
+		e->now_ns = t;
+	}
+	if (i + 1 < n)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+	if (likely(m->nb_segs == 1)) {
+		classify(e, st, m, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			 0);
+	} else {
+		/* a frame larger than an mbuf (jumbo, GRO'd TCP in a host
+		 * capture) arrives chained: parse it whole */
+		uint32_t l = rte_pktmbuf_pkt_len(m) < 65536 ? rte_pktmbuf_pkt_len(m) : 65536;
+		classify(e, st, m, rte_pktmbuf_read(m, 0, l, e->scratch), l, 0);
+	}
+	if (e->now_ns - e->last_tick_ns >= TICK_NS)
+		send_ticks(e, st, e->now_ns);
 }
 
 static void
@@ -527,6 +653,7 @@ cr_engine_run(struct cr_engine *e)
 	struct steer *st = rte_zmalloc("cr_steer", sizeof(*st), RTE_CACHE_LINE_SIZE);
 	if (st == NULL)
 		return -ENOMEM;
+	e->rx_steer = st;
 	int r = cr_idx_start(e);
 	if (r != 0) {
 		rte_free(st);
@@ -569,6 +696,36 @@ cr_engine_run(struct cr_engine *e)
 		got = 0;
 		if (unlikely(!rte_ring_empty(e->ctl_ring)))
 			cr_engine_drain_control(e);
+		if (e->rss) {
+			/* run to completion: the workers poll the ports and pass on
+			 * what the signalling owner needs (received, time stamped) */
+			unsigned wi = cur++ % e->cfg.n_workers;
+			uint16_t k = (uint16_t)rte_ring_sc_dequeue_burst(e->workers[wi].to_main,
+									 (void **)pkts, BURST, NULL);
+			if (k == 0) {
+				if (wi + 1 == e->cfg.n_workers) {
+					for (unsigned w = 0; w < e->cfg.n_workers; w++)
+						flush_worker(e, st, w);
+					if (wall_ports) {
+						int64_t now = cr_live_now();
+						if (tick_base == INT64_MIN) {
+							tick_base = now;
+							e->last_tick_ns = now;
+						}
+						if (now > e->now_ns)
+							e->now_ns = now;
+						if (e->now_ns - e->last_tick_ns >= TICK_NS)
+							send_ticks(e, st, e->now_ns);
+					}
+				}
+				continue;
+			}
+			got = 1;
+			for (uint16_t i = 0; i < k; i++)
+				rx_one(e, st, pkts, i, k, *RTE_MBUF_DYNFIELD(pkts[i], e->ts_off,
+									    int64_t *), &tick_base);
+			continue;
+		}
 		unsigned pi = e->cfg.offline ? cur : cur % e->cfg.n_ports;
 		if (e->cfg.offline && pi >= e->cfg.n_ports)
 			break;
@@ -630,7 +787,7 @@ cr_engine_run(struct cr_engine *e)
 				/* a quiet link: time still passes for timeouts and chunk
 				 * flushing, when the ports' time is the wall clock */
 				if (wall_ports && cur % e->cfg.n_ports == 0) {
-					int64_t now = live_now();
+					int64_t now = cr_live_now();
 					if (now > e->now_ns && tick_base != INT64_MIN)
 						e->now_ns = now;
 					if (e->now_ns - e->last_tick_ns >= TICK_NS && tick_base != INT64_MIN)
@@ -656,33 +813,12 @@ cr_engine_run(struct cr_engine *e)
 				t = (int64_t)*ts;
 				break;
 			default:
-				t = live_now();
+				t = cr_live_now();
 				break;
 			}
 			*ts = (uint64_t)t;
 			m->hash.usr = pi;
-			/* Packet time drives ticks; a timestamp far ahead of the clock
-			 * (broken capture) does not drag every timeout with it. */
-			if (tick_base == INT64_MIN) {
-				tick_base = t;
-				e->now_ns = t;
-				e->last_tick_ns = t;
-			} else if (t > e->now_ns && t - e->now_ns < 3600 * NS) {
-				e->now_ns = t;
-			}
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-			if (likely(m->nb_segs == 1)) {
-				classify(e, st, m, rte_pktmbuf_mtod(m, const uint8_t *),
-					 rte_pktmbuf_data_len(m), 0);
-			} else {
-				/* a frame larger than an mbuf (jumbo, GRO'd TCP in a host
-				 * capture) arrives chained: parse it whole */
-				uint32_t l = rte_pktmbuf_pkt_len(m) < 65536 ? rte_pktmbuf_pkt_len(m) : 65536;
-				classify(e, st, m, rte_pktmbuf_read(m, 0, l, e->scratch), l, 0);
-			}
-			if (e->now_ns - e->last_tick_ns >= TICK_NS)
-				send_ticks(e, st, e->now_ns);
+			rx_one(e, st, pkts, i, n, t, &tick_base);
 		}
 		for (unsigned w = 0; w < e->cfg.n_workers; w++)
 			if (st->n[w] >= BURST)
@@ -690,6 +826,24 @@ cr_engine_run(struct cr_engine *e)
 		if (e->cfg.progress && rte_rdtsc() - last_progress > hz) {
 			last_progress = rte_rdtsc();
 			print_progress(e, total, 0);
+		}
+	}
+	if (e->rss) {
+		/* run to completion: the workers stop receiving; what they passed
+		 * on is handled before the end (received == accounted) */
+		__atomic_store_n(&e->rx_stop, 1, __ATOMIC_RELEASE);
+		for (unsigned w = 0; w < e->cfg.n_workers; w++)
+			while (!__atomic_load_n(&e->workers[w].rx_quiet, __ATOMIC_ACQUIRE))
+				rte_pause();
+		for (unsigned w = 0; w < e->cfg.n_workers; w++) {
+			uint16_t k;
+			while ((k = (uint16_t)rte_ring_sc_dequeue_burst(e->workers[w].to_main,
+									(void **)pkts, BURST,
+									NULL)) > 0)
+				for (uint16_t i = 0; i < k; i++)
+					rx_one(e, st, pkts, i, k,
+					       *RTE_MBUF_DYNFIELD(pkts[i], e->ts_off, int64_t *),
+					       &tick_base);
 		}
 	}
 	e->rx_cpu_ns = cr_thread_cpu_ns() - rx_cpu0;
@@ -704,6 +858,7 @@ cr_engine_run(struct cr_engine *e)
 	cr_media_reap(e, 1);
 	cr_idx_stop(e);
 	print_progress(e, total, 1);
+	e->rx_steer = NULL;
 	rte_free(st);
 	return e->idx_err;
 }
@@ -777,13 +932,22 @@ cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX])
 	fate[CR_FATE_STORE_DISK_FULL] += ln;
 }
 
+uint64_t
+cr_engine_received(const struct cr_engine *e)
+{
+	uint64_t n = e->rx;
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		n += __atomic_load_n(&e->workers[w].nic_rx, __ATOMIC_RELAXED);
+	return n;
+}
+
 void
 cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 {
 	memset(t, 0, sizeof(*t));
 	uint64_t fate[CR_FATE_MAX];
 	cr_engine_fates(e, fate);
-	t->rx_packets = e->rx;
+	t->rx_packets = cr_engine_received(e);
 	for (int i = 0; i < CR_FATE_MAX; i++) {
 		if (i == CR_FATE_INDEX_FULL)
 			continue; /* counts records, not packets */
@@ -835,7 +999,7 @@ int
 cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val)
 {
 	if (strcmp(name, "rx") == 0) {
-		*val = e->rx;
+		*val = cr_engine_received(e);
 		return 0;
 	}
 	uint64_t fate[CR_FATE_MAX];

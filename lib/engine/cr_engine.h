@@ -59,6 +59,12 @@ struct cr_engine_cfg {
 	unsigned ring_size;	  /**< per-worker ring (power of two) */
 	unsigned nb_mbufs;	  /**< mbuf pool size */
 	unsigned nb_rxd;	  /**< RX descriptors per queue */
+	unsigned rx_queues;	  /**< live: 0/1 one queue a port, steered by the main lcore;
+				       n_workers: run to completion, worker i polls queue i
+				       of every port (RSS with a symmetric key where the
+				       device has it) and hands the main lcore only what
+				       the signalling owner needs */
+	int rss_off;		  /**< several queues without asking the device for RSS */
 	int promiscuous;	  /**< receive every frame the copy port sees (default 1) */
 	unsigned max_streams;	  /**< per worker */
 	unsigned nb_msgs;	  /**< index messages in flight (a pool; offline imports wait) */

@@ -185,6 +185,9 @@ struct cr_worker {
 	uint64_t cpu_ns;     /* CPU time of this worker's run (thread clock: not time descheduled) */
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
+	struct rte_ring *to_main; /* run to completion: what the signalling owner needs */
+	uint64_t nic_rx;	  /* run to completion: packets this worker received */
+	int rx_quiet;		  /* run to completion: stopped polling (after rx_stop) */
 	uint8_t *chunk_arena; /* max_streams x chunk_cap */
 	size_t pool_bytes, arena_bytes; /* mmap'd (huge pages where allowed) */
 	uint64_t blocks_emitted;
@@ -248,6 +251,7 @@ struct cr_engine {
 	struct cr_index *idx;
 	uint64_t uid_base;
 	int ts_off;		/* mbuf timestamp dynfield offset */
+	int l4_off;		/* struct cr_l4info dynfield offset */
 	uint64_t ts_flag;
 	/* main lcore (RX + signalling) */
 	struct cr_call_tracker *calls;
@@ -290,8 +294,37 @@ struct cr_engine {
 	struct cr_capin *capin[CR_ENGINE_MAX_PORTS]; /* offline capture files (else NULL) */
 	uint64_t capture_size[CR_ENGINE_MAX_PORTS];
 	int at_exit; /* cr_engine_free_at_exit(): pools are left to EAL */
+	int rss;     /* run to completion: worker i polls queue i of every port */
+	int rx_stop; /* run to completion: workers stop polling the ports */
+	struct steer *rx_steer; /* the RX loop's worker buffers (during cr_engine_run) */
+	int synced;		/* offline: workers caught up for the current SIP message */
+	uint64_t syncs;		/* offline: times the RX lcore waited for the workers */
 	uint64_t capture_errors; /* capture files that ended in a corrupt or cut record */
 };
+
+/* What the RX lcore's parse found, for the worker that gets the packet (an
+ * mbuf dynfield): it need not parse L2-L4 again. valid = 0: parse. */
+struct cr_l4info {
+	uint16_t l3_off;
+	uint16_t payload_off;
+	uint16_t payload_len;
+	uint8_t ip_ver;
+	uint8_t valid;
+};
+
+/* Wall-clock ns (TSC-based; the base is set in cr_engine_create). */
+int64_t cr_live_now(void);
+/* Run to completion: 1 if the worker that received m processes it (media;
+ * its L2-L4 result left in the l4info dynfield), 0 if the main lcore must
+ * (SIP, TCP, fragments, chains, what does not parse). */
+int cr_rx_media_local(const struct cr_engine *e, struct rte_mbuf *m);
+/* Packets received on every port: by the RX lcore and, run to completion,
+ * by the workers. */
+uint64_t cr_engine_received(const struct cr_engine *e);
+
+/* Offline: before the first change workers can see that the current SIP
+ * message makes, wait until they processed every packet before it. */
+void cr_engine_sync_workers(struct cr_engine *e);
 
 /* Capture files read by the engine (cr_capin.c); main lcore only. */
 struct cr_capin;

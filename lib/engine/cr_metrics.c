@@ -48,7 +48,7 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	uint64_t fate[CR_FATE_MAX];
 	cr_engine_fates(e, fate);
 	one(f, "callrec_packets_received_total", "counter", "packets taken from the ports",
-	    (double)e->rx);
+	    (double)cr_engine_received(e));
 	head(f, "callrec_packets_total", "counter",
 	     "packets by fate: what became of every packet received (they add up to received)");
 	for (int i = 0; i < CR_FATE_MAX; i++)
@@ -83,6 +83,11 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	one(f, "callrec_capture_errors_total", "counter",
 	    "capture files that ended in a corrupt or cut record (offline)",
 	    (double)e->capture_errors);
+	head(f, "callrec_worker_rx_packets_total", "counter",
+	     "packets a worker received from its queue of the ports (run to completion)");
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		fprintf(f, "callrec_worker_rx_packets_total{worker=\"%u\"} %" PRIu64 "\n", w,
+			__atomic_load_n(&e->workers[w].nic_rx, __ATOMIC_RELAXED));
 	head(f, "callrec_worker_packets_total", "counter", "ring entries a worker processed");
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		fprintf(f, "callrec_worker_packets_total{worker=\"%u\"} %" PRIu64 "\n", w,
@@ -207,7 +212,7 @@ tel_fates(const char *cmd, const char *params, struct rte_tel_data *d)
 	uint64_t fate[CR_FATE_MAX];
 	cr_engine_fates(e, fate);
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "received", e->rx);
+	rte_tel_data_add_dict_u64(d, "received", cr_engine_received(e));
 	for (int i = 0; i < CR_FATE_MAX; i++)
 		rte_tel_data_add_dict_u64(d, cr_fate_names[i], fate[i]);
 	return 0;
@@ -282,7 +287,7 @@ cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->tsc_hz = rte_get_tsc_hz();
-	s->rx_packets = e->rx;
+	s->rx_packets = cr_engine_received(e);
 	s->rx_busy_cycles = e->rx_busy_cycles;
 	s->rx_idle_cycles = e->rx_idle_cycles;
 	for (unsigned w = 0; w < e->cfg.n_workers; w++) {

@@ -66,6 +66,7 @@ media_publish(void *ctx, const struct cr_media_ep *ep)
 	ne->cur = *ep;
 	ne->has_prev = 0;
 	if (rte_hash_lookup_data(e->media, &k, &old) >= 0) {
+		cr_engine_sync_workers(e); /* replaced: a version a late worker needs */
 		const struct cr_media_entry *oe = old;
 		if (oe->cur.call_uid != ep->call_uid || oe->cur.valid_from_ns < ep->valid_from_ns) {
 			ne->prev = oe->cur;
@@ -249,8 +250,10 @@ call_start(void *ctx, struct cr_call *c, const struct cr_addr *src, const struct
 	snprintf(c->rule, sizeof(c->rule), "%s", d.rule);
 	if (!d.record)
 		e->calls_skipped++;
-	if (!d.ondemand) /* workers must refuse DTMF changes too */
+	if (!d.ondemand) { /* workers must refuse DTMF changes too */
+		cr_engine_sync_workers(e);
 		cr_rec_state_set(e, c->uid, d.record, !d.record, 0);
+	}
 }
 
 /* on-demand changes reach the workers through the shared state array */
@@ -258,6 +261,7 @@ static void
 rec_change(void *ctx, const struct cr_call *c)
 {
 	int stop = !c->rec_on && c->n_spans && c->spans[c->n_spans - 1].stop;
+	cr_engine_sync_workers(ctx);
 	cr_rec_state_set(ctx, c->uid, c->rec_on, stop, c->ondemand);
 }
 

@@ -11,6 +11,7 @@
 #include <rte_cycles.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
+#include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <sys/mman.h>
 
@@ -60,6 +61,13 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 		.socket_id = (int)rte_socket_id(),
 	};
 	w->streams = rte_hash_create(&hp);
+	if (e->rss) {
+		snprintf(name, sizeof(name), "cr_tomain%u", id);
+		w->to_main = rte_ring_create(name, 4096, rte_socket_id(),
+					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->to_main == NULL)
+			return -rte_errno;
+	}
 	snprintf(name, sizeof(name), "cr_act%u", id);
 	w->act = rte_ring_create_elem(name, sizeof(struct cr_activity), 4096, rte_socket_id(),
 				      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -94,6 +102,7 @@ cr_worker_free(struct cr_worker *w)
 	if (!w->e->at_exit) { /* else left to rte_eal_cleanup(): freeing zeroes it */
 		rte_ring_free(w->ring);
 		rte_ring_free(w->act);
+		rte_ring_free(w->to_main);
 		rte_hash_free(w->streams);
 		for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
 			rte_free(w->batch[c].buf);
@@ -342,16 +351,33 @@ pkt_prepare(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch, struct wp
 	}
 	wp->t = cr_mbuf_time(e, m);
 	struct cr_pkt p;
-	int link = e->cfg.ports[m->hash.usr].linktype;
-	if (cr_pkt_parse(data, len, link, &p) != 0 || p.l4_proto != IPPROTO_UDP) {
-		w->fate[CR_FATE_BAD_L2_L4]++; /* RX parsed it already: cannot happen */
-		return WP_DONE;
+	const struct cr_l4info *li = RTE_MBUF_DYNFIELD(m, e->l4_off, const struct cr_l4info *);
+	memset(&wp->k, 0, sizeof(wp->k));
+	if (likely(li->valid)) {
+		/* the RX lcore parsed it: addresses and ports from known offsets */
+		const uint8_t *ip = data + li->l3_off, *udp = data + li->payload_off - 8;
+		if (li->ip_ver == 4) {
+			cr_addr_set_v4(&wp->k.src, ip + 12);
+			cr_addr_set_v4(&wp->k.dst, ip + 16);
+		} else {
+			memcpy(wp->k.src.b, ip + 8, 16);
+			memcpy(wp->k.dst.b, ip + 24, 16);
+		}
+		p.sport = (uint16_t)(udp[0] << 8 | udp[1]);
+		p.dport = (uint16_t)(udp[2] << 8 | udp[3]);
+		p.payload_off = li->payload_off;
+		p.payload_len = li->payload_len;
+	} else {
+		int link = e->cfg.ports[m->hash.usr].linktype;
+		if (cr_pkt_parse(data, len, link, &p) != 0 || p.l4_proto != IPPROTO_UDP) {
+			w->fate[CR_FATE_BAD_L2_L4]++; /* RX parsed it already: cannot happen */
+			return WP_DONE;
+		}
+		wp->k.src = p.src;
+		wp->k.dst = p.dst;
 	}
 	const uint8_t *pl = data + p.payload_off;
 	wp->pl = pl;
-	memset(&wp->k, 0, sizeof(wp->k));
-	wp->k.src = p.src;
-	wp->k.dst = p.dst;
 	if (cr_rtcp_looks_like(pl, p.payload_len)) {
 		struct cr_rtcp_info ri;
 		if (cr_rtcp_parse(pl, p.payload_len, &ri) != 0) {
@@ -559,6 +585,43 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 	rte_pktmbuf_free_bulk(ms, n);
 }
 
+/* Run to completion: this worker's queue of every port. Media is processed
+ * here; what the signalling owner needs goes to it (a full ring drops and
+ * counts RING_FULL: the owner is behind). @return packets received */
+static unsigned
+poll_queues(struct cr_worker *w, uint8_t *scratch)
+{
+	struct cr_engine *e = w->e;
+	struct rte_mbuf *pkts[BURST], *local[BURST];
+	unsigned total = 0;
+	for (unsigned pi = 0; pi < e->cfg.n_ports; pi++) {
+		uint16_t n = rte_eth_rx_burst(e->cfg.ports[pi].port_id, (uint16_t)w->id, pkts, BURST);
+		if (n == 0)
+			continue;
+		total += n;
+		__atomic_store_n(&w->nic_rx, w->nic_rx + n, __ATOMIC_RELAXED);
+		int mode = e->cfg.ports[pi].ts_mode;
+		int64_t now = mode == CR_TS_LIVE ? cr_live_now() : 0;
+		unsigned nl = 0;
+		for (uint16_t i = 0; i < n; i++) {
+			struct rte_mbuf *m = pkts[i];
+			uint64_t *ts = RTE_MBUF_DYNFIELD(m, e->ts_off, uint64_t *);
+			*ts = mode == CR_TS_LIVE ? (uint64_t)now
+			      : mode == CR_TS_PCAP_US ? *ts * 1000 : *ts;
+			m->hash.usr = pi;
+			if (cr_rx_media_local(e, m)) {
+				local[nl++] = m;
+			} else if (rte_ring_sp_enqueue(w->to_main, m) != 0) {
+				w->fate[CR_FATE_RING_FULL]++;
+				rte_pktmbuf_free(m);
+			}
+		}
+		if (nl)
+			burst_run(w, local, nl, scratch);
+	}
+	return total;
+}
+
 int
 cr_worker_main(void *arg)
 {
@@ -573,7 +636,21 @@ cr_worker_main(void *arg)
 	rte_rcu_qsbr_thread_online(e->qsbr, w->id);
 	for (;;) {
 		uint64_t t0 = rte_rdtsc();
-		unsigned n = rte_ring_dequeue_burst(w->ring, objs, BURST, NULL);
+		unsigned n = rte_ring_dequeue_burst(w->ring, objs, BURST, NULL), n_nic = 0;
+		if (e->rss && !__atomic_load_n(&e->rx_stop, __ATOMIC_ACQUIRE)) {
+			n_nic = poll_queues(w, scratch);
+		} else if (e->rss && !w->rx_quiet) {
+			/* the main lcore drains to_main once every worker stopped */
+			__atomic_store_n(&w->rx_quiet, 1, __ATOMIC_RELEASE);
+		}
+		if (n_nic) {
+			idle = 0;
+			if (n == 0) {
+				rte_rcu_qsbr_quiescent(e->qsbr, w->id);
+				w->busy_cycles += rte_rdtsc() - t0;
+				continue;
+			}
+		}
 		if (n == 0) {
 			rte_rcu_qsbr_quiescent(e->qsbr, w->id);
 			if (__atomic_load_n(&e->eof, __ATOMIC_ACQUIRE) && rte_ring_empty(w->ring))

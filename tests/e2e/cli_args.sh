@@ -22,6 +22,11 @@ expect 2 "$B/app/callrecd" --pcap "$T/missing.pcap" --store "$T/s"
 expect 2 "$B/app/callrecd" --pcap "$D"
 expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --profile "$T/bad.ini"
 expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --config "$T/badcfg.ini"
+printf "[port]\nrx_queues = lots\n" > "$T/badq.ini"; printf "[port]\nrx_queues = 3\n" > "$T/q3.ini"
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --profile "$T/badq.ini"
+# live, 3 queues for 2 workers: run to completion takes one per worker
+expect 2 "$B/app/callrecd" --no-huge --no-shconf --no-pci -m 256 --lcores '(0-2)@(0,1)' \
+  --file-prefix=cli$$ --no-telemetry --vdev=net_null0 -- --store "$T/s2" --workers 2 --profile "$T/q3.ini"
 head -c 100 "$D" > "$T/trunc.pcap"; printf 'garbage' > "$T/junk.pcap"
 expect 2 "$B/app/callrecd" --pcap "$T/junk.pcap" --store "$T/s"
 expect 0 "$B/app/callrecd" --quiet --pcap "$T/trunc.pcap" --store "$T/s"

@@ -5,8 +5,10 @@
 # Then: every RTP stream tshark finds in dumpcap's file is in callrec's index
 # with the same packet count and loss; calls and users match.
 # Needs root and iproute2; exits 77 (skipped) otherwise.
+# With "rtc" as the second argument: run to completion, the bridge read by two
+# af_packet queues (the kernel's symmetric fanout hash), one per worker.
 set -euo pipefail
-BUILD=$1
+BUILD=$1 MODE=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "needs root: skipped"; exit 77; }
 command -v sipp >/dev/null && command -v dumpcap >/dev/null && command -v ip >/dev/null \
@@ -43,13 +45,17 @@ for f in uac uas; do
 done
 # metrics on the recorder's namespace loopback
 printf '[telemetry]\nlisten = 127.0.0.1:9464\n' > "$W/live.ini"
+VDEV=net_af_packet0,iface=br0,framecnt=4096 PROFILE="$HERE/../../drivers-config/af_packet.ini"
+if [ "$MODE" = rtc ]; then
+  VDEV=$VDEV,qpairs=2
+  sed 's/^rx_queues = .*/rx_queues = workers/' "$PROFILE" > "$W/rtc.ini"; PROFILE=$W/rtc.ini
+fi
 # oracle capture and the recorder, both on the bridge
 ip netns exec $SW dumpcap -q -i br0 -w "$W/oracle.pcap" 2>"$W/dumpcap.err" & DCPID=$!
 ip netns exec $SW "$BUILD/app/callrecd" --no-huge --no-shconf --no-pci -m 512 --lcores '(0-2)@(0,1)' \
   --file-prefix=$S --no-telemetry --log-level=user1:error \
-  --vdev=net_af_packet0,iface=br0,framecnt=4096 -- --store "$W/store" --workers 2 \
-  --config "$W/live.ini" \
-  --profile "$HERE/../../drivers-config/af_packet.ini" \
+  --vdev=$VDEV -- --store "$W/store" --workers 2 \
+  --config "$W/live.ini" --profile "$PROFILE" \
   > "$W/callrecd.out" 2>&1 & CRPID=$!
 sleep 3
 if ! kill -0 $CRPID 2>/dev/null; then
@@ -76,6 +82,15 @@ calls = int(float(re.search(r"^callrec_calls_total (\S+)", t, re.M).group(1)))
 print("metrics: received %d, fates sum %d, calls %d" % (rx, fates, calls))
 sys.exit(0 if rx == fates and rx > 0 and calls == 2 else 1)
 PY
+if [ "$MODE" = rtc ]; then
+  # both workers took packets from their own queue
+  python3 - "$W/metrics.txt" <<'PY' || exit 1
+import re, sys
+q = [int(v) for v in re.findall(r'^callrec_worker_rx_packets_total\{worker="\d+"\} (\d+)', open(sys.argv[1]).read(), re.M)]
+print("run to completion: packets by worker queue", q)
+sys.exit(0 if len(q) == 2 and all(q) else 1)
+PY
+fi
 ip netns exec $SW curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/nope | grep -q 404
 ip netns exec $SW "$BUILD/app/callrec" stats --metrics 127.0.0.1:9464 --json | python3 -c '
 import json,sys; l=json.loads(sys.stdin.read())["live"]; assert l["calls"] == 2 and l["received"] > 0, l'
