@@ -323,7 +323,10 @@ int cr_rx_media_local(const struct cr_engine *e, struct rte_mbuf *m);
 uint64_t cr_engine_received(const struct cr_engine *e);
 
 /* Offline: before the first change workers can see that the current SIP
- * message makes, wait until they processed every packet before it. */
+ * message makes, wait until they processed every packet before it. Every
+ * write of the signalling code to state workers read (a media entry that
+ * exists, rec_state) must come after this call: offline determinism rests on
+ * it. New endpoints need none (their version starts at the message's time). */
 void cr_engine_sync_workers(struct cr_engine *e);
 
 /* Capture files read by the engine (cr_capin.c); main lcore only. */

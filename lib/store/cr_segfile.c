@@ -174,6 +174,8 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	s->n_blocks = 0;
 	s->durable_off = 0;
 	s->durable_blocks = 0;
+	s->written_off = 0;
+	s->written_blocks = 0;
 	s->first_ns = s->last_ns = t_ns;
 	return 0;
 }
@@ -238,6 +240,13 @@ cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns)
 int
 cr_segw_flush(struct cr_segw *s, int keep_tail)
 {
+	int r = cr_segw_write(s, keep_tail);
+	return r != 0 ? r : cr_segw_sync(s);
+}
+
+int
+cr_segw_write(struct cr_segw *s, int keep_tail)
+{
 	if (s->fd < 0)
 		return -EBADF;
 	if (s->wlen) {
@@ -257,11 +266,21 @@ cr_segw_flush(struct cr_segw *s, int keep_tail)
 			s->wlen = 0;
 		}
 	}
+	s->written_off = s->off;
+	s->written_blocks = s->n_blocks;
+	return 0;
+}
+
+int
+cr_segw_sync(struct cr_segw *s)
+{
+	if (s->fd < 0)
+		return -EBADF;
 	/* durable before anyone is told: no retry-and-trust after a failure */
 	if (fdatasync(s->fd) != 0)
 		return -errno;
-	s->durable_off = s->off;
-	s->durable_blocks = s->n_blocks;
+	s->durable_off = s->written_off;
+	s->durable_blocks = s->written_blocks;
 	return 0;
 }
 

@@ -201,6 +201,8 @@ struct cr_segw {
 	int hashing;
 	int digest_ok;	   /**< after a good seal: digest is the file's */
 	uint8_t digest[32];
+	uint64_t written_off;	 /**< end of what the last write put in the file */
+	uint32_t written_blocks; /**< blocks before written_off */
 	uint64_t durable_off;	 /**< end of what the last good flush made durable */
 	uint32_t durable_blocks; /**< blocks before durable_off */
 	int64_t first_ns, last_ns;
@@ -223,6 +225,10 @@ cr_segw_room(const struct cr_segw *s)
  * On error nothing staged since the last good flush may be reported stored.
  */
 int cr_segw_flush(struct cr_segw *s, int keep_tail);
+/** The write half of cr_segw_flush(): staged bytes to the file, not yet durable. */
+int cr_segw_write(struct cr_segw *s, int keep_tail);
+/** The sync half: fdatasync; then everything cr_segw_write() wrote is durable. */
+int cr_segw_sync(struct cr_segw *s);
 /**
  * Flush, write footer and trailer, fdatasync, close. The segment is closed
  * even on error. On 0, digest holds cr_seg_digest() of the file (digest_ok).
