@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -43,6 +44,7 @@ struct cr_capin {
 	size_t pos, len;   /* unparsed bytes raw[pos..len) */
 	long long offset;  /* file offset of raw[len] */
 	int eof;
+	uint64_t size;	   /* of the file at open (progress) */
 };
 
 static uint32_t
@@ -56,7 +58,7 @@ rd32(const struct cr_capin *c, const uint8_t *p)
 /* The classic pcap header (24 bytes): 1 and the stream positioned after it,
  * 0 when the file is something else (left for libpcap), <0 on a read error. */
 static int
-classic_open(struct cr_capin *c, const char *path, int *dlt)
+classic_open(struct cr_capin *c, const char *path)
 {
 	uint8_t h[24];
 	c->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -76,8 +78,6 @@ classic_open(struct cr_capin *c, const char *path, int *dlt)
 		c->fd = -1;
 		return 0;
 	}
-	/* the link type's low 16 bits; the upper ones carry FCS flags */
-	*dlt = (int)(rd32(c, h + 20) & 0xffff);
 	c->raw = malloc(CAPIN_BUF + CAPIN_MAX_CAPLEN);
 	if (c->raw == NULL) {
 		close(c->fd);
@@ -114,14 +114,17 @@ classic_need(struct cr_capin *c, size_t n)
 }
 
 int
-cr_capin_open(const char *path, struct cr_capin **out, int *dlt, char *err, size_t errlen)
+cr_capin_open(const char *path, struct cr_capin **out, char *err, size_t errlen)
 {
 	struct cr_capin *c = calloc(1, sizeof(*c));
 	char perr[PCAP_ERRBUF_SIZE] = "";
 	if (c == NULL)
 		return -ENOMEM;
 	c->fd = -1;
-	int r = classic_open(c, path, dlt);
+	struct stat sb;
+	if (stat(path, &sb) == 0)
+		c->size = (uint64_t)sb.st_size;
+	int r = classic_open(c, path);
 	if (r != 0) {
 		if (r > 0) {
 			*out = c;
@@ -150,7 +153,6 @@ cr_capin_open(const char *path, struct cr_capin **out, int *dlt, char *err, size
 		free(c);
 		return -EINVAL;
 	}
-	*dlt = pcap_datalink(c->p);
 	*out = c;
 	return 0;
 }
@@ -173,6 +175,12 @@ int
 cr_capin_done(const struct cr_capin *c)
 {
 	return c->done;
+}
+
+uint64_t
+cr_capin_size(const struct cr_capin *c)
+{
+	return c->size;
 }
 
 long long

@@ -287,16 +287,12 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		if (cfg->ports[i].capture) {
 			char err[256];
-			int dlt;
-			if ((r = cr_capin_open(cfg->ports[i].capture, &e->capin[i], &dlt, err,
+			if ((r = cr_capin_open(cfg->ports[i].capture, &e->capin[i], err,
 					       sizeof(err))) != 0) {
 				CR_LOG(ERR, "cannot read capture %s: %s", cfg->ports[i].capture, err);
 				errno = -r;
 				goto fail;
 			}
-			struct stat sb;
-			if (stat(cfg->ports[i].capture, &sb) == 0)
-				e->capture_size[i] = (uint64_t)sb.st_size;
 			continue;
 		}
 		if ((r = port_setup(e, cfg->ports[i].port_id)) != 0) {
@@ -345,26 +341,17 @@ struct steer {
 	uint64_t enq[CR_ENGINE_MAX_WORKERS]; /* entries handed to each worker */
 };
 
-/* Offline, the RX lcore waiting for a worker gives its core away instead of
- * spinning: an import is judged by its CPU time, and on a machine with
- * fewer cores than threads the spin would slow the worker it waits for. */
-static inline void
-offline_wait(void)
-{
-	usleep(5);
-}
-
 static void
 flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
 {
 	unsigned n = st->n[w], done = 0;
-	while (done < n) {
+	for (unsigned spins = 0; done < n; spins++) {
 		done += rte_ring_sp_enqueue_burst(e->workers[w].ring, st->objs[w] + done, n - done,
 						  NULL);
 		if (done < n && !e->cfg.offline)
 			break;
 		if (done < n)
-			offline_wait(); /* offline: a file can wait, never drop */
+			cr_offline_backoff(spins);
 	}
 	st->enq[w] += done;
 	for (unsigned i = done; i < n; i++) {
@@ -420,11 +407,11 @@ sync_workers(struct cr_engine *e, struct steer *st)
 	if (!e->cfg.offline)
 		return;
 	e->synced = 1;
-	e->syncs++;
 	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
 		flush_worker(e, st, w);
-		while (__atomic_load_n(&e->workers[w].done_objs, __ATOMIC_ACQUIRE) < st->enq[w])
-			offline_wait();
+		for (unsigned spins = 0;
+		     __atomic_load_n(&e->workers[w].done_objs, __ATOMIC_ACQUIRE) < st->enq[w]; spins++)
+			cr_offline_backoff(spins);
 	}
 }
 
@@ -460,6 +447,18 @@ set_l4info(const struct cr_engine *e, struct rte_mbuf *m, const struct cr_pkt *p
 	li->ip_ver = p->ip_ver;
 }
 
+/* n fragments went to the death row: the held ones among them are dropped
+ * now (they were counted FRAG_HELD); @return how many were held */
+static uint64_t
+frag_held_dropped(struct cr_engine *e, uint32_t n)
+{
+	uint64_t mv = n < e->fate[CR_FATE_FRAG_HELD] ? n : e->fate[CR_FATE_FRAG_HELD];
+	e->fate[CR_FATE_FRAG_HELD] -= mv;
+	e->fate[CR_FATE_FRAG_DROP] += mv;
+	rte_ip_frag_free_death_row(&e->frag_dr, 0);
+	return mv;
+}
+
 /* drop every datagram IP reassembly holds (their mbufs are needed) */
 static void
 frag_release_all(struct cr_engine *e)
@@ -467,10 +466,7 @@ frag_release_all(struct cr_engine *e)
 	uint32_t before = e->frag_dr.cnt;
 	rte_ip_frag_table_del_expired_entries(e->frag_tbl, &e->frag_dr, UINT64_MAX / 2);
 	uint32_t n = e->frag_dr.cnt - before;
-	uint64_t mv = n < e->fate[CR_FATE_FRAG_HELD] ? n : e->fate[CR_FATE_FRAG_HELD];
-	e->fate[CR_FATE_FRAG_HELD] -= mv;
-	e->fate[CR_FATE_FRAG_DROP] += mv;
-	rte_ip_frag_free_death_row(&e->frag_dr, 0);
+	frag_held_dropped(e, n);
 	if (n)
 		CR_LOG(WARNING, "mbufs exhausted: dropped %u held IP fragments", n);
 }
@@ -507,12 +503,10 @@ handle_frag(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const str
 	}
 	uint32_t dropped = e->frag_dr.cnt - dr_before;
 	if (dropped) {
-		/* already-held fragments moved to the death row: re-account them */
-		uint64_t held = e->fate[CR_FATE_FRAG_HELD];
-		uint64_t mv = dropped < held ? dropped : held;
-		e->fate[CR_FATE_FRAG_HELD] -= mv;
-		e->fate[CR_FATE_FRAG_DROP] += dropped;
-		rte_ip_frag_free_death_row(&e->frag_dr, 0);
+		/* already-held fragments moved to the death row: re-account them;
+		 * one that was not held is this fragment itself */
+		uint64_t mv = frag_held_dropped(e, dropped);
+		e->fate[CR_FATE_FRAG_DROP] += dropped - mv;
 		if (r == NULL && mv < dropped)
 			return; /* this fragment itself was dropped and counted */
 	}
@@ -623,6 +617,38 @@ rx_one(struct cr_engine *e, struct steer *st, struct rte_mbuf **pkts, uint16_t i
 		send_ticks(e, st, e->now_ns);
 }
 
+/* Live ports are quiet: time still passes (wall clock) for timeouts and
+ * chunk flushing. init: start the clock here when no packet has yet. */
+static void
+idle_tick(struct cr_engine *e, struct steer *st, int64_t *tick_base, int init)
+{
+	int64_t now = cr_live_now();
+	if (*tick_base == INT64_MIN) {
+		if (!init)
+			return;
+		*tick_base = now;
+		e->last_tick_ns = now;
+	}
+	if (now > e->now_ns)
+		e->now_ns = now;
+	if (e->now_ns - e->last_tick_ns >= TICK_NS)
+		send_ticks(e, st, e->now_ns);
+}
+
+/* Run to completion: what worker w passed on (received and time stamped
+ * there), through classify. @return packets taken */
+static uint16_t
+drain_to_main(struct cr_engine *e, struct steer *st, unsigned w, struct rte_mbuf **pkts,
+	      int64_t *tick_base)
+{
+	uint16_t k = (uint16_t)rte_ring_sc_dequeue_burst(e->workers[w].to_main, (void **)pkts,
+							 BURST, NULL);
+	for (uint16_t i = 0; i < k; i++)
+		rx_one(e, st, pkts, i, k, *RTE_MBUF_DYNFIELD(pkts[i], e->ts_off, int64_t *),
+		       tick_base);
+	return k;
+}
+
 static void
 print_progress(const struct cr_engine *e, uint64_t total, int final)
 {
@@ -634,8 +660,9 @@ print_progress(const struct cr_engine *e, uint64_t total, int final)
 		if (e->capin[i] == NULL)
 			continue;
 		long long o = cr_capin_offset(e->capin[i]);
-		size += e->capture_size[i];
-		at += cr_capin_done(e->capin[i]) ? e->capture_size[i] : o > 0 ? (uint64_t)o : 0;
+		uint64_t sz = cr_capin_size(e->capin[i]);
+		size += sz;
+		at += cr_capin_done(e->capin[i]) ? sz : o > 0 ? (uint64_t)o : 0;
 	}
 	if (size)
 		fprintf(stderr, "\rcallrecd: %" PRIu64 " packets (%.0f%%)%s", e->rx,
@@ -700,30 +727,14 @@ cr_engine_run(struct cr_engine *e)
 			/* run to completion: the workers poll the ports and pass on
 			 * what the signalling owner needs (received, time stamped) */
 			unsigned wi = cur++ % e->cfg.n_workers;
-			uint16_t k = (uint16_t)rte_ring_sc_dequeue_burst(e->workers[wi].to_main,
-									 (void **)pkts, BURST, NULL);
-			if (k == 0) {
-				if (wi + 1 == e->cfg.n_workers) {
-					for (unsigned w = 0; w < e->cfg.n_workers; w++)
-						flush_worker(e, st, w);
-					if (wall_ports) {
-						int64_t now = cr_live_now();
-						if (tick_base == INT64_MIN) {
-							tick_base = now;
-							e->last_tick_ns = now;
-						}
-						if (now > e->now_ns)
-							e->now_ns = now;
-						if (e->now_ns - e->last_tick_ns >= TICK_NS)
-							send_ticks(e, st, e->now_ns);
-					}
-				}
-				continue;
+			if (drain_to_main(e, st, wi, pkts, &tick_base)) {
+				got = 1;
+			} else if (wi + 1 == e->cfg.n_workers) {
+				for (unsigned w = 0; w < e->cfg.n_workers; w++)
+					flush_worker(e, st, w);
+				if (wall_ports)
+					idle_tick(e, st, &tick_base, 1);
 			}
-			got = 1;
-			for (uint16_t i = 0; i < k; i++)
-				rx_one(e, st, pkts, i, k, *RTE_MBUF_DYNFIELD(pkts[i], e->ts_off,
-									    int64_t *), &tick_base);
 			continue;
 		}
 		unsigned pi = e->cfg.offline ? cur : cur % e->cfg.n_ports;
@@ -744,10 +755,8 @@ cr_engine_run(struct cr_engine *e)
 					 * holds the pool (datagrams that never complete) */
 					frag_release_all(e);
 					stalls = 0;
-				} else if (stalls > 64) {
-					usleep(50); /* the workers need this CPU */
 				} else {
-					rte_pause();
+					cr_offline_backoff(stalls);
 				}
 				continue;
 			}
@@ -786,13 +795,8 @@ cr_engine_run(struct cr_engine *e)
 				cur++;
 				/* a quiet link: time still passes for timeouts and chunk
 				 * flushing, when the ports' time is the wall clock */
-				if (wall_ports && cur % e->cfg.n_ports == 0) {
-					int64_t now = cr_live_now();
-					if (now > e->now_ns && tick_base != INT64_MIN)
-						e->now_ns = now;
-					if (e->now_ns - e->last_tick_ns >= TICK_NS && tick_base != INT64_MIN)
-						send_ticks(e, st, e->now_ns);
-				}
+				if (wall_ports && cur % e->cfg.n_ports == 0)
+					idle_tick(e, st, &tick_base, 0);
 			}
 			continue;
 		}
@@ -835,16 +839,9 @@ cr_engine_run(struct cr_engine *e)
 		for (unsigned w = 0; w < e->cfg.n_workers; w++)
 			while (!__atomic_load_n(&e->workers[w].rx_quiet, __ATOMIC_ACQUIRE))
 				rte_pause();
-		for (unsigned w = 0; w < e->cfg.n_workers; w++) {
-			uint16_t k;
-			while ((k = (uint16_t)rte_ring_sc_dequeue_burst(e->workers[w].to_main,
-									(void **)pkts, BURST,
-									NULL)) > 0)
-				for (uint16_t i = 0; i < k; i++)
-					rx_one(e, st, pkts, i, k,
-					       *RTE_MBUF_DYNFIELD(pkts[i], e->ts_off, int64_t *),
-					       &tick_base);
-		}
+		for (unsigned w = 0; w < e->cfg.n_workers; w++)
+			while (drain_to_main(e, st, w, pkts, &tick_base))
+				;
 	}
 	e->rx_cpu_ns = cr_thread_cpu_ns() - rx_cpu0;
 	/* drain: last tick, flush rings, let workers report every stream */

@@ -4,7 +4,10 @@
 #ifndef CR_ENGINE_INTERNAL_H
 #define CR_ENGINE_INTERNAL_H
 
+#include <unistd.h>
+
 #include <rte_common.h>
+#include <rte_pause.h>
 #include <rte_errno.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_hash.h>
@@ -292,13 +295,11 @@ struct cr_engine {
 	int idx_err;
 	struct cr_worker *workers; /* n_workers of them */
 	struct cr_capin *capin[CR_ENGINE_MAX_PORTS]; /* offline capture files (else NULL) */
-	uint64_t capture_size[CR_ENGINE_MAX_PORTS];
 	int at_exit; /* cr_engine_free_at_exit(): pools are left to EAL */
 	int rss;     /* run to completion: worker i polls queue i of every port */
 	int rx_stop; /* run to completion: workers stop polling the ports */
 	struct steer *rx_steer; /* the RX loop's worker buffers (during cr_engine_run) */
 	int synced;		/* offline: workers caught up for the current SIP message */
-	uint64_t syncs;		/* offline: times the RX lcore waited for the workers */
 	uint64_t capture_errors; /* capture files that ended in a corrupt or cut record */
 };
 
@@ -322,6 +323,19 @@ int cr_rx_media_local(const struct cr_engine *e, struct rte_mbuf *m);
  * by the workers. */
 uint64_t cr_engine_received(const struct cr_engine *e);
 
+/* Offline waits (a file can wait, never drop): a short spin, then the core is
+ * given away. An import is judged by its CPU time, and on a machine with
+ * fewer cores than threads a spin takes the CPU the awaited thread needs
+ * (at 30,000 streams half a worker's samples were such a spin). */
+static inline void
+cr_offline_backoff(unsigned spins)
+{
+	if (spins < 64)
+		rte_pause();
+	else
+		usleep(20);
+}
+
 /* Offline: before the first change workers can see that the current SIP
  * message makes, wait until they processed every packet before it. Every
  * write of the signalling code to state workers read (a media entry that
@@ -331,13 +345,14 @@ void cr_engine_sync_workers(struct cr_engine *e);
 
 /* Capture files read by the engine (cr_capin.c); main lcore only. */
 struct cr_capin;
-int cr_capin_open(const char *path, struct cr_capin **out, int *dlt, char *err, size_t errlen);
+int cr_capin_open(const char *path, struct cr_capin **out, char *err, size_t errlen);
 /* Up to n packets into mbufs of mp, packet time (ns) in the ts_off dynfield;
  * 0 when no mbuf is free (nothing read) or the file is done (cr_capin_done) */
 uint16_t cr_capin_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off,
 		     struct rte_mbuf **pkts, uint16_t n, uint64_t *errors);
 int cr_capin_done(const struct cr_capin *c);
 long long cr_capin_offset(const struct cr_capin *c);
+uint64_t cr_capin_size(const struct cr_capin *c); /* bytes, at open */
 void cr_capin_close(struct cr_capin *c);
 
 /* Media table value: the current announcement of an endpoint and the one it

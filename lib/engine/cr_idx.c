@@ -24,10 +24,10 @@ struct cr_msg *
 cr_idx_msg_get(struct cr_engine *e)
 {
 	void *obj;
-	while (rte_mempool_get(e->msgs, &obj) != 0) {
+	for (unsigned spins = 0; rte_mempool_get(e->msgs, &obj) != 0; spins++) {
 		if (!e->cfg.offline)
 			return NULL;
-		usleep(50);
+		cr_offline_backoff(spins);
 	}
 	return obj;
 }
@@ -35,12 +35,12 @@ cr_idx_msg_get(struct cr_engine *e)
 int
 cr_idx_send(struct cr_engine *e, struct cr_msg *m)
 {
-	while (rte_ring_mp_enqueue(e->idx_ring, m) != 0) {
+	for (unsigned spins = 0; rte_ring_mp_enqueue(e->idx_ring, m) != 0; spins++) {
 		if (!e->cfg.offline) {
 			rte_mempool_put(e->msgs, m);
 			return -ENOBUFS;
 		}
-		usleep(50);
+		cr_offline_backoff(spins);
 	}
 	return 0;
 }

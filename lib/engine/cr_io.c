@@ -38,18 +38,6 @@
 
 static void report_loss(struct cr_engine *e, const struct cr_chunk_meta *meta, uint32_t n);
 
-/* Offline, a worker waiting for the I/O thread gives its core away after a
- * short spin: on a machine with fewer cores than threads the spin took the
- * CPU the I/O thread needed (at 30,000 streams, half the worker's samples). */
-static inline void
-offline_yield(unsigned spins)
-{
-	if (spins < 64)
-		rte_pause();
-	else
-		usleep(20);
-}
-
 static void
 emit_block(struct cr_worker *w, unsigned cls)
 {
@@ -65,7 +53,7 @@ emit_block(struct cr_worker *w, unsigned cls)
 			obj = NULL;
 			break;
 		}
-		offline_yield(spins);
+		cr_offline_backoff(spins);
 	}
 	struct cr_block_msg *b = obj;
 	uint64_t c0 = rte_rdtsc();
@@ -87,7 +75,7 @@ emit_block(struct cr_worker *w, unsigned cls)
 				b = NULL;
 				break;
 			}
-			offline_yield(spins);
+			cr_offline_backoff(spins);
 		}
 	} else if (b) {
 		rte_mempool_put(e->blocks, b);

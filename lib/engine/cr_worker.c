@@ -521,6 +521,16 @@ pkt_rtp(struct cr_worker *w, struct wpkt *wp, int32_t idx)
 	cr_store_pkt(w, s, &h, pl, t);
 }
 
+/* Phase 3 of a prepared packet; idx: its stream slot if the lookup found it */
+static void
+pkt_process(struct cr_worker *w, struct wpkt *wp, int32_t idx)
+{
+	if (wp->kind == WP_RTP)
+		pkt_rtp(w, wp, idx);
+	else if (wp->kind == WP_RTCP)
+		pkt_rtcp(w, wp, idx);
+}
+
 /* The packets of a burst up to the next tick: parsed, their streams looked
  * up together (rte_hash's bulk lookup pipelines the bucket reads) and
  * prefetched, then processed in order. With tens of thousands of streams a
@@ -567,19 +577,12 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 		if (ms[i]->nb_segs > 1) {
 			struct wpkt one;
 			one.kind = pkt_prepare(w, ms[i], scratch, &one);
-			if (one.kind == WP_RTP)
-				pkt_rtp(w, &one, -1);
-			else if (one.kind == WP_RTCP)
-				pkt_rtcp(w, &one, -1);
+			pkt_process(w, &one, -1);
 		} else if (wp[i].kind != WP_DONE) {
 			/* a stream created by an earlier packet of this burst is
 			 * looked up again in pkt_rtp (a miss here) */
-			int32_t idx = (hits >> j & 1) ? (int32_t)(uintptr_t)data[j] : -1;
+			pkt_process(w, &wp[i], (hits >> j & 1) ? (int32_t)(uintptr_t)data[j] : -1);
 			j++;
-			if (wp[i].kind == WP_RTP)
-				pkt_rtp(w, &wp[i], idx);
-			else
-				pkt_rtcp(w, &wp[i], idx);
 		}
 	}
 	rte_pktmbuf_free_bulk(ms, n);
@@ -656,8 +659,8 @@ cr_worker_main(void *arg)
 			if (__atomic_load_n(&e->eof, __ATOMIC_ACQUIRE) && rte_ring_empty(w->ring))
 				break;
 			/* Offline imports share cores with the RX thread: yield when idle. */
-			if (e->cfg.offline && ++idle > 64)
-				usleep(20);
+			if (e->cfg.offline)
+				cr_offline_backoff(idle++);
 			else
 				rte_pause();
 			w->idle_cycles += rte_rdtsc() - t0;

@@ -310,21 +310,29 @@ on_alarm(int s)
 		cr_engine_stop(live_engine);
 }
 
+/* one Ethernet port into an engine of W workers */
+static void
+test_cfg(struct cr_engine_cfg *cfg, uint16_t port, int ts_mode, uint64_t expect, unsigned workers,
+	 const char *store, int offline)
+{
+	cr_engine_cfg_defaults(cfg);
+	cfg->n_ports = 1;
+	cfg->ports[0].port_id = port;
+	cfg->ports[0].linktype = CR_LINK_ETHERNET;
+	cfg->ports[0].ts_mode = ts_mode;
+	cfg->ports[0].expect_pkts = expect;
+	cfg->ports[0].name = "test";
+	cfg->n_workers = workers;
+	cfg->store_dir = store;
+	cfg->offline = offline;
+	cfg->nb_mbufs = 8191;
+}
+
 static struct cr_engine *
 start(uint16_t port, int ts_mode, uint64_t expect, unsigned workers, const char *store, int offline)
 {
 	struct cr_engine_cfg cfg;
-	cr_engine_cfg_defaults(&cfg);
-	cfg.n_ports = 1;
-	cfg.ports[0].port_id = port;
-	cfg.ports[0].linktype = CR_LINK_ETHERNET;
-	cfg.ports[0].ts_mode = ts_mode;
-	cfg.ports[0].expect_pkts = expect;
-	cfg.ports[0].name = "test";
-	cfg.n_workers = workers;
-	cfg.store_dir = store;
-	cfg.offline = offline;
-	cfg.nb_mbufs = 8191;
+	test_cfg(&cfg, port, ts_mode, expect, workers, store, offline);
 	if (!offline)
 		cfg.ring_size = 64; /* small: let the drop policy act */
 	struct cr_engine *e = cr_engine_create(&cfg);
@@ -476,16 +484,8 @@ main(int argc, char **argv)
 		CHECK(pe >= 0);
 		snprintf(store, sizeof(store), "%s/e", dir);
 		struct cr_engine_cfg cfg;
-		cr_engine_cfg_defaults(&cfg);
-		cfg.n_ports = 1;
-		cfg.ports[0].port_id = (uint16_t)pe;
-		cfg.ports[0].linktype = CR_LINK_ETHERNET;
-		cfg.ports[0].ts_mode = CR_TS_MBUF_NS;
-		cfg.ports[0].name = "rtc";
-		cfg.n_workers = 2;
+		test_cfg(&cfg, (uint16_t)pe, CR_TS_MBUF_NS, 0, 2, store, 0);
 		cfg.rx_queues = 2;
-		cfg.store_dir = store;
-		cfg.nb_mbufs = 8191;
 		struct cr_engine_cfg bad = cfg;
 		bad.rx_queues = 3; /* not one per worker: refused */
 		CHECK(cr_engine_create(&bad) == NULL && errno == EINVAL);
@@ -539,16 +539,7 @@ main(int argc, char **argv)
 	snprintf(store, sizeof(store), "%s/d", dir);
 	{
 		struct cr_engine_cfg cfg;
-		cr_engine_cfg_defaults(&cfg);
-		cfg.n_ports = 1;
-		cfg.ports[0].port_id = (uint16_t)pd2;
-		cfg.ports[0].linktype = CR_LINK_ETHERNET;
-		cfg.ports[0].ts_mode = CR_TS_MBUF_NS;
-		cfg.ports[0].expect_pkts = (uint64_t)nframes;
-		cfg.n_workers = 1;
-		cfg.store_dir = store;
-		cfg.offline = 1;
-		cfg.nb_mbufs = 8191;
+		test_cfg(&cfg, (uint16_t)pd2, CR_TS_MBUF_NS, (uint64_t)nframes, 1, store, 1);
 		cfg.fault_block_every = 2;
 		e = cr_engine_create(&cfg);
 		CHECK(e != NULL);
