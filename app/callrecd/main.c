@@ -2,9 +2,10 @@
 /* callrecd: the recorder.
  *   callrecd --pcap FILE [--pcap FILE ...] --store DIR [--config FILE] [--workers N]
  *   callrecd [EAL options] -- --config FILE [--store DIR] [--workers N]
- * Offline imports build their own EAL arguments (no ports, no hugepages, no
- * root), read the captures in the engine (cr_capin.c), and exit 0 once every
- * packet is processed and the index committed. */
+ * Offline imports build their own EAL arguments (no ports, no root; free
+ * hugepages if the server has them, else 4 KiB pages), read the captures in
+ * the engine (cr_capin.c), and exit 0 once every packet is processed and the
+ * index committed. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -83,7 +84,10 @@ usage(FILE *f)
 		"  --help-config   every configuration key (a Markdown table)\n"
 		"  --check         validate --config FILE (and --profile) and exit: 0 valid, 2 not\n"
 		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
-		"                  alloc:N every Nth block allocation\n");
+		"                  alloc:N every Nth block allocation\n"
+		"\n"
+		"Offline imports use free hugepages when there are twice what they need\n"
+		"(about 200 MB), else 4 KiB pages; CALLREC_NO_HUGEPAGES=1 forces 4 KiB pages.\n");
 }
 
 static int
@@ -516,6 +520,23 @@ cleaner_main(void *arg)
 	pthread_mutex_unlock(&g_retain.mu);
 	cr_policy_free(old);
 	return NULL;
+}
+
+/* MiB of free hugepages of the default size (0: none, or no /proc/meminfo). */
+static unsigned long
+hugepages_free_mb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	if (f == NULL)
+		return 0;
+	char line[128];
+	unsigned long n = 0, kb = 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %lu", &n);
+		sscanf(line, "Hugepagesize: %lu kB", &kb);
+	}
+	fclose(f);
+	return n * kb / 1024;
 }
 
 /* Check a capture opens and read its link type (the engine reads the packets). */
@@ -1222,16 +1243,26 @@ main(int argc, char **argv)
 		snprintf(lcores, sizeof(lcores), "(0-%u)@(0-%ld)", o.workers, ncpu > 0 ? ncpu - 1 : 0);
 		snprintf(prefix, sizeof(prefix), "--file-prefix=callrecd%d", (int)getpid());
 		eal[ne++] = argv[0];
-		eal[ne++] = "--no-huge";
-		eal[ne++] = "--no-shconf";
-		eal[ne++] = "--no-pci";
 		/* DPDK memory: pools, rings and tables sized for an import (about
-		 * 60 MB and 10 MB a worker); EAL zeroes a descriptor per 4 KiB page
-		 * of it at start, so no more than needed (the operator's [limits]
-		 * may ask for more) */
-		snprintf(mem_mb, sizeof(mem_mb), "%u", o.limits_set ? 1024u : 192u + 16u * o.workers);
-		eal[ne++] = "-m";
-		eal[ne++] = mem_mb;
+		 * 60 MB and 10 MB a worker; the operator's [limits] may ask for
+		 * more). Hugepages when the server has them free (a recorder's
+		 * server does: scripts/hugepages.sh): EAL takes 2 MiB pages as it
+		 * needs them. Without, 4 KiB pages are faulted in one at a time
+		 * (about 10 us each in a VM) and EAL zeroes a descriptor per page
+		 * of -m at start, so no more than needed. Twice the need free, or
+		 * parallel imports could run short after EAL started. */
+		unsigned need = o.limits_set ? 1024u : 192u + 16u * o.workers;
+		if (hugepages_free_mb() >= 2ul * need && getenv("CALLREC_NO_HUGEPAGES") == NULL) {
+			eal[ne++] = "--in-memory";
+			eal[ne++] = "--iova-mode=va"; /* nothing DMAs into an import's mbufs */
+		} else {
+			snprintf(mem_mb, sizeof(mem_mb), "%u", need);
+			eal[ne++] = "--no-huge";
+			eal[ne++] = "--no-shconf";
+			eal[ne++] = "-m";
+			eal[ne++] = mem_mb;
+		}
+		eal[ne++] = "--no-pci";
 		eal[ne++] = "--lcores";
 		eal[ne++] = lcores;
 		eal[ne++] = prefix;

@@ -129,44 +129,54 @@ struct cr_stream_key {
 	uint32_t ssrc;
 } __rte_packed;
 
+/* The first CR_STREAM_HOT_LINES cache lines hold what every RTP packet reads
+ * or writes (pkt_rtp): the worker prefetches them together after its bulk
+ * lookup. With tens of thousands of streams none of this is in cache when a
+ * packet arrives, so every field a packet touches outside them is one more
+ * serial miss. Everything else (identity, reporting, DTMF, look-back) after. */
+#define CR_STREAM_HOT_LINES 7
 struct cr_stream {
+	uint64_t call_uid;
+	uint8_t bound;
+	uint8_t skip;	/* its call's policy says: do not record */
+	uint8_t held;	/* skipped, kept in memory for an on-demand start (look-back) */
+	uint8_t od_rec; /* recorded on demand although the policy skips its call */
+	uint8_t cw_open; /* a chunk is being filled */
+	uint8_t main_pt; /**< first audio PT seen (255: none yet) */
+	uint8_t n_pt;
+	uint8_t dirty;
+	uint16_t bind_tries;
+	uint8_t n_dtmf;
+	uint8_t side;
+	uint32_t cw_held; /* packets of the open chunk counted NOT_RECORDED while held */
+	struct cr_chunk_writer cw;
+	int64_t cw_last_ns;
+	struct cr_jb jb; /* simulated playout buffer: late packets (quality) */
+	uint64_t g711_pkts, silent_pkts;
+	struct cr_rtp_stats st;
+	struct cr_media_pt pt[CR_MEDIA_MAX_PT]; /* the first ones in the hot lines */
+	/* cold */
 	struct cr_stream_key key;
 	uint64_t uid;
-	uint64_t call_uid;
-	uint8_t side;
-	uint8_t bound;
-	uint8_t main_pt;   /**< first audio PT seen (255: none yet) */
-	uint8_t n_pt;
 	uint8_t is_srtp;
-	uint8_t dirty;
-	uint8_t skip;	/* its call's policy says: do not record */
+	uint8_t rclass; /* its call's retention class */
 	float mos;	/* as last reported */
 	char dtmf_hist[8]; /* its last RFC 4733 digits, for on-demand sequences */
-	struct cr_jb jb;   /* simulated playout buffer: late packets (quality) */
 	uint32_t live_pos; /* in the worker's live list */
-	uint64_t g711_pkts, silent_pkts;
-	uint8_t rclass; /* its call's retention class */
-	uint8_t od_rec; /* recorded on demand although the policy skips its call */
-	uint8_t held;	/* skipped, kept in memory for an on-demand start (look-back) */
-	uint32_t cw_held;     /* packets of the open chunk counted NOT_RECORDED while held */
 	struct cr_lb *lb;     /* look-back chunks, oldest first (malloc'd, LB_MAX) */
 	uint32_t n_lb;
-	uint16_t bind_tries;
 	uint64_t pt_asked[2]; /* dynamic PTs already looked up again after binding */
 	uint64_t rtcp_packets;
 	int64_t last_report_ns;
 	uint64_t reported_call; /* call_uid + 1 of the last record sent, 0: none yet */
 	int64_t last_act_ns; /* last activity hint sent for this stream */
-	struct cr_media_pt pt[CR_MEDIA_MAX_PT];
-	struct cr_rtp_stats st;
-	uint8_t n_dtmf;
-	uint8_t cw_open; /* a chunk is being filled */
 	uint64_t store_lost; /* packets received but not stored (overload, oversize) */
-	struct cr_chunk_writer cw;
-	int64_t cw_last_ns;
 	uint32_t dtmf_last_ts;
 	struct cr_dtmf dtmf[CR_STREAM_MAX_DTMF];
-};
+} __rte_cache_aligned;
+_Static_assert(offsetof(struct cr_stream, pt) + sizeof(struct cr_media_pt) <=
+		       CR_STREAM_HOT_LINES * RTE_CACHE_LINE_SIZE,
+	       "the hot lines of a stream hold its state and its first payload type");
 
 struct cr_worker {
 	unsigned id;

@@ -327,7 +327,7 @@ cr_sig_init(struct cr_engine *e)
 void
 cr_sig_free(struct cr_engine *e)
 {
-	if (e->frag_tbl) {
+	if (e->frag_tbl && !e->at_exit) { /* at exit: its mbufs and memory go with EAL */
 		rte_ip_frag_free_death_row(&e->frag_dr, 0);
 		rte_ip_frag_table_destroy(e->frag_tbl);
 	}

@@ -541,10 +541,14 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 	struct wpkt wp[BURST];
 	const void *keys[BURST];
 	void *data[BURST];
+	uint8_t key_pkt[BURST];
 	unsigned nk = 0;
-	/* the RX lcore wrote these on another core: start every miss at once */
-	for (unsigned i = 0; i < n; i++)
+	/* the RX lcore wrote these on another core: start every miss at once
+	 * (the second mbuf line holds the parse result and packet time) */
+	for (unsigned i = 0; i < n; i++) {
+		rte_prefetch0(RTE_PTR_ADD(ms[i], RTE_CACHE_LINE_SIZE));
 		rte_prefetch0(rte_pktmbuf_mtod(ms[i], void *));
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (ms[i]->nb_segs > 1) {
 			/* the scratch buffer holds one packet at a time */
@@ -553,6 +557,7 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 		}
 		wp[i].kind = pkt_prepare(w, ms[i], scratch, &wp[i]);
 		if (wp[i].kind != WP_DONE) {
+			key_pkt[nk] = (uint8_t)i;
 			keys[nk++] = &wp[i].k;
 			/* the payload, copied into the chunk in the last phase */
 			rte_prefetch0(wp[i].pl + RTE_CACHE_LINE_SIZE);
@@ -564,11 +569,28 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 		for (unsigned j = 0; j < nk; j++) {
 			if (!(hits >> j & 1))
 				continue;
+			const uint8_t *s = (const uint8_t *)&w->pool[(uintptr_t)data[j]];
+			for (unsigned l = 0; l < CR_STREAM_HOT_LINES; l++)
+				rte_prefetch0(s + l * RTE_CACHE_LINE_SIZE);
+		}
+		/* where each packet goes in its stream's chunk buffer: 30,000
+		 * streams write to 30,000 places, each cold for every packet.
+		 * Fetched for writing now, the copy does not wait for them one
+		 * after the other (the first line of each stream is arriving) */
+		for (unsigned j = 0; j < nk; j++) {
+			if (!(hits >> j & 1))
+				continue;
 			const struct cr_stream *s = &w->pool[(uintptr_t)data[j]];
-			rte_prefetch0(s);
-			rte_prefetch0(&s->st);
-			rte_prefetch0((const uint8_t *)&s->st + RTE_CACHE_LINE_SIZE);
-			rte_prefetch0(&s->cw);
+			if (!s->cw_open || wp[key_pkt[j]].kind != WP_RTP)
+				continue;
+			const uint8_t *p = s->cw.buf + s->cw.len;
+			/* a record is its payload after 1-2 bytes (cr_chunk_add) */
+			const uint8_t *end = p + 2 + wp[key_pkt[j]].h.payload_len;
+			if (end > s->cw.buf + s->cw.cap)
+				end = s->cw.buf + s->cw.cap;
+			for (p = RTE_PTR_ALIGN_FLOOR(p, RTE_CACHE_LINE_SIZE); p < end;
+			     p += RTE_CACHE_LINE_SIZE)
+				__builtin_prefetch(p, 1, 3); /* rte_prefetch0_write: experimental in 22.11 */
 		}
 	}
 	unsigned j = 0;
