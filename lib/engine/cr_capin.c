@@ -13,6 +13,17 @@
  * libpcap's fread per header and per packet (a lock and a copy each) was a
  * tenth of an import's CPU. Anything else (pcapng) goes through libpcap, over
  * a FILE with a 1 MiB buffer; packet time is delivered in ns either way.
+ *
+ * Classic pcap packets are not copied: each mbuf is attached to its bytes in
+ * the read buffer (an external buffer), so an import moves each byte once
+ * from the page cache instead of twice (the copy into mbufs was an eighth of
+ * an import's CPU). The read buffer is a set of slabs: the reader fills one;
+ * when it needs more bytes and mbufs still point into it, the unparsed tail
+ * moves to a free slab and the old one is freed by the last mbuf's free.
+ * Counting references with an atomic per packet would bounce a cache line
+ * between the reader and the workers, so a slab starts with a bias the
+ * workers' frees cannot exhaust and the reader settles it once, at the
+ * switch (slab_retire).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +34,26 @@
 #include <unistd.h>
 
 #include <pcap/pcap.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include "cr_engine_internal.h"
 
-#define CAPIN_BUF (1u << 20)
+#define CAPIN_BUF (1u << 20)	 /* pcapng: the FILE's buffer */
 #define CAPIN_MAX_CAPLEN 262144u /* libpcap's limit for a record */
+#define CAPIN_READ (256u << 10)	 /* classic pcap: bytes a read asks for */
+#define CAPIN_SLABS 8		 /* ~4 mbuf pools' worth of G.711 packets */
+/* References: a slab's count starts at CAPIN_REF_BIAS and is settled with a
+ * signed 16-bit add, so it holds at most CAPIN_SLAB_REFS packets */
+#define CAPIN_REF_BIAS 32767
+#define CAPIN_SLAB_REFS 30000
+
+struct capin_slab {
+	struct rte_mbuf_ext_shared_info shinfo; /* freed by the last mbuf */
+	int busy; /* the reader's, or mbufs still point into it */
+	uint32_t refs; /* mbufs attached while it was the reader's */
+	uint8_t data[]; /* CAPIN_READ + CAPIN_MAX_CAPLEN */
+};
 
 struct cr_capin {
 	FILE *fp;
@@ -40,7 +65,9 @@ struct cr_capin {
 	/* classic pcap, parsed here */
 	int fd;
 	int swapped, nsec;
-	uint8_t *raw;	   /* CAPIN_BUF + CAPIN_MAX_CAPLEN */
+	struct capin_slab *slab[CAPIN_SLABS]; /* DPDK memory: mbufs may outlive us */
+	unsigned cur;	   /* the slab being parsed */
+	uint8_t *raw;	   /* its data */
 	size_t pos, len;   /* unparsed bytes raw[pos..len) */
 	long long offset;  /* file offset of raw[len] */
 	int eof;
@@ -53,6 +80,53 @@ rd32(const struct cr_capin *c, const uint8_t *p)
 	uint32_t v;
 	memcpy(&v, p, 4);
 	return c->swapped ? __builtin_bswap32(v) : v;
+}
+
+/* the last mbuf attached to a slab was freed (on a worker) */
+static void
+slab_free_cb(void *addr, void *opaque)
+{
+	RTE_SET_USED(addr);
+	__atomic_store_n(&((struct capin_slab *)opaque)->busy, 0, __ATOMIC_RELEASE);
+}
+
+static void
+slab_take(struct capin_slab *s)
+{
+	s->busy = 1;
+	s->refs = 0;
+	rte_mbuf_ext_refcnt_set(&s->shinfo, CAPIN_REF_BIAS);
+}
+
+/* The reader leaves the slab: its count becomes the mbufs still attached
+ * (the bias minus the frees so far, plus the attached ones minus the bias). */
+static void
+slab_retire(struct capin_slab *s)
+{
+	if (rte_mbuf_ext_refcnt_update(&s->shinfo, (int16_t)((int)s->refs - CAPIN_REF_BIAS)) == 0)
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* Continue in a free slab, taking the unparsed bytes along: 0, or -EAGAIN
+ * when every slab is still pointed into (the workers hold its mbufs). */
+static int
+slab_next(struct cr_capin *c)
+{
+	for (unsigned k = 1; k < CAPIN_SLABS; k++) {
+		unsigned i = (c->cur + k) % CAPIN_SLABS;
+		struct capin_slab *t = c->slab[i];
+		if (__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE))
+			continue;
+		slab_take(t);
+		memcpy(t->data, c->raw + c->pos, c->len - c->pos);
+		c->len -= c->pos;
+		c->pos = 0;
+		slab_retire(c->slab[c->cur]);
+		c->cur = i;
+		c->raw = t->data;
+		return 0;
+	}
+	return -EAGAIN;
 }
 
 /* The classic pcap header (24 bytes): 1 and the stream positioned after it,
@@ -78,30 +152,45 @@ classic_open(struct cr_capin *c, const char *path)
 		c->fd = -1;
 		return 0;
 	}
-	c->raw = malloc(CAPIN_BUF + CAPIN_MAX_CAPLEN);
-	if (c->raw == NULL) {
-		close(c->fd);
-		c->fd = -1;
-		return -ENOMEM;
+	for (unsigned i = 0; i < CAPIN_SLABS; i++) {
+		c->slab[i] = rte_malloc("cr_capin", sizeof(struct capin_slab) + CAPIN_READ +
+						    CAPIN_MAX_CAPLEN, RTE_CACHE_LINE_SIZE);
+		if (c->slab[i] == NULL) {
+			while (i--)
+				rte_free(c->slab[i]);
+			close(c->fd);
+			c->fd = -1;
+			return -ENOMEM;
+		}
+		c->slab[i]->shinfo.free_cb = slab_free_cb;
+		c->slab[i]->shinfo.fcb_opaque = c->slab[i];
+		c->slab[i]->busy = 0;
 	}
+	slab_take(c->slab[0]);
+	c->raw = c->slab[0]->data;
 	posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	c->offset = 24;
 	return 1;
 }
 
-/* make n bytes available at raw[pos]: 1, 0 at the end of the file, <0 error */
+/* make n bytes available at raw[pos]: 1, 0 at the end of the file, -EAGAIN
+ * when no slab is free yet, other <0: error */
 static int
 classic_need(struct cr_capin *c, size_t n)
 {
 	while (c->len - c->pos < n) {
 		if (c->eof)
 			return 0;
-		if (c->pos) {
+		if (c->slab[c->cur]->refs) {
+			int r = slab_next(c);
+			if (r != 0)
+				return r;
+		} else if (c->pos) {
 			memmove(c->raw, c->raw + c->pos, c->len - c->pos);
 			c->len -= c->pos;
 			c->pos = 0;
 		}
-		ssize_t r = pread(c->fd, c->raw + c->len, CAPIN_BUF + CAPIN_MAX_CAPLEN - c->len,
+		ssize_t r = pread(c->fd, c->raw + c->len, CAPIN_READ + CAPIN_MAX_CAPLEN - c->len,
 				  (off_t)c->offset);
 		if (r < 0)
 			return -errno;
@@ -164,9 +253,15 @@ cr_capin_close(struct cr_capin *c)
 		return;
 	if (c->p)
 		pcap_close(c->p); /* closes the FILE */
-	if (c->fd >= 0)
+	if (c->fd >= 0) {
 		close(c->fd);
-	free(c->raw);
+		slab_retire(c->slab[c->cur]);
+		/* a slab mbufs still point into (IP reassembly may hold some at
+		 * exit) is left to rte_eal_cleanup() */
+		for (unsigned i = 0; i < CAPIN_SLABS; i++)
+			if (!__atomic_load_n(&c->slab[i]->busy, __ATOMIC_ACQUIRE))
+				rte_free(c->slab[i]);
+	}
 	free(c->buf);
 	free(c);
 }
@@ -223,7 +318,11 @@ classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mb
 {
 	uint16_t got = 0;
 	while (got < n) {
+		if (c->slab[c->cur]->refs >= CAPIN_SLAB_REFS && slab_next(c) != 0)
+			break;
 		int r = classic_need(c, 16);
+		if (r == -EAGAIN)
+			break; /* the record stays unread until a slab is free */
 		if (r <= 0)
 			goto end;
 		const uint8_t *h = c->raw + c->pos;
@@ -236,10 +335,18 @@ classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mb
 			break;
 		}
 		r = classic_need(c, 16 + (size_t)cap);
+		if (r == -EAGAIN)
+			break;
 		if (r <= 0)
 			goto end;
-		struct rte_mbuf *m = fill(mp, pkts[got], cap, c->raw + c->pos + 16);
-		if (m == NULL) {
+		struct rte_mbuf *m = pkts[got];
+		if (cap <= UINT16_MAX) { /* an mbuf's buffer length is 16 bits */
+			rte_pktmbuf_attach_extbuf(m, c->raw + c->pos + 16, RTE_BAD_IOVA,
+						  (uint16_t)cap, &c->slab[c->cur]->shinfo);
+			c->slab[c->cur]->refs++;
+			m->data_len = (uint16_t)cap;
+			m->pkt_len = cap;
+		} else if ((m = fill(mp, m, cap, c->raw + c->pos + 16)) == NULL) {
 			pkts[got] = NULL; /* the record stays unread for the next call */
 			break;
 		}
