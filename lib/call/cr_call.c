@@ -17,6 +17,9 @@ struct cr_call_tracker {
 	struct cr_call **by_uid; /* n_buckets slots, uid & mask; collisions resolved by checking */
 	uint32_t n_fresh;	 /* pool entries never used yet: [n_fresh, max_calls) */
 	uint32_t n_active;
+	/* the live calls, dense: ticks walk them, not every bucket (a tick
+	 * every 100 ms over 2^18 buckets was 2 % of an import's CPU) */
+	struct cr_call **live;
 	uint64_t next_uid;
 	struct cr_call_stats stats;
 };
@@ -82,7 +85,8 @@ cr_call_tracker_create(const struct cr_call_cfg *cfg, const struct cr_call_ops *
 		t->n_buckets <<= 1;
 	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
 	t->by_uid = calloc(t->n_buckets, sizeof(*t->by_uid));
-	if (t->pool == NULL || t->buckets == NULL || t->by_uid == NULL) {
+	t->live = malloc(sizeof(*t->live) * cfg->max_calls);
+	if (t->pool == NULL || t->buckets == NULL || t->by_uid == NULL || t->live == NULL) {
 		cr_call_tracker_free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -101,6 +105,7 @@ cr_call_tracker_free(struct cr_call_tracker *t)
 	free(t->pool);
 	free(t->buckets);
 	free(t->by_uid);
+	free(t->live);
 	free(t);
 }
 
@@ -278,6 +283,8 @@ release(struct cr_call_tracker *t, struct cr_call *c)
 	c->next = t->free_list;
 	t->free_list = c;
 	t->n_active--;
+	t->live[c->live_pos] = t->live[t->n_active];
+	t->live[c->live_pos]->live_pos = c->live_pos;
 }
 
 static void
@@ -402,7 +409,8 @@ create(struct cr_call_tracker *t, const struct cr_sip_msg *m, uint32_t h, int64_
 	/* uids are sequential, so uid & mask is a perfect index while fewer than
 	 * n_buckets calls are live; a stale slot only loses an activity hint */
 	t->by_uid[c->uid & (t->n_buckets - 1)] = c;
-	t->n_active++;
+	c->live_pos = t->n_active;
+	t->live[t->n_active++] = c;
 	t->stats.calls_created++;
 	return c;
 }
@@ -554,25 +562,22 @@ cr_call_media_activity(struct cr_call_tracker *t, uint64_t call_uid, int64_t t_n
 void
 cr_call_tick(struct cr_call_tracker *t, int64_t now)
 {
-	for (uint32_t b = 0; b < t->n_buckets; b++) {
-		struct cr_call *c = t->buckets[b];
-		while (c) {
-			struct cr_call *next = c->next;
-			if (is_ended(c)) {
-				if (now - c->end_ns > t->cfg.linger_ns)
-					release(t, c);
-			} else {
-				int64_t lim = c->state == CR_CALL_ANSWERED ? t->cfg.session_timeout_ns
-									   : t->cfg.setup_timeout_ns;
-				int64_t last = c->last_sip_ns;
-				if (c->state == CR_CALL_ANSWERED && c->last_media_ns > last)
-					last = c->last_media_ns;
-				if (lim > 0 && now - last > lim) {
-					end_call(t, c, CR_CALL_TIMEOUT, now);
-					emit(t, c);
-				}
+	/* backwards: a release moves the last live call (seen already) here */
+	for (uint32_t i = t->n_active; i-- > 0;) {
+		struct cr_call *c = t->live[i];
+		if (is_ended(c)) {
+			if (now - c->end_ns > t->cfg.linger_ns)
+				release(t, c);
+		} else {
+			int64_t lim = c->state == CR_CALL_ANSWERED ? t->cfg.session_timeout_ns
+								   : t->cfg.setup_timeout_ns;
+			int64_t last = c->last_sip_ns;
+			if (c->state == CR_CALL_ANSWERED && c->last_media_ns > last)
+				last = c->last_media_ns;
+			if (lim > 0 && now - last > lim) {
+				end_call(t, c, CR_CALL_TIMEOUT, now);
+				emit(t, c);
 			}
-			c = next;
 		}
 	}
 }

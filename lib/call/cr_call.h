@@ -113,6 +113,7 @@ struct cr_call {
 	/* private: table linkage */
 	struct cr_call *next;
 	uint32_t hash;
+	uint32_t live_pos; /* in the tracker's list of live calls */
 };
 
 /** What the tracker tells the rest of the system. Any callback may be NULL. */

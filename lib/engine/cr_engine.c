@@ -567,9 +567,11 @@ classify(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const uint8_
 		return;
 	}
 	/* RTP and its RTCP (port+1) hash together: ports with the low bit cleared */
-	uint32_t h = cr_flow_hash_sym(&p.src, p.sport & 0xfffe, &p.dst, p.dport & 0xfffe);
+	unsigned w = e->cfg.n_workers == 1 ? 0 :
+		cr_flow_hash_sym(&p.src, p.sport & 0xfffe, &p.dst, p.dport & 0xfffe) %
+			e->cfg.n_workers;
 	set_l4info(e, m, &p, m->nb_segs == 1 && data == rte_pktmbuf_mtod(m, const uint8_t *));
-	steer_to(e, st, h % e->cfg.n_workers, m);
+	steer_to(e, st, w, m);
 }
 
 int
@@ -851,6 +853,9 @@ cr_engine_run(struct cr_engine *e)
 	__atomic_store_n(&e->eof, 1, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
 	cr_io_stop(e); /* every block written, segments sealed, chunk records queued */
+	/* what the workers found after the last tick (RFC 4733 digits that
+	 * paused or resumed a call: the span reaches the call's record) */
+	cr_sig_drain_activity(e);
 	cr_call_flush_all(e->calls);
 	cr_media_reap(e, 1);
 	cr_idx_stop(e);

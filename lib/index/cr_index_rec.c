@@ -117,11 +117,22 @@ put(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+/* not put("%02x") a byte: a printf call per byte was most of encoding */
 static void
 put_hex(struct out *o, const uint8_t *b, size_t n)
 {
-	for (size_t i = 0; i < n && !o->err; i++)
-		put(o, "%02x", b[i]);
+	static const char hex[] = "0123456789abcdef";
+	if (o->err)
+		return;
+	if (o->len + 2 * n >= o->cap) {
+		o->err = -ENOSPC;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		o->p[o->len++] = hex[b[i] >> 4];
+		o->p[o->len++] = hex[b[i] & 15];
+	}
+	o->p[o->len] = '\0';
 }
 
 int
