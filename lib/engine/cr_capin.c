@@ -49,10 +49,14 @@
 #define CAPIN_SLAB_REFS 30000
 
 struct capin_slab {
+	/* written by the workers' frees */
 	struct rte_mbuf_ext_shared_info shinfo; /* freed by the last mbuf */
 	int busy; /* the reader's, or mbufs still point into it */
-	uint32_t refs; /* mbufs attached while it was the reader's */
-	uint8_t data[]; /* CAPIN_READ + CAPIN_MAX_CAPLEN */
+	/* the reader's, on a line of its own: counted next to the workers'
+	 * atomic decrements, it made every free wait for the line (6 % of an
+	 * import in rte_pktmbuf_detach) */
+	uint32_t refs __rte_cache_aligned; /* mbufs attached while it was the reader's */
+	uint8_t data[] __rte_cache_aligned; /* CAPIN_READ + CAPIN_MAX_CAPLEN */
 };
 
 struct cr_capin {
