@@ -127,6 +127,9 @@ struct cr_stream_key {
 	struct cr_addr src, dst;
 	uint16_t sport, dport;
 	uint32_t ssrc;
+	/* to 48 bytes (zeroed): rte_hash compares 48-byte keys with SSE, a
+	 * 40-byte key through memcmp (7 % of a worker at 30,000 streams) */
+	uint8_t pad[8];
 } __rte_packed;
 
 /* The first CR_STREAM_HOT_LINES cache lines hold what every RTP packet reads

@@ -7,6 +7,49 @@
 
 #include <rte_hash_crc.h>
 
+#ifdef __SSE4_2__
+#include <nmmintrin.h>
+/* One crc32 instruction waits for the previous one (3 cycles for 8 bytes):
+ * three lanes of CRC_LANE bytes run interleaved and are joined with
+ * crc(A||B) = crc(A) * x^(8|B|) ^ crc0(B) over GF(2) (the register CRC is
+ * linear). A block's CRC was 8 % of a worker's time at 30,000 streams. */
+#define CRC_LANE 2048
+#define CRC32C_POLY 0x82f63b78u /* reflected */
+
+/* a * b mod P, reflected (bit 31 is x^0) */
+static uint32_t
+gf2_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t m = 1u << 31, p = 0;
+	for (;;) {
+		if (a & m) {
+			p ^= b;
+			if ((a & (m - 1)) == 0)
+				break;
+		}
+		m >>= 1;
+		b = b & 1 ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+	}
+	return p;
+}
+
+/* x^(8 * CRC_LANE) mod P: x^(2^14) by squaring x (idempotent, so a race of
+ * two first callers only computes it twice) */
+static uint32_t
+lane_shift(void)
+{
+	static uint32_t k;
+	uint32_t v = __atomic_load_n(&k, __ATOMIC_RELAXED);
+	if (v == 0) {
+		v = 1u << 30; /* x^1 */
+		for (int i = 0; i < 14; i++)
+			v = gf2_mulmod(v, v);
+		__atomic_store_n(&k, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+#endif
+
 uint32_t
 cr_crc32c(const void *p, size_t len, uint32_t init)
 {
@@ -17,6 +60,23 @@ cr_crc32c(const void *p, size_t len, uint32_t init)
 		init = rte_hash_crc_1byte(*b++, init);
 		len--;
 	}
+#ifdef __SSE4_2__
+	if (len >= 3 * CRC_LANE) {
+		uint32_t k = lane_shift();
+		while (len >= 3 * CRC_LANE) {
+			const uint64_t *w = (const uint64_t *)(const void *)b;
+			uint64_t c0 = init, c1 = 0, c2 = 0;
+			for (unsigned i = 0; i < CRC_LANE / 8; i++) {
+				c0 = _mm_crc32_u64(c0, w[i]);
+				c1 = _mm_crc32_u64(c1, w[i + CRC_LANE / 8]);
+				c2 = _mm_crc32_u64(c2, w[i + 2 * CRC_LANE / 8]);
+			}
+			init = gf2_mulmod(k, gf2_mulmod(k, (uint32_t)c0) ^ (uint32_t)c1) ^ (uint32_t)c2;
+			b += 3 * CRC_LANE;
+			len -= 3 * CRC_LANE;
+		}
+	}
+#endif
 	return rte_hash_crc(b, (uint32_t)len, init);
 }
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_hash_crc.h>
+
 #include "cr_store.h"
 #include "cr_test.h"
 
@@ -187,6 +189,22 @@ main(void)
 			 0);
 		c[0] ^= 1;
 		CHECK_EQ(cr_chunk_trim(c, (uint32_t)nl, 0, scratch, sizeof(scratch)), -EINVAL);
+	}
+	{
+		/* cr_crc32c (three interleaved lanes on long buffers) equals the
+		 * byte-at-a-time CRC: any length, offset and initial value */
+		static uint8_t buf[40000];
+		uint64_t rs = 99;
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (uint8_t)xorshift(&rs);
+		const size_t lens[] = {0, 1, 7, 8, 6143, 6144, 6145, 12288, 20000, 39990};
+		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+			for (size_t off = 0; off < 9; off += 3) {
+				uint32_t init = (uint32_t)xorshift(&rs), ref = init;
+				for (size_t i = 0; i < lens[li]; i++)
+					ref = rte_hash_crc_1byte(buf[off + i], ref);
+				CHECK_EQ(cr_crc32c(buf + off, lens[li], init), ref);
+			}
 	}
 	TEST_DONE();
 }
