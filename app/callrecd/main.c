@@ -1223,7 +1223,7 @@ main(int argc, char **argv)
 
 	/* EAL arguments */
 	char *eal[64 + MAX_PCAPS];
-	int ne = 0;
+	int ne = 0, huge = 0;
 	static char lcores[64], prefix[64], mem_mb[16];
 	if (live) {
 		for (int i = 0; i < sep; i++)
@@ -1252,7 +1252,8 @@ main(int argc, char **argv)
 		 * of -m at start, so no more than needed. Twice the need free, or
 		 * parallel imports could run short after EAL started. */
 		unsigned need = o.limits_set ? 1024u : 192u + 16u * o.workers;
-		if (hugepages_free_mb() >= 2ul * need && getenv("CALLREC_NO_HUGEPAGES") == NULL) {
+		huge = hugepages_free_mb() >= 2ul * need && getenv("CALLREC_NO_HUGEPAGES") == NULL;
+		if (huge) {
 			eal[ne++] = "--in-memory";
 			eal[ne++] = "--iova-mode=va"; /* nothing DMAs into an import's mbufs */
 		} else {
@@ -1276,6 +1277,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	uint16_t nports = rte_eth_dev_count_avail();
+	if (!live && !o.quiet)
+		fprintf(stderr, "callrecd: DPDK memory: %s\n",
+			huge ? "hugepages" : "4 KiB pages (no free hugepages, or CALLREC_NO_HUGEPAGES)");
 	if (!live) {
 		nports = (uint16_t)o.n_pcaps; /* capture files, read by the engine */
 		cfg.offline = 1;
