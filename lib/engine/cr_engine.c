@@ -807,23 +807,9 @@ cr_engine_run(struct cr_engine *e)
 		got = 1;
 		port_rx[pi] += n;
 		e->rx += n;
+		int live_ts = e->cfg.ports[pi].ts_mode == CR_TS_LIVE;
 		for (uint16_t i = 0; i < n; i++) {
-			struct rte_mbuf *m = pkts[i];
-			uint64_t *ts = RTE_MBUF_DYNFIELD(m, e->ts_off, uint64_t *);
-			int64_t t;
-			switch (e->cfg.ports[pi].ts_mode) {
-			case CR_TS_PCAP_US:
-				t = (int64_t)*ts * 1000;
-				break;
-			case CR_TS_MBUF_NS:
-				t = (int64_t)*ts;
-				break;
-			default:
-				t = cr_live_now();
-				break;
-			}
-			*ts = (uint64_t)t;
-			m->hash.usr = pi;
+			int64_t t = cr_rx_stamp(e, pkts[i], pi, live_ts ? cr_live_now() : 0);
 			rx_one(e, st, pkts, i, n, t, &tick_base);
 		}
 		for (unsigned w = 0; w < e->cfg.n_workers; w++)

@@ -328,6 +328,20 @@ struct cr_l4info {
 
 /* Wall-clock ns (TSC-based; the base is set in cr_engine_create). */
 int64_t cr_live_now(void);
+/* A received packet's time in ns, written back to its timestamp field, and
+ * its port index (hash.usr) for the parse: live ports take now (the
+ * caller's clock reading), capture ports their timestamp in the port's unit. */
+static inline int64_t
+cr_rx_stamp(const struct cr_engine *e, struct rte_mbuf *m, unsigned pi, int64_t now)
+{
+	uint64_t *ts = RTE_MBUF_DYNFIELD(m, e->ts_off, uint64_t *);
+	int mode = e->cfg.ports[pi].ts_mode;
+	int64_t t = mode == CR_TS_PCAP_US ? (int64_t)*ts * 1000
+		    : mode == CR_TS_MBUF_NS ? (int64_t)*ts : now;
+	*ts = (uint64_t)t;
+	m->hash.usr = pi;
+	return t;
+}
 /* Run to completion: 1 if the worker that received m processes it (media;
  * its L2-L4 result left in the l4info dynfield), 0 if the main lcore must
  * (SIP, TCP, fragments, chains, what does not parse). */

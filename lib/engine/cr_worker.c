@@ -625,21 +625,20 @@ poll_queues(struct cr_worker *w, uint8_t *scratch)
 			continue;
 		total += n;
 		__atomic_store_n(&w->nic_rx, w->nic_rx + n, __ATOMIC_RELAXED);
-		int mode = e->cfg.ports[pi].ts_mode;
-		int64_t now = mode == CR_TS_LIVE ? cr_live_now() : 0;
-		unsigned nl = 0;
+		int64_t now = e->cfg.ports[pi].ts_mode == CR_TS_LIVE ? cr_live_now() : 0;
+		unsigned nl = 0, nm = 0;
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *m = pkts[i];
-			uint64_t *ts = RTE_MBUF_DYNFIELD(m, e->ts_off, uint64_t *);
-			*ts = mode == CR_TS_LIVE ? (uint64_t)now
-			      : mode == CR_TS_PCAP_US ? *ts * 1000 : *ts;
-			m->hash.usr = pi;
-			if (cr_rx_media_local(e, m)) {
+			cr_rx_stamp(e, m, pi, now);
+			if (cr_rx_media_local(e, m))
 				local[nl++] = m;
-			} else if (rte_ring_sp_enqueue(w->to_main, m) != 0) {
-				w->fate[CR_FATE_RING_FULL]++;
-				rte_pktmbuf_free(m);
-			}
+			else
+				pkts[nm++] = m; /* for the main lcore: pkts[0..i) are free */
+		}
+		unsigned sent = nm ? rte_ring_sp_enqueue_burst(w->to_main, (void **)pkts, nm, NULL) : 0;
+		if (sent < nm) {
+			w->fate[CR_FATE_RING_FULL] += nm - sent;
+			rte_pktmbuf_free_bulk(pkts + sent, nm - sent);
 		}
 		if (nl)
 			burst_run(w, local, nl, scratch);
