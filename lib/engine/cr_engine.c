@@ -345,6 +345,16 @@ static void
 flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
 {
 	unsigned n = st->n[w], done = 0;
+	if (e->inline_worker) {
+		if (n) {
+			uint64_t t0 = rte_rdtsc();
+			cr_worker_consume(&e->workers[w], st->objs[w], n);
+			e->workers[w].busy_cycles += rte_rdtsc() - t0;
+			st->enq[w] += n;
+			st->n[w] = 0;
+		}
+		return;
+	}
 	for (unsigned spins = 0; done < n; spins++) {
 		done += rte_ring_sp_enqueue_burst(e->workers[w].ring, st->objs[w] + done, n - done,
 						  NULL);
@@ -693,11 +703,19 @@ cr_engine_run(struct cr_engine *e)
 		rte_free(st);
 		return r;
 	}
+	/* An offline import with one worker runs it on this lcore, between
+	 * reads: the reader waits for the worker before each SIP message that
+	 * changes what workers read (sync_workers), so two lcores would take
+	 * turns anyway, paying for the hand-over (ring, mbufs moving between
+	 * caches, sleeps and wake-ups) in CPU time and in wall time. */
+	e->inline_worker = e->cfg.offline && !e->rss && e->cfg.n_workers == 1;
 	unsigned lc = rte_get_next_lcore(-1, 1, 0);
-	for (unsigned i = 0; i < e->cfg.n_workers; i++) {
+	for (unsigned i = 0; i < e->cfg.n_workers && !e->inline_worker; i++) {
 		rte_eal_remote_launch(cr_worker_main, &e->workers[i], lc);
 		lc = rte_get_next_lcore(lc, 1, 0);
 	}
+	if (e->inline_worker)
+		cr_worker_start(&e->workers[0]);
 	uint64_t total = 0;
 	for (unsigned i = 0; i < e->cfg.n_ports; i++)
 		total += e->cfg.ports[i].expect_pkts;
@@ -838,6 +856,13 @@ cr_engine_run(struct cr_engine *e)
 		flush_worker(e, st, w);
 	__atomic_store_n(&e->eof, 1, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
+	if (e->inline_worker) {
+		/* the thread clock counts reader and worker: split by busy time */
+		struct cr_worker *w = &e->workers[0];
+		cr_worker_finish(w);
+		w->cpu_ns = (uint64_t)((double)w->busy_cycles * 1e9 / rte_get_tsc_hz());
+		e->rx_cpu_ns = e->rx_cpu_ns > w->cpu_ns ? e->rx_cpu_ns - w->cpu_ns : 0;
+	}
 	cr_io_stop(e); /* every block written, segments sealed, chunk records queued */
 	/* what the workers found after the last tick (RFC 4733 digits that
 	 * paused or resumed a call: the span reaches the call's record) */
@@ -980,6 +1005,12 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 		fprintf(f, "store: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64
 			   " bytes in %" PRIu64 " writes, %" PRIu64 " write errors\n",
 			e->io_segments, e->io_blocks, e->io_bytes, e->io_writes, e->io_errors);
+		uint64_t wcpu = 0;
+		for (unsigned w = 0; w < e->cfg.n_workers; w++)
+			wcpu += e->workers[w].cpu_ns;
+		/* where an import's CPU went, by thread (sizing, regressions) */
+		fprintf(f, "cpu ms: rx %.1f, workers %.1f, io %.1f, index %.1f\n", e->rx_cpu_ns / 1e6,
+			wcpu / 1e6, e->io_cpu_ns / 1e6, e->idx_cpu_ns / 1e6);
 	}
 }
 

@@ -199,6 +199,8 @@ struct cr_worker {
 	uint64_t busy_cycles, idle_cycles;
 	uint64_t lz4_cycles; /* inside busy: compressing blocks (per block, not per packet) */
 	uint64_t cpu_ns;     /* CPU time of this worker's run (thread clock: not time descheduled) */
+	uint64_t cpu0;	     /* thread clock at cr_worker_start() */
+	uint8_t *scratch;    /* a multi-segment packet read whole (rte_malloc) */
 	uint64_t done_objs; /* ring entries fully processed (read by main lcore) */
 	struct rte_ring *act; /* worker -> main: media activity hints (call uid, time) */
 	struct rte_ring *to_main; /* run to completion: what the signalling owner needs */
@@ -310,6 +312,7 @@ struct cr_engine {
 	struct cr_capin *capin[CR_ENGINE_MAX_PORTS]; /* offline capture files (else NULL) */
 	int at_exit; /* cr_engine_free_at_exit(): pools are left to EAL */
 	int rss;     /* run to completion: worker i polls queue i of every port */
+	int inline_worker; /* offline, one worker: the main lcore runs it (cr_engine_run) */
 	int rx_stop; /* run to completion: workers stop polling the ports */
 	struct steer *rx_steer; /* the RX loop's worker buffers (during cr_engine_run) */
 	int synced;		/* offline: workers caught up for the current SIP message */
@@ -399,7 +402,13 @@ struct cr_media_key {
 } __rte_packed;
 
 /* worker side */
-int cr_worker_main(void *arg);
+int cr_worker_main(void *arg); /* a worker lcore: its ring until eof */
+/* The same work run by another thread (offline imports with one worker run
+ * it on the main lcore, cr_engine.c): start on that thread, consume ring
+ * entries in order, finish once after the last. */
+void cr_worker_start(struct cr_worker *w);
+void cr_worker_consume(struct cr_worker *w, void **objs, unsigned n);
+void cr_worker_finish(struct cr_worker *w);
 int cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id);
 void cr_worker_free(struct cr_worker *w);
 

@@ -52,6 +52,10 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 				  RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (w->ring == NULL)
 		return -rte_errno;
+	/* rte_pktmbuf_read() of a packet in several segments, one at a time */
+	w->scratch = rte_malloc("cr_wscratch", 65536, 0);
+	if (w->scratch == NULL)
+		return -ENOMEM;
 	snprintf(name, sizeof(name), "cr_streams%u", id);
 	struct rte_hash_parameters hp = {
 		.name = name,
@@ -104,6 +108,7 @@ cr_worker_free(struct cr_worker *w)
 		rte_ring_free(w->act);
 		rte_ring_free(w->to_main);
 		rte_hash_free(w->streams);
+		rte_free(w->scratch);
 		for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
 			rte_free(w->batch[c].buf);
 	}
@@ -257,7 +262,12 @@ on_tick(struct cr_worker *w, int final)
 				cr_worker_report(w, s);
 				quality(w, s);
 				victims[nv++] = idx;
-			} else if (s->dirty && w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
+			} else if (s->dirty && !w->e->cfg.offline &&
+				   w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
+				/* live: a search sees how a long call's streams are going; an
+				 * import reports a stream before its first chunk (what a crash
+				 * needs, cr_io.c) and when it ends: the updates between were
+				 * 5 of every 7 stream records (200 calls x 60 s) */
 				cr_worker_report(w, s);
 			}
 			/* tell the signalling owner the call's media is alive (a hint:
@@ -646,23 +656,64 @@ poll_queues(struct cr_worker *w, uint8_t *scratch)
 	return total;
 }
 
+/* what a worker does before its first packet, on the thread that runs it */
+void
+cr_worker_start(struct cr_worker *w)
+{
+	struct cr_engine *e = w->e;
+	w->lcore = rte_lcore_id();
+	w->cpu0 = cr_thread_cpu_ns();
+	rte_rcu_qsbr_thread_register(e->qsbr, w->id);
+	rte_rcu_qsbr_thread_online(e->qsbr, w->id);
+}
+
+/* ring entries (packets, ticks) in order: packets in runs of up to a burst
+ * between ticks, since a tick may end streams */
+void
+cr_worker_consume(struct cr_worker *w, void **objs, unsigned n)
+{
+	for (unsigned i = 0; i < n;) {
+		if (cr_is_tick(objs[i])) {
+			__atomic_store_n(&w->now_ns, cr_tick_decode(objs[i]), __ATOMIC_RELEASE);
+			on_tick(w, 0);
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		while (j < n && j - i < BURST && !cr_is_tick(objs[j]))
+			j++;
+		burst_run(w, (struct rte_mbuf **)&objs[i], j - i, w->scratch);
+		i = j;
+	}
+	__atomic_store_n(&w->done_objs, w->done_objs + n, __ATOMIC_RELEASE);
+	rte_rcu_qsbr_quiescent(w->e->qsbr, w->id);
+}
+
+/* the last tick (every stream reported) and the thread's leave */
+void
+cr_worker_finish(struct cr_worker *w)
+{
+	struct cr_engine *e = w->e;
+	on_tick(w, 1);
+	w->cpu_ns = cr_thread_cpu_ns() - w->cpu0;
+	__atomic_store_n(&w->now_ns, INT64_MAX, __ATOMIC_RELEASE);
+	rte_rcu_qsbr_thread_offline(e->qsbr, w->id);
+	rte_rcu_qsbr_thread_unregister(e->qsbr, w->id);
+}
+
 int
 cr_worker_main(void *arg)
 {
 	struct cr_worker *w = arg;
 	struct cr_engine *e = w->e;
 	void *objs[BURST];
-	uint8_t *scratch = rte_malloc("cr_wscratch", 65536, 0);
 	unsigned idle = 0;
-	w->lcore = rte_lcore_id();
-	uint64_t cpu0 = cr_thread_cpu_ns();
-	rte_rcu_qsbr_thread_register(e->qsbr, w->id);
-	rte_rcu_qsbr_thread_online(e->qsbr, w->id);
+	cr_worker_start(w);
 	for (;;) {
 		uint64_t t0 = rte_rdtsc();
 		unsigned n = rte_ring_dequeue_burst(w->ring, objs, BURST, NULL), n_nic = 0;
 		if (e->rss && !__atomic_load_n(&e->rx_stop, __ATOMIC_ACQUIRE)) {
-			n_nic = poll_queues(w, scratch);
+			n_nic = poll_queues(w, w->scratch);
 		} else if (e->rss && !w->rx_quiet) {
 			/* the main lcore drains to_main once every worker stopped */
 			__atomic_store_n(&w->rx_quiet, 1, __ATOMIC_RELEASE);
@@ -688,30 +739,9 @@ cr_worker_main(void *arg)
 			continue;
 		}
 		idle = 0;
-		/* packets in runs between ticks: a tick may end streams */
-		for (unsigned i = 0; i < n;) {
-			if (cr_is_tick(objs[i])) {
-				__atomic_store_n(&w->now_ns, cr_tick_decode(objs[i]),
-						 __ATOMIC_RELEASE);
-				on_tick(w, 0);
-				i++;
-				continue;
-			}
-			unsigned j = i;
-			while (j < n && !cr_is_tick(objs[j]))
-				j++;
-			burst_run(w, (struct rte_mbuf **)&objs[i], j - i, scratch);
-			i = j;
-		}
-		__atomic_store_n(&w->done_objs, w->done_objs + n, __ATOMIC_RELEASE);
-		rte_rcu_qsbr_quiescent(e->qsbr, w->id);
+		cr_worker_consume(w, objs, n);
 		w->busy_cycles += rte_rdtsc() - t0;
 	}
-	on_tick(w, 1);
-	w->cpu_ns = cr_thread_cpu_ns() - cpu0;
-	__atomic_store_n(&w->now_ns, INT64_MAX, __ATOMIC_RELEASE);
-	rte_rcu_qsbr_thread_offline(e->qsbr, w->id);
-	rte_rcu_qsbr_thread_unregister(e->qsbr, w->id);
-	rte_free(scratch);
+	cr_worker_finish(w);
 	return 0;
 }
