@@ -709,6 +709,10 @@ cr_engine_run(struct cr_engine *e)
 	 * turns anyway, paying for the hand-over (ring, mbufs moving between
 	 * caches, sleeps and wake-ups) in CPU time and in wall time. */
 	e->inline_worker = e->cfg.offline && !e->rss && e->cfg.n_workers == 1;
+	/* (only capture files: an offline port, like the bench's, measures
+	 * the live pipeline with back-pressure instead of drops) */
+	for (unsigned i = 0; i < e->cfg.n_ports; i++)
+		e->inline_worker &= e->capin[i] != NULL;
 	unsigned lc = rte_get_next_lcore(-1, 1, 0);
 	for (unsigned i = 0; i < e->cfg.n_workers && !e->inline_worker; i++) {
 		rte_eal_remote_launch(cr_worker_main, &e->workers[i], lc);

@@ -250,11 +250,26 @@ cr_segw_write(struct cr_segw *s, int keep_tail)
 	if (s->fd < 0)
 		return -EBADF;
 	if (s->wlen) {
-		int aligned = (s->flushed % WALIGN) == 0 && (s->wlen % WALIGN) == 0;
-		int r = s->dfd >= 0 && aligned ? write_all(s->dfd, s->wbuf, s->wlen, s->flushed)
-					       : write_all(s->fd, s->wbuf, s->wlen, s->flushed);
+		/* The aligned head bypasses the page cache; only the last partial
+		 * page goes through it (kept staged, it starts the next write, which
+		 * the kernel lets overwrite the cached page). Writing the whole
+		 * buffer buffered whenever its length was not a multiple of 4 KiB,
+		 * as this did, sent every byte through the page cache: the copy was
+		 * 10 % of all CPU at 30,000 calls. */
+		uint32_t head = s->dfd >= 0 && s->flushed % WALIGN == 0 ? s->wlen - s->wlen % WALIGN : 0;
+		int r = head ? write_all(s->dfd, s->wbuf, head, s->flushed) : 0;
+		if (r == -EINVAL) {
+			/* a file system that takes O_DIRECT opens but not these writes */
+			close(s->dfd);
+			s->dfd = -1;
+			head = 0;
+			r = 0;
+		}
+		if (r == 0 && head < s->wlen)
+			r = write_all(s->fd, s->wbuf + head, s->wlen - head, s->flushed + head);
 		if (r != 0)
 			return r;
+		int aligned = s->wlen % WALIGN == 0;
 		if (keep_tail && !aligned) {
 			/* keep the unaligned tail staged so the next flush starts aligned */
 			uint32_t keep = s->wlen % WALIGN;
