@@ -730,6 +730,7 @@ static const struct cfg_key {
 	{"limits", "media_entries", "65536", "engine", "SDP endpoints at once (0.7 KB each)"},
 	{"limits", "chunk_kb", "16", "engine", "chunk buffer per stream, 1-64 KB"},
 	{"limits", "nb_mbufs", "16383", "engine", "packet buffers (2.2 KB each)"},
+	{"limits", "prefault", "yes", "engine", "yes|no: stream memory faulted in at start (live)"},
 };
 
 static int
@@ -878,6 +879,15 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		}
 		*lim[i].dst = u * lim[i].mul;
 		o->limits_set = 1;
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "limits", "prefault"))) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+			fprintf(stderr, "callrecd: %s: [limits] prefault: '%s' is not yes or no\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->prefault = strcmp(v, "yes") == 0;
 	}
 	if ((v = rte_cfgfile_get_entry(cf, "retention", "check_s")) &&
 	    parse_uint(v, 1, 86400, &g_retain.check_s) != 0) {
@@ -1283,6 +1293,7 @@ main(int argc, char **argv)
 	if (!live) {
 		nports = (uint16_t)o.n_pcaps; /* capture files, read by the engine */
 		cfg.offline = 1;
+		cfg.prefault = 0; /* tables sized to the capture: touched as used */
 		/* Size the tables to the capture: every pool is populated (its pages
 		 * touched) at start, which for a small import cost more than the
 		 * import. A quarter of the packets, at most the live sizes: only a

@@ -51,6 +51,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->nb_rxd = 1024;
 	c->promiscuous = 1;
 	c->max_streams = 16384;
+	c->prefault = 1;
 	c->chunk_cap = 16384; /* 2 s of G.711: a quarter of the index rows of 4 KB (cr_dpbench) */
 	c->nb_blocks = 63;
 	c->seg_max_bytes = 256ULL << 20;
@@ -283,6 +284,18 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 			errno = -r;
 			goto fail;
 		}
+	}
+	if (cfg->prefault) {
+		/* on the lcores cr_engine_run launches the workers on: their pages
+		 * come from the worker's NUMA node */
+		unsigned lc = rte_get_next_lcore(-1, 1, 0);
+		for (unsigned i = 0; i < cfg->n_workers; i++) {
+			if (lc >= RTE_MAX_LCORE ||
+			    rte_eal_remote_launch(cr_worker_prefault, &e->workers[i], lc) != 0)
+				cr_worker_prefault(&e->workers[i]);
+			lc = lc < RTE_MAX_LCORE ? rte_get_next_lcore(lc, 1, 0) : lc;
+		}
+		rte_eal_mp_wait_lcore();
 	}
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		if (cfg->ports[i].capture) {

@@ -67,6 +67,11 @@ struct cr_engine_cfg {
 	int rss_off;		  /**< several queues without asking the device for RSS */
 	int promiscuous;	  /**< receive every frame the copy port sees (default 1) */
 	unsigned max_streams;	  /**< per worker */
+	int prefault;		  /**< 1 (default): each worker's stream state and chunk
+				       buffers (max_streams of each) are faulted in at
+				       create, on the worker's lcore, not by the first
+				       packets; offline imports, sized to the capture,
+				       touch them as streams come (0) */
 	unsigned nb_msgs;	  /**< index messages in flight (a pool; offline imports wait) */
 	unsigned chunk_cap;	  /**< bytes of one chunk (about a second of G.711) */
 	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread */

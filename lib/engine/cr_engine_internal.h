@@ -410,6 +410,7 @@ void cr_worker_start(struct cr_worker *w);
 void cr_worker_consume(struct cr_worker *w, void **objs, unsigned n);
 void cr_worker_finish(struct cr_worker *w);
 int cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id);
+int cr_worker_prefault(void *w); /* lcore function: fault in pool and arena */
 void cr_worker_free(struct cr_worker *w);
 
 /* signalling side (main lcore) */
