@@ -594,20 +594,25 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 		if (wp[i].kind != WP_DONE) {
 			key_pkt[nk] = (uint8_t)i;
 			keys[nk++] = &wp[i].k;
-			/* the payload, copied into the chunk in the last phase */
-			rte_prefetch0(wp[i].pl + RTE_CACHE_LINE_SIZE);
-			rte_prefetch0(wp[i].pl + 2 * RTE_CACHE_LINE_SIZE);
+			/* the rest of the payload, copied into the chunk in the last
+			 * phase (its first line came with the headers) */
+			const uint8_t *p = RTE_PTR_ALIGN_FLOOR(wp[i].pl, RTE_CACHE_LINE_SIZE);
+			const uint8_t *end = wp[i].pl + (wp[i].kind == WP_RTP
+							     ? wp[i].h.hdr_len + wp[i].h.payload_len
+							     : 0);
+			for (p += RTE_CACHE_LINE_SIZE; p < end; p += RTE_CACHE_LINE_SIZE)
+				rte_prefetch0(p);
 		}
 	}
 	uint64_t hits = 0;
 	if (nk && rte_hash_lookup_bulk_data(w->streams, keys, nk, &hits, data) > 0) {
-		for (unsigned j = 0; j < nk; j++) {
-			if (!(hits >> j & 1))
-				continue;
-			const uint8_t *s = (const uint8_t *)&w->pool[(uintptr_t)data[j]];
-			for (unsigned l = 0; l < CR_STREAM_HOT_LINES; l++)
-				rte_prefetch0(s + l * RTE_CACHE_LINE_SIZE);
-		}
+		/* line by line across the burst: every first line (the chunk
+		 * writer's position, read next) is asked for before any other */
+		for (unsigned l = 0; l < CR_STREAM_HOT_LINES; l++)
+			for (unsigned j = 0; j < nk; j++)
+				if (hits >> j & 1)
+					rte_prefetch0((const uint8_t *)&w->pool[(uintptr_t)data[j]] +
+						      l * RTE_CACHE_LINE_SIZE);
 		/* where each packet goes in its stream's chunk buffer: 30,000
 		 * streams write to 30,000 places, each cold for every packet.
 		 * Fetched for writing now, the copy does not wait for them one
