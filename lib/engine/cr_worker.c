@@ -516,7 +516,7 @@ pkt_rtp(struct cr_worker *w, struct wpkt *wp, int32_t idx)
 		int sil = (h.seq & 3) ? -1 : cr_g711_silent(h.pt, pl + h.hdr_len, h.payload_len);
 		if (sil >= 0) {
 			s->g711_pkts++;
-			s->silent_pkts += (uint64_t)sil;
+			s->silent_pkts += (uint32_t)sil;
 		}
 	}
 	s->dirty = 1;

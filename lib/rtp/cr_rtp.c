@@ -153,8 +153,6 @@ void
 cr_rtp_stats_init(struct cr_rtp_stats *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->min_jitter_ms = -1;
-	s->min_delta_ms = -1;
 }
 
 /* RFC 3550 A.1-style extended sequence with a 512-entry seen window for
@@ -210,7 +208,7 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 		s->first_done = 1;
 		s->t0_ns = m->t_ns;
 		s->first_ns = m->t_ns;
-		s->start_seq = s->stop_seq = s->last_seq = h->seq;
+		s->start_seq = s->stop_seq = h->seq;
 		s->first_ts = h->ts;
 		s->last_nominal_ms = 0;
 		s->t_last_ms = 0;
@@ -236,18 +234,6 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 		s->under = 1;
 	} else if (h->seq > s->start_seq && in_time && s->under) {
 		s->under = 0;
-	}
-
-	if (in_time && (uint16_t)(s->last_seq + 1) == h->seq && s->last_seq != 65535) {
-		s->last_seq = h->seq;
-	} else if (in_time && s->last_seq == 65535 && h->seq == 0) {
-		s->last_seq = h->seq;
-	} else if (in_time && ((uint32_t)s->last_seq + 1 < h->seq ||
-			       (int)s->last_seq - (int)h->seq > 0xFF00)) {
-		s->last_seq = h->seq;
-		s->seq_errors++;
-	} else if ((uint32_t)s->last_seq + 1 > h->seq) {
-		s->seq_errors++;
 	}
 
 	int is_cn = m->is_cn || h->pt == 13 || h->pt == 19;
@@ -276,15 +262,10 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 		double n = (double)s->packets;
 		if (s->delta_ms > s->max_delta_ms)
 			s->max_delta_ms = s->delta_ms;
-		if (s->min_delta_ms < 0 || s->delta_ms < s->min_delta_ms)
-			s->min_delta_ms = s->delta_ms;
-		s->mean_delta_ms = (s->mean_delta_ms * (n - 1) + s->delta_ms) / n;
 		if (m->clock_rate != 0) {
 			if (s->jitter_ms > s->max_jitter_ms)
 				s->max_jitter_ms = s->jitter_ms;
 			s->mean_jitter_ms = (s->mean_jitter_ms * (n - 1) + cur_jitter) / n;
-			if (s->min_jitter_ms < 0 || s->jitter_ms < s->min_jitter_ms)
-				s->min_jitter_ms = s->jitter_ms;
 		}
 	}
 	if (!is_cn)

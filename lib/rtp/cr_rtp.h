@@ -84,9 +84,11 @@ const char *cr_rtp_static_name(uint8_t pt);
 
 /** Per-stream statistics, updated once per packet in arrival order. */
 struct cr_rtp_stats {
-	/* Wireshark-compatible part */
+	/* Wireshark-compatible part (what the stream records report; its
+	 * sequence-error count and minimum/mean delta are not kept: nothing
+	 * reported them, and every packet paid for them) */
 	uint64_t packets;
-	uint16_t start_seq, stop_seq, last_seq;
+	uint16_t start_seq, stop_seq;
 	uint32_t seq_cycles;
 	uint8_t under, first_done;
 	uint8_t pt, reg_pt;
@@ -94,17 +96,15 @@ struct cr_rtp_stats {
 	double last_nominal_ms; /**< RTP time of the last in-time packet with a clock */
 	double t_last_ms;	/**< arrival of the last in-time packet, ms since t0 */
 	int64_t t0_ns;	   /**< arrival of the first packet */
-	double jitter_ms, max_jitter_ms, mean_jitter_ms, min_jitter_ms;
-	double delta_ms, max_delta_ms, mean_delta_ms, min_delta_ms;
+	double jitter_ms, max_jitter_ms, mean_jitter_ms;
+	double delta_ms, max_delta_ms;
 	uint32_t clock_rate; /**< last clock rate used for jitter */
-	uint64_t seq_errors; /**< Wireshark's "wrong sequence" count */
 	/* RFC 3550 part, independent of the above */
 	uint32_t max_seq_ext; /**< highest extended sequence number */
 	uint64_t out_of_order, duplicates;
 	uint64_t win[8]; /**< seen-bitmap of the last 512 sequence numbers */
 	uint64_t payload_bytes;
 	int64_t first_ns, last_ns;
-	uint32_t ssrc_changes;
 };
 
 /** Flags describing a packet to cr_rtp_stats_update(). */

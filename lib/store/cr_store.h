@@ -52,18 +52,18 @@ struct cr_chunk_hdr {
 };
 
 /** Builds one chunk in a caller buffer. */
-struct cr_chunk_writer {
+struct cr_chunk_writer { /* 64 bytes: a stream's hot lines hold it */
 	uint8_t *buf;
-	uint32_t cap, len;
-	uint16_t last_seq;
-	uint32_t last_ts;
-	int32_t last_dts;
 	int64_t last_dt_us;
-	uint8_t last_pt;
-	uint32_t last_plen;
 	int64_t last_ns;
 	int64_t first_ns;
+	uint32_t cap, len;
+	uint32_t last_ts;
+	int32_t last_dts;
+	uint32_t last_plen;
+	uint16_t last_seq;
 	uint16_t n_pkts;
+	uint8_t last_pt;
 };
 
 /** Start a chunk for the stream described by h (n_pkts/len/first_* are set by add). */
