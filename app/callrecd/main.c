@@ -788,6 +788,24 @@ help_config(void)
 		       cfg_keys[k].def, cfg_keys[k].owner, cfg_keys[k].help);
 }
 
+/* [section] key = yes|no into *out (left as is when absent): 0, or -1 with
+ * the error printed */
+static int
+cfg_yes_no(struct rte_cfgfile *cf, const char *path, const char *section, const char *key,
+	   int *out)
+{
+	const char *v = rte_cfgfile_get_entry(cf, section, key);
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+		fprintf(stderr, "callrecd: %s: [%s] %s: '%s' is not yes or no\n", path, section, key,
+			v);
+		return -1;
+	}
+	*out = strcmp(v, "yes") == 0;
+	return 0;
+}
+
 static int
 load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 {
@@ -880,14 +898,9 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		*lim[i].dst = u * lim[i].mul;
 		o->limits_set = 1;
 	}
-	if ((v = rte_cfgfile_get_entry(cf, "limits", "prefault"))) {
-		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
-			fprintf(stderr, "callrecd: %s: [limits] prefault: '%s' is not yes or no\n",
-				path, v);
-			rte_cfgfile_close(cf);
-			return 2;
-		}
-		cfg->prefault = strcmp(v, "yes") == 0;
+	if (cfg_yes_no(cf, path, "limits", "prefault", &cfg->prefault) != 0) {
+		rte_cfgfile_close(cf);
+		return 2;
 	}
 	if ((v = rte_cfgfile_get_entry(cf, "retention", "check_s")) &&
 	    parse_uint(v, 1, 86400, &g_retain.check_s) != 0) {
@@ -989,14 +1002,9 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		snprintf(g_sec.key_command, sizeof(g_sec.key_command), "%s", v);
 	if ((v = rte_cfgfile_get_entry(cf, "security", "sign_key")))
 		snprintf(g_sec.sign_key, sizeof(g_sec.sign_key), "%s", v);
-	if ((v = rte_cfgfile_get_entry(cf, "security", "manifest"))) {
-		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
-			fprintf(stderr, "callrecd: %s: [security] manifest: '%s' is not yes or no\n",
-				path, v);
-			rte_cfgfile_close(cf);
-			return 2;
-		}
-		g_sec.manifest = strcmp(v, "yes") == 0;
+	if (cfg_yes_no(cf, path, "security", "manifest", &g_sec.manifest) != 0) {
+		rte_cfgfile_close(cf);
+		return 2;
 	}
 	if ((v = rte_cfgfile_get_entry(cf, "security", "index_pii"))) {
 		g_sec.pii = strcmp(v, "plain") == 0	? CR_PII_PLAIN
