@@ -9,7 +9,7 @@
  * say when the file ends (the importer counted the packets in a first pass
  * over the whole file). Here packets go straight into mbufs taken in bulk
  * before a record is read, and the end of the file is known. Classic pcap,
- * the usual format of a large capture, is parsed here from 1 MiB reads:
+ * the usual format of a large capture, is parsed here from 256 KiB reads:
  * libpcap's fread per header and per packet (a lock and a copy each) was a
  * tenth of an import's CPU. Anything else (pcapng) goes through libpcap, over
  * a FILE with a 1 MiB buffer; packet time is delivered in ns either way.

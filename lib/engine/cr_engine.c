@@ -285,18 +285,19 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 			goto fail;
 		}
 	}
+	/* each worker's lcore: the workers run there (cr_engine_run) */
+	for (unsigned i = 0, lc = -1u; i < cfg->n_workers; i++)
+		e->workers[i].lcore = lc = rte_get_next_lcore(lc, 1, 0);
 	if (cfg->prefault) {
-		/* on the lcores cr_engine_run launches the workers on: their pages
-		 * come from the worker's NUMA node */
-		unsigned lc = rte_get_next_lcore(-1, 1, 0);
-		for (unsigned i = 0; i < cfg->n_workers; i++) {
-			if (lc >= RTE_MAX_LCORE ||
-			    rte_eal_remote_launch(cr_worker_prefault, &e->workers[i], lc) != 0)
+		/* there too: the pages come from the worker's NUMA node */
+		for (unsigned i = 0; i < cfg->n_workers; i++)
+			if (e->workers[i].lcore >= RTE_MAX_LCORE ||
+			    rte_eal_remote_launch(cr_worker_prefault, &e->workers[i],
+						  e->workers[i].lcore) != 0)
 				cr_worker_prefault(&e->workers[i]);
-			lc = lc < RTE_MAX_LCORE ? rte_get_next_lcore(lc, 1, 0) : lc;
-		}
 		rte_eal_mp_wait_lcore();
 	}
+	e->import = cfg->offline && cfg->n_ports > 0; /* until a port is not a capture file */
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		if (cfg->ports[i].capture) {
 			char err[256];
@@ -308,6 +309,7 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 			}
 			continue;
 		}
+		e->import = 0;
 		if ((r = port_setup(e, cfg->ports[i].port_id)) != 0) {
 			CR_LOG(ERR, "port %u (%s): %s", cfg->ports[i].port_id,
 			       cfg->ports[i].name ? cfg->ports[i].name : "?", strerror(-r));
@@ -721,16 +723,9 @@ cr_engine_run(struct cr_engine *e)
 	 * changes what workers read (sync_workers), so two lcores would take
 	 * turns anyway, paying for the hand-over (ring, mbufs moving between
 	 * caches, sleeps and wake-ups) in CPU time and in wall time. */
-	e->inline_worker = e->cfg.offline && !e->rss && e->cfg.n_workers == 1;
-	/* (only capture files: an offline port, like the bench's, measures
-	 * the live pipeline with back-pressure instead of drops) */
-	for (unsigned i = 0; i < e->cfg.n_ports; i++)
-		e->inline_worker &= e->capin[i] != NULL;
-	unsigned lc = rte_get_next_lcore(-1, 1, 0);
-	for (unsigned i = 0; i < e->cfg.n_workers && !e->inline_worker; i++) {
-		rte_eal_remote_launch(cr_worker_main, &e->workers[i], lc);
-		lc = rte_get_next_lcore(lc, 1, 0);
-	}
+	e->inline_worker = e->import && !e->rss && e->cfg.n_workers == 1;
+	for (unsigned i = 0; i < e->cfg.n_workers && !e->inline_worker; i++)
+		rte_eal_remote_launch(cr_worker_main, &e->workers[i], e->workers[i].lcore);
 	if (e->inline_worker)
 		cr_worker_start(&e->workers[0]);
 	uint64_t total = 0;
@@ -1022,12 +1017,11 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 		fprintf(f, "store: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64
 			   " bytes in %" PRIu64 " writes, %" PRIu64 " write errors\n",
 			e->io_segments, e->io_blocks, e->io_bytes, e->io_writes, e->io_errors);
-		uint64_t wcpu = 0;
-		for (unsigned w = 0; w < e->cfg.n_workers; w++)
-			wcpu += e->workers[w].cpu_ns;
+		struct cr_engine_stages sg;
+		cr_engine_stages(e, &sg);
 		/* where an import's CPU went, by thread (sizing, regressions) */
-		fprintf(f, "cpu ms: rx %.1f, workers %.1f, io %.1f, index %.1f\n", e->rx_cpu_ns / 1e6,
-			wcpu / 1e6, e->io_cpu_ns / 1e6, e->idx_cpu_ns / 1e6);
+		fprintf(f, "cpu ms: rx %.1f, workers %.1f, io %.1f, index %.1f\n", sg.rx_cpu_ns / 1e6,
+			sg.worker_cpu_ns / 1e6, sg.io_cpu_ns / 1e6, sg.idx_cpu_ns / 1e6);
 	}
 }
 

@@ -183,7 +183,7 @@ _Static_assert(offsetof(struct cr_stream, pt) + sizeof(struct cr_media_pt) <=
 
 struct cr_worker {
 	unsigned id;
-	unsigned lcore;
+	unsigned lcore; /* where it runs (cr_engine_create; an inline worker: the main lcore's) */
 	struct cr_engine *e;
 	struct rte_ring *ring;	 /* RX -> worker, SP/SC */
 	struct rte_hash *streams; /* private: key -> index in pool */
@@ -312,7 +312,10 @@ struct cr_engine {
 	struct cr_capin *capin[CR_ENGINE_MAX_PORTS]; /* offline capture files (else NULL) */
 	int at_exit; /* cr_engine_free_at_exit(): pools are left to EAL */
 	int rss;     /* run to completion: worker i polls queue i of every port */
-	int inline_worker; /* offline, one worker: the main lcore runs it (cr_engine_run) */
+	/* every port is a capture file: an import (an offline port, like the
+	 * bench's, is the live pipeline with back-pressure instead of drops) */
+	int import;
+	int inline_worker; /* an import with one worker: the main lcore runs it (cr_engine_run) */
 	int rx_stop; /* run to completion: workers stop polling the ports */
 	struct steer *rx_steer; /* the RX loop's worker buffers (during cr_engine_run) */
 	int synced;		/* offline: workers caught up for the current SIP message */

@@ -287,7 +287,7 @@ on_tick(struct cr_worker *w, int final)
 				cr_worker_report(w, s);
 				quality(w, s);
 				victims[nv++] = idx;
-			} else if (s->dirty && !w->e->cfg.offline &&
+			} else if (s->dirty && !w->e->import &&
 				   w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
 				/* live: a search sees how a long call's streams are going; an
 				 * import reports a stream before its first chunk (what a crash
@@ -374,7 +374,7 @@ enum { WP_DONE = 0, WP_RTP, WP_RTCP };
 
 /* Phase 1: parse, classify, the stream key. WP_DONE: counted, nothing more. */
 static int
-pkt_prepare(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch, struct wpkt *wp)
+pkt_prepare(struct cr_worker *w, struct rte_mbuf *m, struct wpkt *wp)
 {
 	struct cr_engine *e = w->e;
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -382,7 +382,7 @@ pkt_prepare(struct cr_worker *w, struct rte_mbuf *m, uint8_t *scratch, struct wp
 	if (m->nb_segs > 1) { /* reassembled fragments */
 		if (len > 65535)
 			len = 65535;
-		data = rte_pktmbuf_read(m, 0, (uint32_t)len, scratch);
+		data = rte_pktmbuf_read(m, 0, (uint32_t)len, w->scratch);
 	}
 	wp->t = cr_mbuf_time(e, m);
 	struct cr_pkt p;
@@ -571,7 +571,7 @@ pkt_process(struct cr_worker *w, struct wpkt *wp, int32_t idx)
  * prefetched, then processed in order. With tens of thousands of streams a
  * worker's state does not fit in cache: this hides the misses. */
 static void
-burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratch)
+burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n)
 {
 	struct wpkt wp[BURST];
 	const void *keys[BURST];
@@ -590,7 +590,7 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 			wp[i].kind = WP_DONE;
 			continue;
 		}
-		wp[i].kind = pkt_prepare(w, ms[i], scratch, &wp[i]);
+		wp[i].kind = pkt_prepare(w, ms[i], &wp[i]);
 		if (wp[i].kind != WP_DONE) {
 			key_pkt[nk] = (uint8_t)i;
 			keys[nk++] = &wp[i].k;
@@ -624,8 +624,7 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 			if (!s->cw_open || wp[key_pkt[j]].kind != WP_RTP)
 				continue;
 			const uint8_t *p = s->cw.buf + s->cw.len;
-			/* a record is its payload after 1-2 bytes (cr_chunk_add) */
-			const uint8_t *end = p + 2 + wp[key_pkt[j]].h.payload_len;
+			const uint8_t *end = p + CR_CHUNK_REC_HDR + wp[key_pkt[j]].h.payload_len;
 			if (end > s->cw.buf + s->cw.cap)
 				end = s->cw.buf + s->cw.cap;
 			for (p = RTE_PTR_ALIGN_FLOOR(p, RTE_CACHE_LINE_SIZE); p < end;
@@ -638,7 +637,7 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
 		w->rx++;
 		if (ms[i]->nb_segs > 1) {
 			struct wpkt one;
-			one.kind = pkt_prepare(w, ms[i], scratch, &one);
+			one.kind = pkt_prepare(w, ms[i], &one);
 			pkt_process(w, &one, -1);
 		} else if (wp[i].kind != WP_DONE) {
 			/* a stream created by an earlier packet of this burst is
@@ -654,7 +653,7 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n, uint8_t *scratc
  * here; what the signalling owner needs goes to it (a full ring drops and
  * counts RING_FULL: the owner is behind). @return packets received */
 static unsigned
-poll_queues(struct cr_worker *w, uint8_t *scratch)
+poll_queues(struct cr_worker *w)
 {
 	struct cr_engine *e = w->e;
 	struct rte_mbuf *pkts[BURST], *local[BURST];
@@ -681,7 +680,7 @@ poll_queues(struct cr_worker *w, uint8_t *scratch)
 			rte_pktmbuf_free_bulk(pkts + sent, nm - sent);
 		}
 		if (nl)
-			burst_run(w, local, nl, scratch);
+			burst_run(w, local, nl);
 	}
 	return total;
 }
@@ -712,7 +711,7 @@ cr_worker_consume(struct cr_worker *w, void **objs, unsigned n)
 		unsigned j = i;
 		while (j < n && j - i < BURST && !cr_is_tick(objs[j]))
 			j++;
-		burst_run(w, (struct rte_mbuf **)&objs[i], j - i, w->scratch);
+		burst_run(w, (struct rte_mbuf **)&objs[i], j - i);
 		i = j;
 	}
 	__atomic_store_n(&w->done_objs, w->done_objs + n, __ATOMIC_RELEASE);
@@ -743,7 +742,7 @@ cr_worker_main(void *arg)
 		uint64_t t0 = rte_rdtsc();
 		unsigned n = rte_ring_dequeue_burst(w->ring, objs, BURST, NULL), n_nic = 0;
 		if (e->rss && !__atomic_load_n(&e->rx_stop, __ATOMIC_ACQUIRE)) {
-			n_nic = poll_queues(w, w->scratch);
+			n_nic = poll_queues(w);
 		} else if (e->rss && !w->rx_quiet) {
 			/* the main lcore drains to_main once every worker stopped */
 			__atomic_store_n(&w->rx_quiet, 1, __ATOMIC_RELEASE);

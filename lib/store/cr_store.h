@@ -51,6 +51,10 @@ struct cr_chunk_hdr {
 	uint32_t len; /**< whole chunk, header included */
 };
 
+/** Bytes a packet's record takes before its payload in the usual case (same
+ * PT, length, timestamp step, next sequence): what a writer prefetches. */
+#define CR_CHUNK_REC_HDR 2
+
 /** Builds one chunk in a caller buffer. */
 struct cr_chunk_writer { /* 64 bytes: a stream's hot lines hold it */
 	uint8_t *buf;
