@@ -165,7 +165,10 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			/* replaying a segment (recovery) must not duplicate rows */
 			"CREATE UNIQUE INDEX IF NOT EXISTS chunks_loc ON chunks(segment, block_off, chunk_no)",
 			"CREATE UNIQUE INDEX IF NOT EXISTS losses_id ON losses(id)",
-			"CREATE INDEX IF NOT EXISTS chunks_call ON chunks(call_uid)",
+			/* an index a chunk row paid for (an eighth of an import's
+			 * index thread) for retention alone, which finds a call's
+			 * chunks through its streams instead */
+			"DROP INDEX IF EXISTS chunks_call",
 			"ALTER TABLE calls ADD COLUMN record INTEGER",
 			"ALTER TABLE calls ADD COLUMN rclass INTEGER",
 			"ALTER TABLE calls ADD COLUMN rule TEXT",
@@ -513,7 +516,8 @@ cr_index_purge_calls(struct cr_index *idx, int64_t cutoff_ns, cr_index_uid_cb ke
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(idx->db,
 			       "SELECT uid FROM calls c WHERE MAX(IFNULL(end_ns,0), IFNULL(start_ns,0)) "
-			       "< ?1 AND NOT EXISTS (SELECT 1 FROM chunks k WHERE k.call_uid=c.uid)",
+			       "< ?1 AND NOT EXISTS (SELECT 1 FROM streams s JOIN chunks k ON "
+			       "k.stream_uid=s.uid WHERE s.call_uid=c.uid)",
 			       -1, &q, NULL) != SQLITE_OK)
 		return fail(idx);
 	sqlite3_bind_int64(q, 1, cutoff_ns);

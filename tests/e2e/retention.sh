@@ -63,4 +63,23 @@ echo "$out"
 [ -n "$(year_segs 2026)" ] || { echo "quota deleted data inside min_days"; exit 1; }
 python3 -c "import json,sys; r=json.loads(sys.argv[1]); assert r['quota'] >= 2 and r['over_quota'], r" "$out"
 "$B/app/callrec" fsck --store "$S" >/dev/null
+
+# A call older than the cutoff whose audio shares a segment with a newer call:
+# the segment stays (its last packet is inside retention), so the call's rows
+# stay with it and it still exports. The old sample is moved to start 18 s
+# after the new one ends, into the same segment.
+S2=$T/s2
+d=$(python3 -c 'import datetime as D; u=D.timezone.utc
+print((D.datetime(2026,11,26,5,11,0,tzinfo=u)-D.datetime(2011,7,28,12,54,46,556175,tzinfo=u)).total_seconds())')
+editcap -t "$d" "$OLD" "$T/later.pcap" >/dev/null
+mergecap -F pcap -w "$T/two.pcap" "$NEW" "$T/later.pcap"
+"$B/app/callrecd" --quiet --pcap "$T/two.pcap" --store "$S2"
+q2() { sqlite3 "$S2/index.sqlite" "$1"; }
+[ "$(q2 "SELECT COUNT(DISTINCT segment) FROM chunks")" = 1 ] || { echo "expected one data segment"; exit 1; }
+first=$(q2 "SELECT call_id FROM calls ORDER BY start_ns LIMIT 1")
+# cutoff 10 s after the first call's end, before the second starts
+now=$(q2 "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', end_ns / 1e9 + 10 + 365 * 86400, 'unixepoch') FROM calls ORDER BY start_ns LIMIT 1")
+"$B/app/callrec" retention --store "$S2" --config "$T/r.ini" --now "$now"
+[ "$(q2 "SELECT COUNT(*) FROM calls")" = 2 ] || { echo "a call with audio left was purged"; exit 1; }
+"$B/app/callrec" export --store "$S2" --call-id "$first" --out "$T/first.wav"
 echo "retention ok"
