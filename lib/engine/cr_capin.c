@@ -8,14 +8,17 @@
  * importer had to poll the pool's occupancy before every burst), and cannot
  * say when the file ends (the importer counted the packets in a first pass
  * over the whole file). Here packets go straight into mbufs taken in bulk
- * before a record is read, and the end of the file is known. Classic pcap,
- * the usual format of a large capture, is parsed here from 256 KiB reads:
- * libpcap's fread per header and per packet (a lock and a copy each) was a
- * tenth of an import's CPU. Anything else (pcapng) goes through libpcap, over
- * a FILE with a 1 MiB buffer; packet time is delivered in ns either way.
+ * before a record is read, and the end of the file is known. Classic pcap
+ * and pcapng, the usual formats of a large capture, are parsed here from
+ * 256 KiB reads: libpcap's fread per header and per packet (a lock and a copy
+ * each) was a tenth of an import's CPU, and libpcap stops at a pcapng
+ * interface whose snapshot length differs from the first one's (what
+ * mergecap makes of captures from two taps). Anything else goes through
+ * libpcap, over a FILE with a 1 MiB buffer; packet time is delivered in ns
+ * either way.
  *
- * Classic pcap packets are not copied: each mbuf is attached to its bytes in
- * the read buffer (an external buffer), so an import moves each byte once
+ * Packets of the formats parsed here are not copied: each mbuf is attached to
+ * its bytes in the read buffer (an external buffer), so an import moves each byte once
  * from the page cache instead of twice (the copy into mbufs was an eighth of
  * an import's CPU). The read buffer is a set of slabs: the reader fills one;
  * when it needs more bytes and mbufs still point into it, the unparsed tail
@@ -59,9 +62,29 @@ struct capin_slab {
 	uint8_t data[] __rte_cache_aligned; /* CAPIN_READ + CAPIN_MAX_CAPLEN */
 };
 
+/* pcapng blocks */
+#define NG_SHB 0x0A0D0D0Au
+#define NG_IDB 1u
+#define NG_OPB 2u /* obsolete packet block */
+#define NG_SPB 3u
+#define NG_EPB 6u
+#define NG_BOM 0x1A2B3C4Du
+/* a block the parser holds whole: a packet of the largest record and its
+ * headers and options (larger blocks of other kinds are skipped unread) */
+#define NG_MAX_BLOCK (CAPIN_MAX_CAPLEN + 4096u)
+#define NG_MAX_IFS 1024u
+
+struct capin_if {
+	uint64_t units;	   /* timestamp units a second (if_tsresol) */
+	int64_t offset_ns; /* if_tsoffset */
+	uint32_t snaplen;
+	uint16_t link;
+	uint8_t warned;
+};
+
 struct cr_capin {
 	FILE *fp;
-	pcap_t *p;  /* pcapng (and anything not classic pcap): libpcap parses */
+	pcap_t *p;  /* anything but classic pcap and pcapng: libpcap parses */
 	char *buf;
 	const struct pcap_pkthdr *ph; /* read, not yet delivered (no mbuf was free) */
 	const u_char *pd;
@@ -76,6 +99,12 @@ struct cr_capin {
 	long long offset;  /* file offset of raw[len] */
 	int eof;
 	uint64_t size;	   /* of the file at open (progress) */
+	/* pcapng, parsed here: the current section's interfaces */
+	int ng;
+	struct capin_if *ifs;
+	unsigned n_ifs;
+	int link0;	 /* the file's first interface's link type: the port's */
+	int64_t last_ns; /* simple packet blocks carry no time */
 };
 
 static uint32_t
@@ -84,6 +113,14 @@ rd32(const struct cr_capin *c, const uint8_t *p)
 	uint32_t v;
 	memcpy(&v, p, 4);
 	return c->swapped ? __builtin_bswap32(v) : v;
+}
+
+static uint16_t
+rd16(const struct cr_capin *c, const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return c->swapped ? __builtin_bswap16(v) : v;
 }
 
 /* the last mbuf attached to a slab was freed (on a worker) */
@@ -146,11 +183,22 @@ classic_open(struct cr_capin *c, const char *path)
 	uint32_t magic;
 	memcpy(&magic, h, 4);
 	int ok = n == (ssize_t)sizeof(h);
+	uint32_t bom;
+	memcpy(&bom, h + 8, 4);
 	if (ok && (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d)) {
 		c->nsec = magic == 0xa1b23c4d;
 	} else if (ok && (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1)) {
 		c->swapped = 1;
 		c->nsec = magic == 0x4d3cb2a1;
+	} else if (ok && magic == NG_SHB && (bom == NG_BOM || bom == __builtin_bswap32(NG_BOM))) {
+		c->ng = 1; /* parsed from its first block: each section says its byte order */
+		c->link0 = -1;
+		c->ifs = calloc(NG_MAX_IFS, sizeof(*c->ifs));
+		if (c->ifs == NULL) {
+			close(c->fd);
+			c->fd = -1;
+			return -ENOMEM;
+		}
 	} else {
 		close(c->fd);
 		c->fd = -1;
@@ -164,6 +212,8 @@ classic_open(struct cr_capin *c, const char *path)
 				rte_free(c->slab[i]);
 			close(c->fd);
 			c->fd = -1;
+			free(c->ifs);
+			c->ifs = NULL;
 			return -ENOMEM;
 		}
 		c->slab[i]->shinfo.free_cb = slab_free_cb;
@@ -173,7 +223,7 @@ classic_open(struct cr_capin *c, const char *path)
 	slab_take(c->slab[0]);
 	c->raw = c->slab[0]->data;
 	posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	c->offset = 24;
+	c->offset = c->ng ? 0 : 24;
 	return 1;
 }
 
@@ -267,6 +317,7 @@ cr_capin_close(struct cr_capin *c)
 				rte_free(c->slab[i]);
 	}
 	free(c->buf);
+	free(c->ifs);
 	free(c);
 }
 
@@ -372,6 +423,201 @@ classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mb
 	return got;
 }
 
+/* An interface description: its link type, snapshot length and timestamp
+ * unit and offset (options if_tsresol, if_tsoffset). 0, or -EINVAL. */
+static int
+ng_idb(struct cr_capin *c, const uint8_t *b, uint32_t len)
+{
+	if (len < 20 || c->n_ifs == NG_MAX_IFS)
+		return -EINVAL;
+	struct capin_if *f = &c->ifs[c->n_ifs];
+	memset(f, 0, sizeof(*f));
+	f->link = rd16(c, b + 8);
+	f->snaplen = rd32(c, b + 12);
+	f->units = 1000000;
+	for (const uint8_t *o = b + 16, *end = b + len - 4; o + 4 <= end;) {
+		uint16_t code = rd16(c, o), olen = rd16(c, o + 2);
+		const uint8_t *v = o + 4;
+		if (code == 0 || v + olen > end)
+			break;
+		if (code == 9 && olen >= 1) { /* if_tsresol: 10^-v, or 2^-v with the top bit */
+			unsigned e = v[0] & 0x7f;
+			if (v[0] & 0x80) {
+				if (e > 63)
+					return -EINVAL;
+				f->units = 1ull << e;
+			} else {
+				if (e > 19)
+					return -EINVAL;
+				f->units = 1;
+				while (e--)
+					f->units *= 10;
+			}
+		} else if (code == 14 && olen >= 8) { /* if_tsoffset: seconds */
+			uint64_t lo = rd32(c, v), hi = rd32(c, v + 4);
+			if (c->swapped) {
+				uint64_t t = lo;
+				lo = hi;
+				hi = t;
+			}
+			int64_t sec = (int64_t)(hi << 32 | lo);
+			if (sec > 4000000000LL || sec < -4000000000LL) /* 127 years */
+				return -EINVAL;
+			f->offset_ns = sec * 1000000000LL;
+		}
+		o = v + ((olen + 3u) & ~3u);
+	}
+	if (c->link0 < 0)
+		c->link0 = f->link;
+	c->n_ifs++;
+	return 0;
+}
+
+/* a timestamp in an interface's unit, in ns */
+static int64_t
+ng_time(const struct capin_if *f, uint64_t ts)
+{
+	uint64_t sec = ts / f->units, frac = ts % f->units;
+	/* unsigned: a damaged timestamp wraps instead of overflowing */
+	return (int64_t)(sec * 1000000000ull +
+			 (uint64_t)((unsigned __int128)frac * 1000000000u / f->units) +
+			 (uint64_t)f->offset_ns);
+}
+
+/* pcapng, block by block: packets of the sections' interfaces; blocks of
+ * other kinds are skipped (larger ones unread). An interface of another link
+ * type than the file's first (the port's) cannot be parsed as the port's:
+ * its packets are counted as capture errors, with a warning. */
+static uint16_t
+ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **pkts, uint16_t n,
+      uint64_t *errors)
+{
+	uint16_t got = 0;
+	const char *what = NULL;
+	while (got < n) {
+		if (c->slab[c->cur]->refs >= CAPIN_SLAB_REFS && slab_next(c) != 0)
+			break;
+		int r = classic_need(c, 12);
+		if (r == -EAGAIN)
+			break;
+		if (r <= 0)
+			goto end;
+		const uint8_t *b = c->raw + c->pos;
+		uint32_t type = rd32(c, b);
+		if (type == NG_SHB) { /* a section says its byte order */
+			uint32_t bom;
+			memcpy(&bom, b + 8, 4);
+			if (bom != NG_BOM && bom != __builtin_bswap32(NG_BOM)) {
+				what = "section header without a byte-order magic";
+				goto corrupt;
+			}
+			c->swapped = bom != NG_BOM;
+		}
+		uint32_t len = rd32(c, b + 4);
+		if (len < 12 || len % 4) {
+			what = "block length";
+			goto corrupt;
+		}
+		if (len > NG_MAX_BLOCK) {
+			if (type == NG_SHB || type == NG_IDB || type == NG_EPB || type == NG_SPB ||
+			    type == NG_OPB) {
+				what = "block length";
+				goto corrupt;
+			}
+			size_t have = c->len - c->pos; /* skipped, what is not read yet unread */
+			if (have >= len) {
+				c->pos += len;
+			} else {
+				c->offset += (long long)(len - have);
+				c->pos = c->len;
+			}
+			continue;
+		}
+		r = classic_need(c, len);
+		if (r == -EAGAIN)
+			break;
+		if (r <= 0)
+			goto end;
+		b = c->raw + c->pos;
+		uint32_t ifid = 0, cap = 0, hdr = 0;
+		int64_t t = c->last_ns;
+		if (type == NG_SHB) {
+			c->n_ifs = 0; /* interface ids are per section */
+		} else if (type == NG_IDB) {
+			if (ng_idb(c, b, len) != 0) {
+				what = "interface description";
+				goto corrupt;
+			}
+		} else if (type == NG_EPB || type == NG_OPB) {
+			if (len < 32)
+				goto bad_block;
+			ifid = type == NG_EPB ? rd32(c, b + 8) : rd16(c, b + 8);
+			cap = rd32(c, b + 20);
+			hdr = 28;
+			if (ifid >= c->n_ifs || cap > len - 32)
+				goto bad_block;
+			t = ng_time(&c->ifs[ifid], (uint64_t)rd32(c, b + 12) << 32 | rd32(c, b + 16));
+		} else if (type == NG_SPB) {
+			if (len < 16 || c->n_ifs == 0)
+				goto bad_block;
+			cap = rd32(c, b + 8); /* the original length, cut to the snapshot */
+			if (c->ifs[0].snaplen && cap > c->ifs[0].snaplen)
+				cap = c->ifs[0].snaplen;
+			if (cap > len - 16)
+				cap = len - 16;
+			hdr = 12;
+		}
+		if (hdr) {
+			struct capin_if *f = &c->ifs[ifid];
+			if (f->link != c->link0) {
+				if (!f->warned)
+					CR_LOG(WARNING, "capture: interface %u is link type %u, the "
+							"file's first %d: its packets are skipped "
+							"(capture errors)", ifid, f->link, c->link0);
+				f->warned = 1;
+				goto bad_block;
+			}
+			struct rte_mbuf *m = pkts[got];
+			if (cap <= UINT16_MAX) { /* an mbuf's buffer length is 16 bits */
+				rte_pktmbuf_attach_extbuf(m, (void *)(uintptr_t)(b + hdr),
+							  RTE_BAD_IOVA, (uint16_t)cap,
+							  &c->slab[c->cur]->shinfo);
+				c->slab[c->cur]->refs++;
+				m->data_len = (uint16_t)cap;
+				m->pkt_len = cap;
+			} else if ((m = fill(mp, m, cap, b + hdr)) == NULL) {
+				pkts[got] = NULL; /* the block stays unread for the next call */
+				break;
+			}
+			*RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *) = (uint64_t)t;
+			c->last_ns = t;
+			got++;
+		}
+		c->pos += len;
+		continue;
+	bad_block:
+		(*errors)++; /* this block only: the next one is where its length says */
+		c->pos += len;
+		continue;
+	corrupt:
+		(*errors)++;
+		CR_LOG(WARNING, "capture: corrupt pcapng (%s) at offset %lld; the rest of the file "
+				"is skipped", what, cr_capin_offset(c));
+		c->done = 1;
+		break;
+	end:
+		if (r < 0 || c->len > c->pos) {
+			(*errors)++;
+			CR_LOG(WARNING, "capture: %s at offset %lld; the rest is skipped",
+			       r < 0 ? strerror(-r) : "the last block is cut short",
+			       cr_capin_offset(c));
+		}
+		c->done = 1;
+		break;
+	}
+	return got;
+}
+
 uint16_t
 cr_capin_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **pkts,
 	    uint16_t n, uint64_t *errors)
@@ -380,7 +626,8 @@ cr_capin_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_m
 		return 0; /* no mbuf free: nothing is read until there are */
 	uint16_t got = 0;
 	if (c->fd >= 0) {
-		got = classic_rx(c, mp, ts_off, pkts, n, errors);
+		got = c->ng ? ng_rx(c, mp, ts_off, pkts, n, errors)
+			    : classic_rx(c, mp, ts_off, pkts, n, errors);
 		goto out;
 	}
 	while (got < n) {
