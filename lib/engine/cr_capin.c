@@ -484,10 +484,91 @@ ng_time(const struct capin_if *f, uint64_t ts)
 			 (uint64_t)f->offset_ns);
 }
 
+static uint16_t
+be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* A packet of link type `from` rewritten as one of `to` (the port's), in
+ * place: its link header is replaced by one of the port's type carrying the
+ * same protocol, written into the `room` bytes before it (its block's own
+ * header, parsed already). @return the new start (*len updated), or NULL
+ * when the port's type cannot carry it (not IP for a raw IP port, IPv6 for
+ * an IPv4 one, a link type callrec does not parse). */
+static uint8_t *
+relink(uint8_t *d, uint32_t *len, int from, int to, uint32_t room)
+{
+	uint32_t hl;
+	uint16_t et;
+	switch (from) {
+	case CR_LINK_ETHERNET:
+		hl = 14;
+		et = *len >= hl ? be16(d + 12) : 0;
+		break;
+	case CR_LINK_LINUX_SLL:
+		hl = 16;
+		et = *len >= hl ? be16(d + 14) : 0;
+		break;
+	case CR_LINK_LINUX_SLL2:
+		hl = 20;
+		et = *len >= hl ? be16(d) : 0;
+		break;
+	case CR_LINK_RAW:
+	case CR_LINK_IPV4:
+	case CR_LINK_IPV6:
+		hl = 0;
+		et = *len && d[0] >> 4 == 6 ? 0x86DD : *len && d[0] >> 4 == 4 ? 0x0800 : 0;
+		break;
+	default:
+		return NULL;
+	}
+	if (*len < hl || et == 0)
+		return NULL;
+	if (to == CR_LINK_RAW || to == CR_LINK_IPV4 || to == CR_LINK_IPV6) {
+		/* down to the IP header, past VLAN tags, MPLS, PPPoE; what is not
+		 * IP (ARP) goes as it is after its link headers: the port counts
+		 * it NOT_IP, as the interface's own type would have */
+		struct cr_pkt p;
+		int r = cr_pkt_parse(d, *len, from, &p);
+		if (r == -CR_PKT_E_TRUNC_L2 || r == -CR_PKT_E_BAD_LINKTYPE)
+			return NULL;
+		uint8_t v = *len > p.l2_len ? d[p.l2_len] >> 4 : 0;
+		if ((to == CR_LINK_IPV4 && v != 4) || (to == CR_LINK_IPV6 && v != 6))
+			return NULL;
+		*len -= p.l2_len;
+		return d + p.l2_len;
+	}
+	static const uint8_t sll[14] = {0, 0, 0, 1, 0, 6};	/* to us, ARPHRD_ETHER */
+	static const uint8_t sll2[18] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 6};
+	uint32_t nh = to == CR_LINK_ETHERNET ? 14 : to == CR_LINK_LINUX_SLL ? 16
+		    : to == CR_LINK_LINUX_SLL2	   ? 20
+						   : 0;
+	if (nh == 0 || nh > hl + room)
+		return NULL;
+	uint8_t *n = d + hl - nh;
+	if (to == CR_LINK_ETHERNET) {
+		memset(n, 0, 12);
+		n[12] = (uint8_t)(et >> 8);
+		n[13] = (uint8_t)et;
+	} else if (to == CR_LINK_LINUX_SLL) {
+		memcpy(n, sll, 14);
+		n[14] = (uint8_t)(et >> 8);
+		n[15] = (uint8_t)et;
+	} else {
+		n[0] = (uint8_t)(et >> 8);
+		n[1] = (uint8_t)et;
+		memcpy(n + 2, sll2, 18);
+	}
+	*len = *len - hl + nh;
+	return n;
+}
+
 /* pcapng, block by block: packets of the sections' interfaces; blocks of
- * other kinds are skipped (larger ones unread). An interface of another link
- * type than the file's first (the port's) cannot be parsed as the port's:
- * its packets are counted as capture errors, with a warning. */
+ * other kinds are skipped (larger ones unread). A packet of an interface of
+ * another link type than the file's first (the port's) is rewritten as the
+ * port's type (relink); one that cannot be is a capture error, and the
+ * interface is named in a warning. */
 static uint16_t
 ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **pkts, uint16_t n,
       uint64_t *errors)
@@ -569,23 +650,27 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 		}
 		if (hdr) {
 			struct capin_if *f = &c->ifs[ifid];
-			if (f->link != c->link0) {
+			uint8_t *d = c->raw + c->pos + hdr;
+			/* rewritten in place: a large record copied into a chain
+			 * may find no mbufs and be parsed again, so it is not */
+			if (f->link != c->link0 &&
+			    (cap > UINT16_MAX || (d = relink(d, &cap, f->link, c->link0, hdr)) == NULL)) {
 				if (!f->warned)
 					CR_LOG(WARNING, "capture: interface %u is link type %u, the "
-							"file's first %d: its packets are skipped "
-							"(capture errors)", ifid, f->link, c->link0);
+							"file's first %d: its packets that type cannot "
+							"carry are skipped (capture errors)",
+					       ifid, f->link, c->link0);
 				f->warned = 1;
 				goto bad_block;
 			}
 			struct rte_mbuf *m = pkts[got];
 			if (cap <= UINT16_MAX) { /* an mbuf's buffer length is 16 bits */
-				rte_pktmbuf_attach_extbuf(m, (void *)(uintptr_t)(b + hdr),
-							  RTE_BAD_IOVA, (uint16_t)cap,
+				rte_pktmbuf_attach_extbuf(m, d, RTE_BAD_IOVA, (uint16_t)cap,
 							  &c->slab[c->cur]->shinfo);
 				c->slab[c->cur]->refs++;
 				m->data_len = (uint16_t)cap;
 				m->pkt_len = cap;
-			} else if ((m = fill(mp, m, cap, b + hdr)) == NULL) {
+			} else if ((m = fill(mp, m, cap, d)) == NULL) {
 				pkts[got] = NULL; /* the block stays unread for the next call */
 				break;
 			}

@@ -56,6 +56,12 @@ def pcapng(big_endian=False, tsres=6, ifaces=((1, 65535),), pick=lambda i: 0, ex
     for i, (sec, usec, cap, wire, pkt) in enumerate(recs):
         if extra and i in extra:
             out.append(extra[i](e))
+        link = ifaces[pick(i)][0] if pick(i) < len(ifaces) else 1
+        if link == 113:  # the Ethernet frame as Linux cooked capture v1
+            pkt = struct.pack(">HHH8sH", 0, 1, 6, pkt[6:12] + b"\0\0", struct.unpack(">H", pkt[12:14])[0]) + pkt[14:]
+        elif link == 101:  # raw IP
+            pkt = pkt[14:]
+        cap, wire = len(pkt), wire - 14 + len(pkt) - (cap - 14)
         ts = (sec * 1000000 + usec) * 10 ** (tsres - 6)
         out.append(ng_block(e, 6, struct.pack(e + "IIIII", pick(i), ts >> 32, ts & 0xFFFFFFFF, cap, wire)
                             + pkt))
@@ -110,11 +116,19 @@ with tempfile.TemporaryDirectory() as tmp:
         ok = n == n0 and e == 0 and calls == ref
         fails += not ok
         print("%-4s %-7s %d packets, %d calls, %d errors" % ("ok" if ok else "FAIL", name, n, len(calls), e))
-    # an interface of another link type, a packet naming no interface: those
-    # packets are capture errors, the rest imports
-    sll = ((1, 65535), (113, 65535))
-    n, e, calls, err = run(tmp, "ng_badif", pcapng(ifaces=sll, pick=lambda i: 1 if i == 5 else 7 if i == 9 else 0))
-    ok = n == n0 - 2 and e == 2 and "link type 113" in err
+    # interfaces of other link types (Linux cooked, raw IP: a merge of an
+    # "any" capture and a tap's): their packets are rewritten as the first
+    # interface's type, the same calls
+    mixed = ((1, 65535), (113, 65535), (101, 65535))
+    n, e, calls, _ = run(tmp, "ng_mixed", pcapng(ifaces=mixed, pick=lambda i: i % 3))
+    ok = n == n0 and e == 0 and calls == ref
+    fails += not ok
+    print("%-4s ng_mixed %d packets, %d calls, %d errors" % ("ok" if ok else "FAIL", n, len(calls), e))
+    # ... and the other way round (a raw IP port: every header stripped); a
+    # packet naming no interface is a capture error, the rest imports
+    n, e, calls, err = run(tmp, "ng_badif", pcapng(ifaces=tuple(reversed(mixed)),
+                                                   pick=lambda i: 7 if i == 9 else i % 3))
+    ok = n == n0 - 1 and e == 1 and len(calls) == len(ref)
     fails += not ok
     print("%-4s ng_badif %d of %d packets, %d capture error(s)" % ("ok" if ok else "FAIL", n, n0, e))
     ng_all = pcapng()
