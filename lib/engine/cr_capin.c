@@ -73,6 +73,9 @@ struct capin_slab {
  * headers and options (larger blocks of other kinds are skipped unread) */
 #define NG_MAX_BLOCK (CAPIN_MAX_CAPLEN + 4096u)
 #define NG_MAX_IFS 1024u
+/* packet times past classic pcap's (32-bit seconds, up to 2106) are damage:
+ * below it any two packet times subtract without overflow */
+#define NG_MAX_NS (4294967296LL * 1000000000LL)
 
 struct capin_if {
 	uint64_t units;	   /* timestamp units a second (if_tsresol) */
@@ -367,6 +370,38 @@ fill(struct rte_mempool *mp, struct rte_mbuf *head, uint32_t len, const u_char *
 	return head;
 }
 
+/* A packet's bytes d[0..cap) of the read buffer into m, with its time:
+ * attached (not copied), or copied into a chain past an mbuf's 16-bit
+ * length. NULL: no mbuf for the chain (the record stays unread). */
+static struct rte_mbuf *
+take_packet(struct cr_capin *c, struct rte_mempool *mp, struct rte_mbuf *m, uint8_t *d,
+	    uint32_t cap, int ts_off, int64_t t)
+{
+	if (cap <= UINT16_MAX) {
+		rte_pktmbuf_attach_extbuf(m, d, RTE_BAD_IOVA, (uint16_t)cap,
+					  &c->slab[c->cur]->shinfo);
+		c->slab[c->cur]->refs++;
+		m->data_len = (uint16_t)cap;
+		m->pkt_len = cap;
+	} else if ((m = fill(mp, m, cap, d)) == NULL) {
+		return NULL;
+	}
+	*RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *) = (uint64_t)t;
+	return m;
+}
+
+/* The file ends (r 0), cannot be read (r < 0), or ends inside a record */
+static void
+read_end(struct cr_capin *c, int r, const char *cut, uint64_t *errors)
+{
+	if (r < 0 || c->len > c->pos) {
+		(*errors)++;
+		CR_LOG(WARNING, "capture: %s at offset %lld; the rest is skipped",
+		       r < 0 ? strerror(-r) : cut, cr_capin_offset(c));
+	}
+	c->done = 1;
+}
+
 static uint16_t
 classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **pkts,
 	   uint16_t n, uint64_t *errors)
@@ -394,30 +429,17 @@ classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mb
 			break;
 		if (r <= 0)
 			goto end;
-		struct rte_mbuf *m = pkts[got];
-		if (cap <= UINT16_MAX) { /* an mbuf's buffer length is 16 bits */
-			rte_pktmbuf_attach_extbuf(m, c->raw + c->pos + 16, RTE_BAD_IOVA,
-						  (uint16_t)cap, &c->slab[c->cur]->shinfo);
-			c->slab[c->cur]->refs++;
-			m->data_len = (uint16_t)cap;
-			m->pkt_len = cap;
-		} else if ((m = fill(mp, m, cap, c->raw + c->pos + 16)) == NULL) {
+		int64_t t = (int64_t)((uint64_t)sec * 1000000000ull +
+				      (uint64_t)frac * (c->nsec ? 1 : 1000));
+		if (take_packet(c, mp, pkts[got], c->raw + c->pos + 16, cap, ts_off, t) == NULL) {
 			pkts[got] = NULL; /* the record stays unread for the next call */
 			break;
 		}
 		c->pos += 16 + (size_t)cap;
-		*RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *) =
-			(uint64_t)sec * 1000000000ull + (uint64_t)frac * (c->nsec ? 1 : 1000);
 		got++;
 		continue;
 	end:
-		if (r < 0 || c->len > c->pos) {
-			(*errors)++;
-			CR_LOG(WARNING, "capture: %s at offset %lld; the rest is skipped",
-			       r < 0 ? strerror(-r) : "the last record is cut short",
-			       cr_capin_offset(c));
-		}
-		c->done = 1;
+		read_end(c, r, "the last record is cut short", errors);
 		break;
 	}
 	return got;
@@ -638,6 +660,8 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 			if (ifid >= c->n_ifs || cap > len - 32)
 				goto bad_block;
 			t = ng_time(&c->ifs[ifid], (uint64_t)rd32(c, b + 12) << 32 | rd32(c, b + 16));
+			if (t < 0 || t >= NG_MAX_NS)
+				goto bad_block;
 		} else if (type == NG_SPB) {
 			if (len < 16 || c->n_ifs == 0)
 				goto bad_block;
@@ -663,18 +687,10 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 				f->warned = 1;
 				goto bad_block;
 			}
-			struct rte_mbuf *m = pkts[got];
-			if (cap <= UINT16_MAX) { /* an mbuf's buffer length is 16 bits */
-				rte_pktmbuf_attach_extbuf(m, d, RTE_BAD_IOVA, (uint16_t)cap,
-							  &c->slab[c->cur]->shinfo);
-				c->slab[c->cur]->refs++;
-				m->data_len = (uint16_t)cap;
-				m->pkt_len = cap;
-			} else if ((m = fill(mp, m, cap, d)) == NULL) {
+			if (take_packet(c, mp, pkts[got], d, cap, ts_off, t) == NULL) {
 				pkts[got] = NULL; /* the block stays unread for the next call */
 				break;
 			}
-			*RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *) = (uint64_t)t;
 			c->last_ns = t;
 			got++;
 		}
@@ -691,13 +707,7 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 		c->done = 1;
 		break;
 	end:
-		if (r < 0 || c->len > c->pos) {
-			(*errors)++;
-			CR_LOG(WARNING, "capture: %s at offset %lld; the rest is skipped",
-			       r < 0 ? strerror(-r) : "the last block is cut short",
-			       cr_capin_offset(c));
-		}
-		c->done = 1;
+		read_end(c, r, "the last block is cut short", errors);
 		break;
 	}
 	return got;
