@@ -213,6 +213,10 @@ generate(void)
 			uint16_t seq0 = (uint16_t)rnd();
 			uint32_t ts0 = (uint32_t)rnd();
 			size_t ao = (size_t)(rnd() % (audio_len - 2000));
+			/* every stream its own bytes (the audio under a byte mapping of
+			 * its own): streams playing the same file would let lz4 find
+			 * one in another, which slows it and flatters storage */
+			uint8_t key = (uint8_t)rnd();
 			for (int64_t i = 0; i < n; i++) {
 				if (o.loss > 0 && urand() * 100 < o.loss)
 					continue;
@@ -231,7 +235,8 @@ generate(void)
 					plen = (uint16_t)(c->bytes / 2 + rnd() % c->bytes);
 				if (c->pt == 0 || c->pt == 8) {
 					size_t at = (ao + (size_t)i * 160) % (audio_len - 160);
-					memcpy(rtp + 12, audio + at, plen);
+					for (unsigned b = 0; b < plen; b++)
+						rtp[12 + b] = audio[at + b] ^ key;
 				} else {
 					for (unsigned b = 0; b < plen; b++)
 						rtp[12 + b] = (uint8_t)rnd(); /* compressed codecs: incompressible */

@@ -12,16 +12,18 @@ out, calls, secs, payload = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), s
 loss = float(sys.argv[5]) / 100 if len(sys.argv) > 5 else 0.0
 rnd = random.Random(5)
 audio = open(payload, "rb").read()
-# each call its own audio (the file with a call-specific byte mapping): calls
-# sharing one file would let lz4 find one call in another and flatter storage
+# each direction of each call its own audio (the file from its own offset,
+# with its own byte mapping): streams sharing bytes would let lz4 find one in
+# another and flatter storage (both directions of a call carried the same
+# bytes until 2026-11: stored bytes were half of what real calls store)
 audios = {}
 
 
-def call_audio(k):
-    if k not in audios:
-        key = (k * 37 + 11) & 0x7F
-        audios[k] = audio.translate(bytes(b ^ key for b in range(256)))
-    return audios[k]
+def stream_audio(k, d):
+    if (k, d) not in audios:
+        key = ((2 * k + d) * 37 + 11) & 0xFF
+        audios[(k, d)] = audio.translate(bytes(b ^ key for b in range(256)))
+    return audios[(k, d)]
 T0 = 1767225600.0
 f = open(out, "wb")
 f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -67,12 +69,12 @@ for g in range(total_ticks):
             sip(now - 0.008, k, 0, "SIP/2.0 200 OK", ";tag=b", "1 INVITE", 50000)
             sip(now - 0.004, k, 1, "ACK sip:2002@b SIP/2.0", ";tag=b", "1 ACK")
         if 0 <= i < ticks:
-            o = (k * 997 + i * 160) % (len(audio) - 160)
             for d, (sp, dp, ssrc) in enumerate(((40000, 50000, 0x10000 + k), (50000, 40000, 0x20000 + k))):
                 if loss and rnd.random() < loss:
                     continue  # lost on the way to the tap
+                o = (k * 997 + d * (len(audio) // 2) + i * 160) % (len(audio) - 160)
                 rtp = (struct.pack("!BBHII", 0x80, 0, i & 0xffff, (i * 160) & 0xffffffff, ssrc)
-                       + call_audio(k)[o:o + 160])
+                       + stream_audio(k, d)[o:o + 160])
                 put(now + d * 0.0005, addr(k, 1 + d), sp, addr(k, 2 - d), dp, rtp)
         if i == ticks:
             sip(now, k, 1, "BYE sip:2002@b SIP/2.0", ";tag=b", "2 BYE")
