@@ -742,7 +742,7 @@ cr_engine_run(struct cr_engine *e)
 	for (unsigned i = 0; i < e->cfg.n_ports; i++)
 		wall_ports &= e->cfg.ports[i].ts_mode == CR_TS_LIVE;
 
-	uint64_t c_loop = rte_rdtsc(), rx_cpu0 = cr_thread_cpu_ns();
+	uint64_t c_loop = rte_rdtsc(), rx_cpu0 = cr_thread_cpu_ns(), rx_tsc0 = c_loop;
 	int got = 0; /* the previous iteration received packets */
 	while (!e->stop) {
 		/* busy/idle by burst: where the RX lcore's time goes */
@@ -862,6 +862,7 @@ cr_engine_run(struct cr_engine *e)
 				;
 	}
 	e->rx_cpu_ns = cr_thread_cpu_ns() - rx_cpu0;
+	uint64_t rx_tsc = rte_rdtsc() - rx_tsc0;
 	/* drain: last tick, flush rings, let workers report every stream */
 	send_ticks(e, st, e->now_ns);
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
@@ -869,11 +870,15 @@ cr_engine_run(struct cr_engine *e)
 	__atomic_store_n(&e->eof, 1, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
 	if (e->inline_worker) {
-		/* the thread clock counts reader and worker: split by busy time */
+		/* The thread clock counts reader and worker: split in the share
+		 * of the loop's time the worker was busy. Busy TSC cycles also
+		 * count time the thread was descheduled (a VM's host), and so
+		 * does the loop's: the share holds where the cycles would not. */
 		struct cr_worker *w = &e->workers[0];
 		cr_worker_finish(w);
-		w->cpu_ns = (uint64_t)((double)w->busy_cycles * 1e9 / rte_get_tsc_hz());
-		e->rx_cpu_ns = e->rx_cpu_ns > w->cpu_ns ? e->rx_cpu_ns - w->cpu_ns : 0;
+		double share = rx_tsc ? (double)w->busy_cycles / (double)rx_tsc : 0;
+		w->cpu_ns = (uint64_t)((double)e->rx_cpu_ns * (share < 1 ? share : 1));
+		e->rx_cpu_ns -= w->cpu_ns;
 	}
 	cr_io_stop(e); /* every block written, segments sealed, chunk records queued */
 	/* what the workers found after the last tick (RFC 4733 digits that
