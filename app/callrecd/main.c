@@ -702,6 +702,7 @@ static const struct cfg_key {
 	{"ports", "profile", "none", "app", "port profile, drivers-config/*.ini (--profile)"},
 	{"store", "min_free_mb", "1% of the fs, 64 MiB-4 GiB", "engine", "no audio written below"},
 	{"store", "lz4_acceleration", "1", "engine", "0 no compression; 1 best; higher faster"},
+	{"store", "lz4_min_saving", "12", "engine", "percent a block must shrink by, else lz4 rests 16 blocks"},
 	{"retention", "default", "90", "retain", "DAYS[/MIN_DAYS] of class 0"},
 	{"retention", "quota", "none", "retain", "store size cap, 500G, 2T"},
 	{"retention", "check_s", "300", "app", "seconds between cleaner passes (live)"},
@@ -872,6 +873,16 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 			return 2;
 		}
 		cfg->lz4_accel = (int)u;
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "store", "lz4_min_saving"))) {
+		unsigned u;
+		if (parse_uint(v, 0, 99, &u) != 0) {
+			fprintf(stderr, "callrecd: %s: [store] lz4_min_saving: '%s' is not 0..99\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->lz4_min_saving = u;
 	}
 	/* memory bounds: each table is fixed at start (docs/operations.md: sizing) */
 	const struct {

@@ -56,6 +56,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->nb_blocks = 63;
 	c->seg_max_bytes = 256ULL << 20;
 	c->lz4_accel = 1;
+	c->lz4_min_saving = 12; /* ZFS's early-abort threshold (1/8) */
 	c->max_calls = 16384;
 	c->rec_header = "X-Record";
 	c->media_entries = 65536;

@@ -88,6 +88,9 @@ struct cr_engine_cfg {
 	const struct cr_fieldkey *fieldkey; /**< protect index fields (NULL: plain) */
 	int manifest;		 /**< chain sealed segments in STORE/manifest.log */
 	int lz4_accel;		 /**< LZ4 acceleration of blocks (1 default, 0 none) */
+	/** a block lz4 shrinks by less than this (percent) is stored as it is, and
+	 * the class's next CR_LZ4_SKIP_BLOCKS blocks are not tried (0: always try) */
+	unsigned lz4_min_saving;
 	struct cr_signer *signer; /**< signs its lines (NULL: unsigned); caller keeps it */
 	unsigned max_calls;
 	unsigned media_entries;	  /**< media table capacity */

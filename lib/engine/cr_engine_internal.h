@@ -96,9 +96,15 @@ extern const double cr_mos_le[CR_MOS_BUCKETS], cr_jit_le[CR_JIT_BUCKETS];
 
 /* Raw chunks of a worker's next block, for one retention class. */
 #define CR_MAX_RCLASS 8
+/* Incompressible traffic (noise, SRTP, G.729/AMR/Opus) costs lz4 a third of
+ * a worker for nothing: after a block saved too little, this many blocks of
+ * the class are stored as they are before lz4 is tried again. */
+#define CR_LZ4_SKIP_BLOCKS 16
+
 struct cr_batch {
 	uint8_t *buf;
 	uint32_t len, n;
+	uint32_t lz4_skip; /* blocks still to store without trying lz4 */
 	uint64_t pkts;
 	int64_t first_ns;
 	struct cr_chunk_meta meta[CR_BLOCK_MAX_CHUNKS];
@@ -198,6 +204,7 @@ struct cr_worker {
 	uint64_t rx;
 	uint64_t busy_cycles, idle_cycles;
 	uint64_t lz4_cycles; /* inside busy: compressing blocks (per block, not per packet) */
+	uint64_t blocks_raw; /* stored without an lz4 attempt (CR_LZ4_SKIP_BLOCKS) */
 	uint64_t cpu_ns;     /* CPU time of this worker's run (thread clock: not time descheduled) */
 	uint64_t cpu0;	     /* thread clock at cr_worker_start() */
 	uint8_t *scratch;    /* a multi-segment packet read whole (rte_malloc) */

@@ -57,9 +57,19 @@ emit_block(struct cr_worker *w, unsigned cls)
 	}
 	struct cr_block_msg *b = obj;
 	uint64_t c0 = rte_rdtsc();
+	int accel = e->cfg.lz4_accel;
+	if (accel > 0 && bt->lz4_skip > 0 && b) {
+		accel = 0;
+		bt->lz4_skip--;
+		w->blocks_raw++;
+	}
 	int len = b ? cr_block_encode_x(bt->buf, bt->len, (uint16_t)bt->n, b->data,
-					cr_block_bound(CR_BATCH_RAW), e->cfg.lz4_accel)
+					cr_block_bound(CR_BATCH_RAW), accel)
 		    : -ENOBUFS;
+	/* saved less than lz4_min_saving percent: not worth its CPU for a while */
+	if (accel > 0 && len > 0 && e->cfg.lz4_min_saving &&
+	    (uint64_t)(len - CR_BLOCK_HDR_LEN) * 100 > (uint64_t)bt->len * (100 - e->cfg.lz4_min_saving))
+		bt->lz4_skip = CR_LZ4_SKIP_BLOCKS;
 	w->lz4_cycles += rte_rdtsc() - c0;
 	if (b && len > 0) {
 		b->worker = (uint16_t)w->id;

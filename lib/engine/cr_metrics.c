@@ -103,6 +103,12 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		fprintf(f, "callrec_worker_compress_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
 			e->workers[w].lz4_cycles);
+	head(f, "callrec_worker_blocks_uncompressed_total", "counter",
+	     "blocks a worker stored without trying lz4: the class's last attempt saved less than "
+	     "[store] lz4_min_saving");
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		fprintf(f, "callrec_worker_blocks_uncompressed_total{worker=\"%u\"} %" PRIu64 "\n", w,
+			e->workers[w].blocks_raw);
 	head(f, "callrec_worker_ring_drops_total", "counter",
 	     "packets dropped because a worker's ring was full (RING_FULL by ring)");
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
