@@ -864,26 +864,24 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		}
 		cfg->min_free_bytes = (uint64_t)u << 20;
 	}
-	if ((v = rte_cfgfile_get_entry(cf, "store", "lz4_acceleration"))) {
-		unsigned u;
-		if (parse_uint(v, 0, 65537, &u) != 0) {
-			fprintf(stderr, "callrecd: %s: [store] lz4_acceleration: '%s' is not 0..65537\n",
-				path, v);
+	unsigned lz4_accel = (unsigned)cfg->lz4_accel;
+	const struct {
+		const char *key;
+		unsigned hi;
+		unsigned *dst;
+	} lz4[] = {{"lz4_acceleration", 65537, &lz4_accel},
+		   {"lz4_min_saving", 99, &cfg->lz4_min_saving}};
+	for (size_t i = 0; i < sizeof(lz4) / sizeof(lz4[0]); i++) {
+		if ((v = rte_cfgfile_get_entry(cf, "store", lz4[i].key)) == NULL)
+			continue;
+		if (parse_uint(v, 0, lz4[i].hi, lz4[i].dst) != 0) {
+			fprintf(stderr, "callrecd: %s: [store] %s: '%s' is not 0..%u\n", path,
+				lz4[i].key, v, lz4[i].hi);
 			rte_cfgfile_close(cf);
 			return 2;
 		}
-		cfg->lz4_accel = (int)u;
 	}
-	if ((v = rte_cfgfile_get_entry(cf, "store", "lz4_min_saving"))) {
-		unsigned u;
-		if (parse_uint(v, 0, 99, &u) != 0) {
-			fprintf(stderr, "callrecd: %s: [store] lz4_min_saving: '%s' is not 0..99\n",
-				path, v);
-			rte_cfgfile_close(cf);
-			return 2;
-		}
-		cfg->lz4_min_saving = u;
-	}
+	cfg->lz4_accel = (int)lz4_accel;
 	/* memory bounds: each table is fixed at start (docs/operations.md: sizing) */
 	const struct {
 		const char *key;

@@ -42,6 +42,8 @@ expect 1 "$B/app/callrec" calls --store "$T/nostore"
 expect 0 "$B/app/callrec" calls --store "$T/s" --since 2000-01-01T00:00:00Z --until 2100-01-01
 expect 2 "$B/app/callrecd" --check --set policy.rule.1="from:1 -> maybe"
 expect 2 "$B/app/callrecd" --check --set general.workers=0
+expect 2 "$B/app/callrecd" --check --set store.lz4_min_saving=100
+expect 2 "$B/app/callrecd" --check --set store.lz4_acceleration=70000
 expect 2 "$B/app/callrecd" --check --set nodot=1
 expect 0 "$B/app/callrecd" --check --set group.vip.members=1001 --set retention.legal=3650 \
   --set policy.rule.5="group:vip -> record class=legal"
