@@ -807,6 +807,23 @@ cfg_yes_no(struct rte_cfgfile *cf, const char *path, const char *section, const 
 	return 0;
 }
 
+/* [section] key = an integer lo..hi into *out (left as is when absent): 1 set,
+ * 0 absent, -1 with the error printed */
+static int
+cfg_uint(struct rte_cfgfile *cf, const char *path, const char *section, const char *key,
+	 unsigned lo, unsigned hi, unsigned *out)
+{
+	const char *v = rte_cfgfile_get_entry(cf, section, key);
+	if (v == NULL)
+		return 0;
+	if (parse_uint(v, lo, hi, out) != 0) {
+		fprintf(stderr, "callrecd: %s: [%s] %s: '%s' is not %u..%u\n", path, section, key, v,
+			lo, hi);
+		return -1;
+	}
+	return 1;
+}
+
 static int
 load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 {
@@ -825,13 +842,10 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		snprintf(store, sizeof(store), "%s", v);
 		o->store = store;
 	}
-	if ((v = rte_cfgfile_get_entry(cf, "general", "workers")) && !o->workers_set) {
-		if (parse_uint(v, 1, CR_ENGINE_MAX_WORKERS, &o->workers) != 0) {
-			fprintf(stderr, "callrecd: %s: [general] workers: '%s' is not 1..%d\n", path,
-				v, CR_ENGINE_MAX_WORKERS);
-			rte_cfgfile_close(cf);
-			return 2;
-		}
+	if (!o->workers_set &&
+	    cfg_uint(cf, path, "general", "workers", 1, CR_ENGINE_MAX_WORKERS, &o->workers) < 0) {
+		rte_cfgfile_close(cf);
+		return 2;
 	}
 	const struct {
 		const char *key;
@@ -844,15 +858,13 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 	};
 	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
 		unsigned u;
-		if ((v = rte_cfgfile_get_entry(cf, "timeouts", secs[i].key)) == NULL)
-			continue;
-		if (parse_uint(v, 1, secs[i].max, &u) != 0) {
-			fprintf(stderr, "callrecd: %s: [timeouts] %s: '%s' is not 1..%u\n", path,
-				secs[i].key, v, secs[i].max);
+		int r = cfg_uint(cf, path, "timeouts", secs[i].key, 1, secs[i].max, &u);
+		if (r < 0) {
 			rte_cfgfile_close(cf);
 			return 2;
 		}
-		*secs[i].dst = (int64_t)u * 1000000000LL;
+		if (r > 0)
+			*secs[i].dst = (int64_t)u * 1000000000LL;
 	}
 	if ((v = rte_cfgfile_get_entry(cf, "store", "min_free_mb"))) {
 		unsigned u;
@@ -865,21 +877,10 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 		cfg->min_free_bytes = (uint64_t)u << 20;
 	}
 	unsigned lz4_accel = (unsigned)cfg->lz4_accel;
-	const struct {
-		const char *key;
-		unsigned hi;
-		unsigned *dst;
-	} lz4[] = {{"lz4_acceleration", 65537, &lz4_accel},
-		   {"lz4_min_saving", 99, &cfg->lz4_min_saving}};
-	for (size_t i = 0; i < sizeof(lz4) / sizeof(lz4[0]); i++) {
-		if ((v = rte_cfgfile_get_entry(cf, "store", lz4[i].key)) == NULL)
-			continue;
-		if (parse_uint(v, 0, lz4[i].hi, lz4[i].dst) != 0) {
-			fprintf(stderr, "callrecd: %s: [store] %s: '%s' is not 0..%u\n", path,
-				lz4[i].key, v, lz4[i].hi);
-			rte_cfgfile_close(cf);
-			return 2;
-		}
+	if (cfg_uint(cf, path, "store", "lz4_acceleration", 0, 65537, &lz4_accel) < 0 ||
+	    cfg_uint(cf, path, "store", "lz4_min_saving", 0, 99, &cfg->lz4_min_saving) < 0) {
+		rte_cfgfile_close(cf);
+		return 2;
 	}
 	cfg->lz4_accel = (int)lz4_accel;
 	/* memory bounds: each table is fixed at start (docs/operations.md: sizing) */
@@ -896,24 +897,21 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 	};
 	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
 		unsigned u;
-		if ((v = rte_cfgfile_get_entry(cf, "limits", lim[i].key)) == NULL)
-			continue;
-		if (parse_uint(v, lim[i].lo, lim[i].hi, &u) != 0) {
-			fprintf(stderr, "callrecd: %s: [limits] %s: '%s' is not %u..%u\n", path,
-				lim[i].key, v, lim[i].lo, lim[i].hi);
+		int r = cfg_uint(cf, path, "limits", lim[i].key, lim[i].lo, lim[i].hi, &u);
+		if (r < 0) {
 			rte_cfgfile_close(cf);
 			return 2;
 		}
-		*lim[i].dst = u * lim[i].mul;
-		o->limits_set = 1;
+		if (r > 0) {
+			*lim[i].dst = u * lim[i].mul;
+			o->limits_set = 1;
+		}
 	}
 	if (cfg_yes_no(cf, path, "limits", "prefault", &cfg->prefault) != 0) {
 		rte_cfgfile_close(cf);
 		return 2;
 	}
-	if ((v = rte_cfgfile_get_entry(cf, "retention", "check_s")) &&
-	    parse_uint(v, 1, 86400, &g_retain.check_s) != 0) {
-		fprintf(stderr, "callrecd: %s: [retention] check_s: '%s' is not 1..86400\n", path, v);
+	if (cfg_uint(cf, path, "retention", "check_s", 1, 86400, &g_retain.check_s) < 0) {
 		rte_cfgfile_close(cf);
 		return 2;
 	}
