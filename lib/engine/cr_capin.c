@@ -79,6 +79,7 @@ struct capin_slab {
 
 struct capin_if {
 	uint64_t units;	   /* timestamp units a second (if_tsresol) */
+	uint64_t ns_per_unit; /* 10^9 / units when whole (us, ns, ms...), else 0 */
 	int64_t offset_ns; /* if_tsoffset */
 	uint32_t snaplen;
 	uint16_t link;
@@ -489,6 +490,7 @@ ng_idb(struct cr_capin *c, const uint8_t *b, uint32_t len)
 		}
 		o = v + ((olen + 3u) & ~3u);
 	}
+	f->ns_per_unit = 1000000000ull % f->units == 0 ? 1000000000ull / f->units : 0;
 	if (c->link0 < 0)
 		c->link0 = f->link;
 	c->n_ifs++;
@@ -499,6 +501,12 @@ ng_idb(struct cr_capin *c, const uint8_t *b, uint32_t len)
 static int64_t
 ng_time(const struct capin_if *f, uint64_t ts)
 {
+	/* the usual units (us, ns) without a division a packet; a time past
+	 * NG_MAX_NS is damage, so a product that could wrap is refused */
+	if (f->ns_per_unit)
+		return ts > (uint64_t)NG_MAX_NS / f->ns_per_unit
+			       ? -1
+			       : (int64_t)(ts * f->ns_per_unit) + f->offset_ns;
 	uint64_t sec = ts / f->units, frac = ts % f->units;
 	/* unsigned: a damaged timestamp wraps instead of overflowing */
 	return (int64_t)(sec * 1000000000ull +
