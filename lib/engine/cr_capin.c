@@ -683,10 +683,12 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 		if (hdr) {
 			struct capin_if *f = &c->ifs[ifid];
 			uint8_t *d = c->raw + c->pos + hdr;
-			/* rewritten in place: a large record copied into a chain
-			 * may find no mbufs and be parsed again, so it is not */
+			/* rewritten in place: a record copied into a chain (over
+			 * 64 KiB once the port's header, up to 20 bytes, is on) may
+			 * find no mbufs and be parsed again, so it is not */
 			if (f->link != c->link0 &&
-			    (cap > UINT16_MAX || (d = relink(d, &cap, f->link, c->link0, hdr)) == NULL)) {
+			    (cap > UINT16_MAX - 20 ||
+			     (d = relink(d, &cap, f->link, c->link0, hdr)) == NULL)) {
 				if (!f->warned)
 					CR_LOG(WARNING, "capture: interface %u is link type %u, the "
 							"file's first %d: its packets that type cannot "
