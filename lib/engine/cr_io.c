@@ -485,20 +485,23 @@ flush_seg(struct cr_engine *e, struct ioseg *s, int force)
 {
 	if (s->w.fd < 0 || (s->w.wlen == 0 && s->n_pend == 0))
 		return 0;
+	/* Group commit: one fdatasync per SYNC_NS, not per staging buffer
+	 * written (it also journals the file's new size: 0.7 ms each here). The
+	 * chunks wait for it: the index names only durable audio. Between syncs
+	 * only whole pages are written. */
+	uint64_t now = mono_ns();
+	int due = force || now - s->synced_ns >= SYNC_NS;
 	int r = !space_ok(e) ? -ENOSPC
 		: e->cfg.fault_write_every && ++e->io_write_calls % e->cfg.fault_write_every == 0
 			? -e->cfg.fault_write_errno /* test knob */
-			: cr_segw_write(&s->w, 1);
-	/* Group commit: one fdatasync per SYNC_NS, not per 1 MiB written (it
-	 * also journals the file's new size: 0.7 ms each here). The chunks wait
-	 * for it: the index names only durable audio. */
+		: due ? cr_segw_write(&s->w, 1)
+		      : cr_segw_write_head(&s->w);
 	if (r != 0) {
 		fail_seg(e, s, r);
 		return r;
 	}
 	e->io_writes++;
-	uint64_t now = mono_ns();
-	return force || now - s->synced_ns >= SYNC_NS ? sync_seg(e, s, now) : 0;
+	return due ? sync_seg(e, s, now) : 0;
 }
 
 static void
@@ -614,6 +617,20 @@ write_block(struct cr_engine *e, struct ioseg *s, struct cr_block_msg *b)
 	e->io_bytes += b->len;
 }
 
+/* Blocks appended SYNC_NS ago or more and not yet durable are written and
+ * synced now, staged or not: a crash loses at most that much audio at any
+ * traffic (before, a staging buffer that filled slowly was written only when
+ * full or after a second without blocks: at a few calls, many seconds). */
+static void
+sync_due(struct cr_engine *e, struct ioseg *segs, unsigned n)
+{
+	uint64_t now = mono_ns();
+	for (unsigned i = 0; i < n; i++)
+		if (segs[i].w.fd >= 0 && segs[i].w.off > segs[i].w.durable_off &&
+		    now - segs[i].synced_ns >= SYNC_NS)
+			flush_seg(e, &segs[i], 1);
+}
+
 static void *
 io_main(void *arg)
 {
@@ -625,7 +642,6 @@ io_main(void *arg)
 		segs[i].w.fd = segs[i].w.dfd = -1;
 		segs[i].rclass = (uint8_t)(i % CR_MAX_RCLASS);
 	}
-	unsigned idle = 0;
 	void *objs[16];
 	for (;;) {
 		unsigned n = rte_ring_sc_dequeue_burst(e->io_ring, objs, RTE_DIM(objs), NULL);
@@ -633,26 +649,17 @@ io_main(void *arg)
 			if (__atomic_load_n(&e->io_stop, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(e->io_ring))
 				break;
-			/* quiet for ~1 s: make staged blocks durable (bounded loss on a crash) */
-			if (++idle == 1000)
-				for (unsigned i = 0; i < n_segs; i++)
-					flush_seg(e, &segs[i], 1);
+			sync_due(e, segs, n_segs);
 			usleep(1000);
 			continue;
 		}
-		idle = 0;
 		uint64_t c0 = rte_rdtsc();
 		for (unsigned i = 0; i < n; i++) {
 			struct cr_block_msg *b = objs[i];
 			write_block(e, &segs[b->worker * CR_MAX_RCLASS + b->rclass], b);
 			rte_mempool_put(e->blocks, b);
 		}
-		/* written but not yet synced for SYNC_NS: sync now (bounded wait) */
-		uint64_t now = mono_ns();
-		for (unsigned i = 0; i < n_segs; i++)
-			if (segs[i].w.fd >= 0 && segs[i].w.written_off > segs[i].w.durable_off &&
-			    now - segs[i].synced_ns >= SYNC_NS)
-				sync_seg(e, &segs[i], now);
+		sync_due(e, segs, n_segs);
 		e->io_busy_cycles += rte_rdtsc() - c0;
 	}
 	for (unsigned i = 0; i < n_segs; i++) {

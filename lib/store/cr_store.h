@@ -179,7 +179,7 @@ uint32_t cr_crc32c(const void *p, size_t len, uint32_t init);
 /*
  * Segment files (cr_segfile.c): POSIX I/O, no EAL; one thread per object.
  */
-#define CR_SEGW_BUF (1u << 20) /**< staging: writes go out in 1 MiB, 4 KiB aligned */
+#define CR_SEGW_BUF (2u << 20) /**< staging: writes go out in 2 MiB, 4 KiB aligned */
 
 /** Writer of one segment file. Zero it and set fd = dfd = -1 before first use. */
 struct cr_segw {
@@ -231,6 +231,15 @@ cr_segw_room(const struct cr_segw *s)
 int cr_segw_flush(struct cr_segw *s, int keep_tail);
 /** The write half of cr_segw_flush(): staged bytes to the file, not yet durable. */
 int cr_segw_write(struct cr_segw *s, int keep_tail);
+/**
+ * Only the whole 4 KiB pages of what is staged (O_DIRECT), the rest stays
+ * staged; nothing more counts as written (written_off) until cr_segw_write().
+ * For a full staging buffer between syncs: writing the partial last page
+ * through the page cache each time made the next O_DIRECT write flush and
+ * drop that page first (a second device request a write). Where O_DIRECT is
+ * not available, the same as cr_segw_write(s, 1).
+ */
+int cr_segw_write_head(struct cr_segw *s);
 /** The sync half: fdatasync; then everything cr_segw_write() wrote is durable. */
 int cr_segw_sync(struct cr_segw *s);
 /**
