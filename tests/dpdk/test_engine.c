@@ -5,6 +5,8 @@
  *  C. live mode (drop policy) on a ring port with a tiny worker ring:
  *     received == accounted, and RTP recorded + RING_FULL == RTP sent
  *  E. run to completion: one RX queue per worker, same call as A
+ *  F. a single call of a minute, live at 10x: its audio is in the index
+ *     while the call goes on (durable within 100 ms, not when 2 MiB filled)
  * Checked through the index, as callrec reads it. */
 #include <errno.h>
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -27,7 +30,7 @@
 #include "cr_index.h"
 #include "../unit/cr_test.h"
 
-#define MAXF 4096
+#define MAXF 8192
 struct frame {
 	int64_t t;
 	uint16_t len;
@@ -110,9 +113,10 @@ rtp(int64_t t, int from_a, uint8_t pt, int marker, uint16_t seq, uint32_t ts, ui
 
 static int rtp_sent;
 
-/* The scripted call; frames sorted by time at the end. */
+/* The scripted call of n 20 ms packets each way (>= 303); frames sorted by
+ * time at the end. */
 static void
-script(void)
+script(int n)
 {
 	nframes = 0;
 	rtp_sent = 0;
@@ -135,7 +139,7 @@ script(void)
 	sip(T0 + 1000 * MS, 0, "SIP/2.0 200 OK\r\n" H("INVITE", "1", ";tag=tb"), sdp_b);
 	sip(T0 + 1010 * MS, 1, "ACK sip:bob@10.0.0.2 SIP/2.0\r\n" H("ACK", "1", ";tag=tb"), NULL);
 	int64_t ts0 = T0 + 1020 * MS;
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < n; i++) {
 		int64_t t = ts0 + i * 20 * MS;
 		/* A -> B: 3 lost (seq 1100-1102), a DTMF '5' at packets 300-302 */
 		if (!(i >= 100 && i < 103)) {
@@ -158,7 +162,7 @@ script(void)
 			rtp_sent++;
 		}
 	}
-	int64_t te = ts0 + 500 * 20 * MS;
+	int64_t te = ts0 + n * 20 * MS;
 	sip(te, 0, "BYE sip:alice@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKb\r\n"
 		   "From: <sip:bob@10.0.0.2>;tag=tb\r\nTo: <sip:alice@10.0.0.1>;tag=fa\r\n"
 		   "Call-ID: c1@test\r\nCSeq: 1 BYE\r\n",
@@ -302,6 +306,74 @@ inject_main(void *arg)
 	cr_engine_stop(in->e);
 	return NULL;
 }
+/* F's wire: frames at ten times their packet-time pace; at 30 s into the
+ * call the index (read as callrec reads it, beside the running engine) is
+ * asked how many chunks it names; stop once all are accounted. */
+struct pace {
+	struct cr_engine *e;
+	struct rte_ring *r;
+	struct rte_mempool *mp;
+	int ts_off;
+	const char *store;
+	long mid_chunks;
+};
+
+static int
+count_rows(void *ctx, const struct cr_chunk_rec *c)
+{
+	(void)c;
+	(*(long *)ctx)++;
+	return 0;
+}
+
+static void *
+pace_main(void *arg)
+{
+	struct pace *p = arg;
+	usleep(100000); /* the engine is running */
+	struct timespec w0;
+	clock_gettime(CLOCK_MONOTONIC, &w0);
+	int asked = 0;
+	for (int i = 0; i < nframes; i++) {
+		int64_t due = (frames[i].t - frames[0].t) / 10;
+		for (;;) {
+			struct timespec w;
+			clock_gettime(CLOCK_MONOTONIC, &w);
+			int64_t el = (w.tv_sec - w0.tv_sec) * 1000000000LL + w.tv_nsec - w0.tv_nsec;
+			if (el >= due)
+				break;
+			usleep((useconds_t)((due - el) / 1000 + 1));
+		}
+		if (!asked && frames[i].t >= T0 + 31 * 1000 * MS) {
+			asked = 1;
+			char path[PATH_MAX + 16];
+			snprintf(path, sizeof(path), "%s/index.sqlite", p->store);
+			struct cr_index *idx;
+			p->mid_chunks = 0;
+			if (cr_index_open(path, CR_INDEX_RO, &idx) == 0) {
+				cr_index_all_chunks(idx, count_rows, &p->mid_chunks);
+				cr_index_close(idx);
+			}
+		}
+		struct rte_mbuf *m = rte_pktmbuf_alloc(p->mp);
+		if (m == NULL)
+			break;
+		memcpy(rte_pktmbuf_append(m, frames[i].len), frames[i].b, frames[i].len);
+		*RTE_MBUF_DYNFIELD(m, p->ts_off, uint64_t *) = (uint64_t)frames[i].t;
+		while (rte_ring_enqueue(p->r, m) != 0)
+			usleep(100);
+	}
+	struct cr_engine_totals t;
+	for (int k = 0; k < 10000; k++) {
+		cr_engine_totals(p->e, &t);
+		if (t.accounted >= (uint64_t)nframes)
+			break;
+		usleep(1000);
+	}
+	cr_engine_stop(p->e);
+	return NULL;
+}
+
 static void
 on_alarm(int s)
 {
@@ -360,7 +432,7 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/cr_test_engineXXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	frames = calloc(MAXF, sizeof(*frames));
-	script();
+	script(500);
 	qsort(frames, (size_t)nframes, sizeof(*frames), cmp_frame);
 
 	/* the same scenario as a pcap file, for net_pcap */
@@ -587,6 +659,38 @@ main(int argc, char **argv)
 		cr_index_close(idx);
 		printf("fault: %lu RTP stored, %lu not stored (STORE_FULL), marked on the streams\n",
 		       (unsigned long)rtp, (unsigned long)sf);
+	}
+
+	/* F: one call of 60 s, played at 10x its packet time into a live
+	 * engine. Its chunks close every 2 s and reach the I/O thread as blocks
+	 * every second; half-way through the call the index must name some:
+	 * blocks were written only when 1 MiB was staged or after a second
+	 * with none, so at low traffic audio stayed undurable for minutes. */
+	{
+		script(3000);
+		qsort(frames, (size_t)nframes, sizeof(*frames), cmp_frame);
+		struct rte_ring *rf = rte_ring_create("test_rf", 8192, 0,
+						      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		int pf = rte_eth_from_ring(rf);
+		CHECK(pf >= 0);
+		snprintf(store, sizeof(store), "%s/f", dir);
+		struct cr_engine_cfg cfg;
+		test_cfg(&cfg, (uint16_t)pf, CR_TS_MBUF_NS, 0, 1, store, 0);
+		live_engine = cr_engine_create(&cfg);
+		CHECK(live_engine != NULL);
+		struct pace pc = {live_engine, rf, mp, ts_off, store, -1};
+		pthread_t th;
+		CHECK_EQ(pthread_create(&th, NULL, pace_main, &pc), 0);
+		CHECK_EQ(cr_engine_run(live_engine), 0);
+		pthread_join(th, NULL);
+		cr_engine_totals(live_engine, &t);
+		printf("low traffic: %ld chunks in the index 30 s into a 60 s call\n",
+		       (long)pc.mid_chunks);
+		CHECK(pc.mid_chunks >= 10); /* 2 streams, 2 s chunks, 28 s durable */
+		CHECK_EQ(t.accounted, t.rx_packets);
+		CHECK_EQ(t.rx_packets, (uint64_t)nframes);
+		cr_engine_free(live_engine);
+		live_engine = NULL;
 	}
 
 	/* G: prefault: a live engine holds its workers' stream memory from the
