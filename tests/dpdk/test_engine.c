@@ -240,16 +240,40 @@ check_store(const char *store, struct seen *v)
 	}
 }
 
+/* frame i in an mbuf with its time, or NULL */
+static struct rte_mbuf *
+frame_mbuf(struct rte_mempool *mp, int ts_off, int i)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	if (m == NULL)
+		return NULL;
+	memcpy(rte_pktmbuf_append(m, frames[i].len), frames[i].b, frames[i].len);
+	*RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *) = (uint64_t)frames[i].t;
+	return m;
+}
+
+/* the injector's end: stop the engine once every frame is accounted */
+static void
+stop_when_accounted(struct cr_engine *e)
+{
+	struct cr_engine_totals t;
+	for (int k = 0; k < 10000; k++) {
+		cr_engine_totals(e, &t);
+		if (t.accounted >= (uint64_t)nframes)
+			break;
+		usleep(1000);
+	}
+	cr_engine_stop(e);
+}
+
 static void
 to_mbufs(struct rte_mempool *mp, struct rte_ring *r, int ts_off)
 {
 	for (int i = 0; i < nframes; i++) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		struct rte_mbuf *m = frame_mbuf(mp, ts_off, i);
 		CHECK(m != NULL);
 		if (m == NULL)
 			return;
-		memcpy(rte_pktmbuf_append(m, frames[i].len), frames[i].b, frames[i].len);
-		*RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *) = (uint64_t)frames[i].t;
 		CHECK_EQ(rte_ring_enqueue(r, m), 0);
 	}
 }
@@ -282,11 +306,9 @@ inject_main(void *arg)
 	for (int i = 0; i < nframes; i++) {
 		const uint8_t *u = frames[i].b + 34;
 		uint16_t sp = (uint16_t)(u[0] << 8 | u[1]), dp = (uint16_t)(u[2] << 8 | u[3]);
-		struct rte_mbuf *m = rte_pktmbuf_alloc(in->mp);
+		struct rte_mbuf *m = frame_mbuf(in->mp, in->ts_off, i);
 		if (m == NULL)
 			break;
-		memcpy(rte_pktmbuf_append(m, frames[i].len), frames[i].b, frames[i].len);
-		*RTE_MBUF_DYNFIELD(m, in->ts_off, uint64_t *) = (uint64_t)frames[i].t;
 		while (rte_ring_enqueue(in->rq[sp < dp ? 0 : 1], m) != 0)
 			usleep(100);
 		if (sp == 5060) {
@@ -296,14 +318,7 @@ inject_main(void *arg)
 				usleep(1000);
 		}
 	}
-	struct cr_engine_totals t;
-	for (int k = 0; k < 10000; k++) {
-		cr_engine_totals(in->e, &t);
-		if (t.accounted >= (uint64_t)nframes)
-			break;
-		usleep(1000);
-	}
-	cr_engine_stop(in->e);
+	stop_when_accounted(in->e);
 	return NULL;
 }
 /* F's wire: frames at ten times their packet-time pace; at 30 s into the
@@ -355,22 +370,13 @@ pace_main(void *arg)
 				cr_index_close(idx);
 			}
 		}
-		struct rte_mbuf *m = rte_pktmbuf_alloc(p->mp);
+		struct rte_mbuf *m = frame_mbuf(p->mp, p->ts_off, i);
 		if (m == NULL)
 			break;
-		memcpy(rte_pktmbuf_append(m, frames[i].len), frames[i].b, frames[i].len);
-		*RTE_MBUF_DYNFIELD(m, p->ts_off, uint64_t *) = (uint64_t)frames[i].t;
 		while (rte_ring_enqueue(p->r, m) != 0)
 			usleep(100);
 	}
-	struct cr_engine_totals t;
-	for (int k = 0; k < 10000; k++) {
-		cr_engine_totals(p->e, &t);
-		if (t.accounted >= (uint64_t)nframes)
-			break;
-		usleep(1000);
-	}
-	cr_engine_stop(p->e);
+	stop_when_accounted(p->e);
 	return NULL;
 }
 
