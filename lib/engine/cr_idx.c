@@ -335,8 +335,7 @@ idx_main(void *arg)
 						r = cr_index_put_loss(e->idx, &l);
 					}
 				} else if (m->type == CR_MSG_CHUNKS) {
-					for (uint32_t c = 0; c < m->n && r == 0; c++)
-						r = cr_index_put_chunk(e->idx, &m->chunks[c]);
+					r = cr_index_put_chunks(e->idx, m->chunks, m->n);
 					e->idx_chunks += m->n;
 				} else if (m->type == CR_MSG_SEGMENT) {
 					/* after a failed commit the index lacks rows: every

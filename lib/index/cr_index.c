@@ -21,7 +21,7 @@ struct cr_index {
 	int mode;
 	int has_policy; /* calls has record/rclass/rule (stores from before lack them) */
 	uint64_t run_id;
-	sqlite3_stmt *put_call, *put_stream, *put_chunk, *put_seg;
+	sqlite3_stmt *put_call, *put_stream, *put_chunk, *put_chunks, *put_seg;
 	uint64_t loss_seq;
 	const struct cr_fieldkey *fk; /* personal data protected in calls (NULL: plain) */
 	char err[256];
@@ -201,8 +201,12 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 				       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				       -1, &idx->put_stream, NULL) != SQLITE_OK)
 			goto err;
+		char many[64 + CR_INDEX_CHUNK_ROWS * 20] = "INSERT OR IGNORE INTO chunks VALUES";
+		for (int i = 0; i < CR_INDEX_CHUNK_ROWS; i++)
+			strcat(many, i ? ",(?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?)");
 		if (sqlite3_prepare_v2(idx->db, "INSERT OR IGNORE INTO chunks VALUES(?,?,?,?,?,?,?,?)",
-				       -1, &idx->put_chunk, NULL) != SQLITE_OK)
+				       -1, &idx->put_chunk, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(idx->db, many, -1, &idx->put_chunks, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
 				       "INSERT OR REPLACE INTO segments(rel,kind,state,rclass,first_ns,"
@@ -263,6 +267,7 @@ cr_index_close(struct cr_index *idx)
 	sqlite3_finalize(idx->put_call);
 	sqlite3_finalize(idx->put_stream);
 	sqlite3_finalize(idx->put_chunk);
+	sqlite3_finalize(idx->put_chunks);
 	sqlite3_finalize(idx->put_seg);
 	sqlite3_close(idx->db);
 	free(idx);
@@ -354,20 +359,44 @@ cr_index_put_stream(struct cr_index *idx, const struct cr_stream_rec *r)
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
 }
 
+static void
+bind_chunk(sqlite3_stmt *s, int k, const struct cr_chunk_rec *c)
+{
+	sqlite3_bind_int64(s, k + 1, (sqlite3_int64)c->stream_uid);
+	sqlite3_bind_int64(s, k + 2, (sqlite3_int64)c->call_uid);
+	sqlite3_bind_text(s, k + 3, c->segment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, k + 4, (sqlite3_int64)c->block_off);
+	sqlite3_bind_int(s, k + 5, (int)c->chunk_no);
+	sqlite3_bind_int(s, k + 6, (int)c->n_pkts);
+	sqlite3_bind_int64(s, k + 7, c->first_ns);
+	sqlite3_bind_int64(s, k + 8, c->last_ns);
+}
+
 int
 cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c)
 {
 	sqlite3_stmt *s = idx->put_chunk;
 	sqlite3_reset(s);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)c->stream_uid);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)c->call_uid);
-	sqlite3_bind_text(s, 3, c->segment, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)c->block_off);
-	sqlite3_bind_int(s, 5, (int)c->chunk_no);
-	sqlite3_bind_int(s, 6, (int)c->n_pkts);
-	sqlite3_bind_int64(s, 7, c->first_ns);
-	sqlite3_bind_int64(s, 8, c->last_ns);
+	bind_chunk(s, 0, c);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : fail(idx);
+}
+
+int
+cr_index_put_chunks(struct cr_index *idx, const struct cr_chunk_rec *c, uint32_t n)
+{
+	uint32_t i = 0;
+	for (; i + CR_INDEX_CHUNK_ROWS <= n; i += CR_INDEX_CHUNK_ROWS) {
+		sqlite3_stmt *s = idx->put_chunks;
+		sqlite3_reset(s);
+		for (int k = 0; k < CR_INDEX_CHUNK_ROWS; k++)
+			bind_chunk(s, 8 * k, &c[i + (uint32_t)k]);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			return fail(idx);
+	}
+	for (; i < n; i++)
+		if (cr_index_put_chunk(idx, &c[i]) != 0)
+			return -EIO;
+	return 0;
 }
 
 int

@@ -99,6 +99,14 @@ int cr_index_put_loss(struct cr_index *idx, const struct cr_loss_rec *l);
 
 /** Insert a chunk location (a location already present is left as is). */
 int cr_index_put_chunk(struct cr_index *idx, const struct cr_chunk_rec *c);
+/** Rows a multi-row insert of cr_index_put_chunks() carries */
+#define CR_INDEX_CHUNK_ROWS 16
+/**
+ * cr_index_put_chunk() for n locations, CR_INDEX_CHUNK_ROWS a statement (one
+ * VDBE program run, one reset and one step a row fewer). 0 or -EIO; on
+ * error some rows may be in (the transaction is the unit).
+ */
+int cr_index_put_chunks(struct cr_index *idx, const struct cr_chunk_rec *c, uint32_t n);
 
 /*
  * Segments. The segment files are the truth; the index is rebuilt from them

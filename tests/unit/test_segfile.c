@@ -242,6 +242,53 @@ records(void)
 	CHECK_EQ(t.uid, 9);
 }
 
+/* chunk rows read back, in (segment, block_off, chunk_no) order */
+struct rows {
+	struct cr_chunk_rec r[64];
+	int n;
+};
+
+static int
+keep_row(void *ctx, const struct cr_chunk_rec *c)
+{
+	struct rows *v = ctx;
+	if (v->n < 64)
+		v->r[v->n] = *c;
+	v->n++;
+	return 0;
+}
+
+/* cr_index_put_chunks: whole multi-row statements and single rows, rows
+ * already present left as they are (recovery replays), each field kept */
+static void
+put_chunks(const char *dir)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/chunks.sqlite", dir);
+	struct cr_index *idx;
+	CHECK_EQ(cr_index_open(path, CR_INDEX_RW, &idx), 0);
+	static struct cr_chunk_rec c[2 * CR_INDEX_CHUNK_ROWS + 5];
+	const uint32_t n = sizeof(c) / sizeof(c[0]);
+	for (uint32_t i = 0; i < n; i++) {
+		c[i] = (struct cr_chunk_rec){.stream_uid = 100 + i % 3, .call_uid = 7,
+					     .block_off = 4096 + 8192 * (i / 4), .chunk_no = i % 4,
+					     .n_pkts = 50 + i, .first_ns = 1000 * (int64_t)i,
+					     .last_ns = 1000 * (int64_t)i + 999};
+		snprintf(c[i].segment, sizeof(c[i].segment), "segments/x/w0-r1-%u.seg", 1 + i / 20);
+	}
+	CHECK_EQ(cr_index_put_chunks(idx, c, 20), 0);
+	struct cr_chunk_rec changed = c[3];
+	changed.n_pkts = 1; /* the same location again: ignored */
+	CHECK_EQ(cr_index_put_chunk(idx, &changed), 0);
+	CHECK_EQ(cr_index_put_chunks(idx, c, n), 0);
+	struct rows v = {.n = 0};
+	CHECK_EQ(cr_index_all_chunks(idx, keep_row, &v), 0);
+	CHECK_EQ(v.n, (int)n);
+	for (int i = 0; i < v.n && i < (int)n; i++)
+		CHECK(memcmp(&v.r[i], &c[i], sizeof(c[i])) == 0);
+	cr_index_close(idx);
+}
+
 int
 main(void)
 {
@@ -252,6 +299,7 @@ main(void)
 	char dstore[] = "/tmp/cr_segdirect_XXXXXX";
 	CHECK(mkdtemp(dstore) != NULL);
 	direct_writes(dstore);
+	put_chunks(dstore);
 	snprintf(path, sizeof(path), "%s/segments/a/w0-r1-1.seg", store);
 	struct cr_seg_walk w;
 	CHECK_EQ(cr_seg_walk(path, NULL, NULL, &w), 0);
