@@ -246,7 +246,8 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 	e->msgs = rte_mempool_create("cr_msgs", cfg->nb_msgs, sizeof(struct cr_msg), 64, 0, NULL, NULL,
 				     NULL, NULL, (int)rte_socket_id(), 0);
 	e->idx_ring = rte_ring_create("cr_idx", 4096, (int)rte_socket_id(), RING_F_SC_DEQ);
-	e->blocks = rte_mempool_create("cr_blocks", cfg->nb_blocks,
+	/* in flight, and one a worker's batch class builds in */
+	e->blocks = rte_mempool_create("cr_blocks", cfg->nb_blocks + cfg->n_workers * CR_MAX_RCLASS,
 				       sizeof(struct cr_block_msg) + cr_block_bound(CR_BATCH_RAW), 0, 0,
 				       NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
 	e->io_ring = rte_ring_create("cr_io", 64, (int)rte_socket_id(), RING_F_SC_DEQ);

@@ -101,8 +101,10 @@ extern const double cr_mos_le[CR_MOS_BUCKETS], cr_jit_le[CR_JIT_BUCKETS];
  * the class are stored as they are before lz4 is tried again. */
 #define CR_LZ4_SKIP_BLOCKS 16
 
+struct cr_block_msg;
 struct cr_batch {
-	uint8_t *buf;
+	struct cr_block_msg *msg; /* the batch is built in a block message ... */
+	uint8_t *buf;		  /* ... after its block header: stored, it is sent as is */
 	uint32_t len, n;
 	uint32_t lz4_skip; /* blocks still to store without trying lz4 */
 	uint64_t pkts;

@@ -63,9 +63,19 @@ emit_block(struct cr_worker *w, unsigned cls)
 		bt->lz4_skip--;
 		w->blocks_raw++;
 	}
-	int len = b ? cr_block_encode_x(bt->buf, bt->len, (uint16_t)bt->n, b->data,
-					cr_block_bound(CR_BATCH_RAW), accel)
-		    : -ENOBUFS;
+	int len = !b ? -ENOBUFS
+		  : accel > 0 ? cr_block_compress(bt->buf, bt->len, (uint16_t)bt->n, b->data,
+						 cr_block_bound(CR_BATCH_RAW), accel)
+			      : 0;
+	if (len == 0) {
+		/* stored as it is: the batch's own message is the block, and the
+		 * one taken for the compressed block holds the next batch */
+		len = cr_block_seal_stored(bt->msg->data, bt->len, (uint16_t)bt->n);
+		struct cr_block_msg *t = bt->msg;
+		bt->msg = b;
+		bt->buf = b->data + CR_BLOCK_HDR_LEN;
+		b = t;
+	}
 	/* saved less than lz4_min_saving percent: not worth its CPU for a while */
 	if (accel > 0 && len > 0 && e->cfg.lz4_min_saving &&
 	    (uint64_t)(len - CR_BLOCK_HDR_LEN) * 100 > (uint64_t)bt->len * (100 - e->cfg.lz4_min_saving))

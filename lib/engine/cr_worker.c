@@ -112,10 +112,17 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 	w->live = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	w->arena_bytes = (size_t)e->cfg.max_streams * e->cfg.chunk_cap;
 	w->chunk_arena = huge_alloc(w->arena_bytes);
-	for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
-		w->batch[c].buf = rte_malloc("cr_batch", CR_BATCH_RAW, 0);
+	/* each class's batch in a block message of its own (the pool counts
+	 * them: cr_engine_create) */
+	for (unsigned c = 0; c < CR_MAX_RCLASS; c++) {
+		void *m = NULL;
+		if (rte_mempool_get(e->blocks, &m) != 0)
+			return -ENOMEM;
+		w->batch[c].msg = m;
+		w->batch[c].buf = w->batch[c].msg->data + CR_BLOCK_HDR_LEN;
+	}
 	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL || w->live == NULL ||
-	    w->chunk_arena == NULL || w->batch[CR_MAX_RCLASS - 1].buf == NULL)
+	    w->chunk_arena == NULL)
 		return -ENOMEM;
 	w->n_free = e->cfg.max_streams;
 	for (uint32_t i = 0; i < e->cfg.max_streams; i++)
@@ -135,7 +142,8 @@ cr_worker_free(struct cr_worker *w)
 		rte_hash_free(w->streams);
 		rte_free(w->scratch);
 		for (unsigned c = 0; c < CR_MAX_RCLASS; c++)
-			rte_free(w->batch[c].buf);
+			if (w->batch[c].msg)
+				rte_mempool_put(w->e->blocks, w->batch[c].msg);
 	}
 	if (w->pool)
 		munmap(w->pool, w->pool_bytes);

@@ -461,35 +461,54 @@ cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t
 	return cr_block_encode_x(raw, raw_len, n_chunks, out, out_cap, 1);
 }
 
+/* header of a block of c payload bytes at blk + CR_BLOCK_HDR_LEN */
+static int
+block_header(uint8_t *blk, uint32_t c, uint32_t raw_len, uint16_t n_chunks, uint16_t flags)
+{
+	memset(blk, 0, CR_BLOCK_HDR_LEN);
+	w32(blk, CR_BLOCK_MAGIC);
+	w32(blk + 4, c);
+	w32(blk + 8, raw_len);
+	w16(blk + 16, n_chunks);
+	w16(blk + 18, flags);
+	uint32_t crc = cr_crc32c(blk, CR_BLOCK_HDR_LEN, 0);
+	crc = cr_crc32c(blk + CR_BLOCK_HDR_LEN, c, crc);
+	w32(blk + 12, crc);
+	return (int)(CR_BLOCK_HDR_LEN + c);
+}
+
+int
+cr_block_compress(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
+		  uint32_t out_cap, int accel)
+{
+	if (out_cap < cr_block_bound(raw_len))
+		return -ENOSPC;
+	int c = LZ4_compress_fast((const char *)raw, (char *)out + CR_BLOCK_HDR_LEN, (int)raw_len,
+				  (int)(out_cap - CR_BLOCK_HDR_LEN), accel > 0 ? accel : 1);
+	if (c <= 0)
+		return -ENOSPC;
+	if ((uint32_t)c >= raw_len)
+		return 0;
+	return block_header(out, (uint32_t)c, raw_len, n_chunks, 0);
+}
+
+int
+cr_block_seal_stored(uint8_t *blk, uint32_t raw_len, uint16_t n_chunks)
+{
+	return block_header(blk, raw_len, raw_len, n_chunks, BF_STORED);
+}
+
 int
 cr_block_encode_x(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
 		  uint32_t out_cap, int accel)
 {
 	if (out_cap < cr_block_bound(raw_len))
 		return -ENOSPC;
-	uint16_t flags = 0;
-	int c = (int)raw_len; /* accel 0: stored as is, no attempt */
-	if (accel > 0) {
-		c = LZ4_compress_fast((const char *)raw, (char *)out + CR_BLOCK_HDR_LEN, (int)raw_len,
-				      (int)(out_cap - CR_BLOCK_HDR_LEN), accel);
-		if (c <= 0)
-			return -ENOSPC;
-	}
-	if ((uint32_t)c >= raw_len) {
-		memcpy(out + CR_BLOCK_HDR_LEN, raw, raw_len);
-		c = (int)raw_len;
-		flags |= BF_STORED;
-	}
-	memset(out, 0, CR_BLOCK_HDR_LEN);
-	w32(out, CR_BLOCK_MAGIC);
-	w32(out + 4, (uint32_t)c);
-	w32(out + 8, raw_len);
-	w16(out + 16, n_chunks);
-	w16(out + 18, flags);
-	uint32_t crc = cr_crc32c(out, CR_BLOCK_HDR_LEN, 0);
-	crc = cr_crc32c(out + CR_BLOCK_HDR_LEN, (size_t)c, crc);
-	w32(out + 12, crc);
-	return CR_BLOCK_HDR_LEN + c;
+	int len = accel > 0 ? cr_block_compress(raw, raw_len, n_chunks, out, out_cap, accel) : 0;
+	if (len != 0)
+		return len;
+	memcpy(out + CR_BLOCK_HDR_LEN, raw, raw_len);
+	return cr_block_seal_stored(out, raw_len, n_chunks);
 }
 
 int

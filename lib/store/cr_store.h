@@ -129,6 +129,17 @@ uint32_t cr_block_bound(uint32_t raw_len);
  */
 int cr_block_encode_x(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
 		      uint32_t out_cap, int accel);
+/**
+ * Pieces of cr_block_encode_x() for a writer that builds the raw chunks at
+ * out + CR_BLOCK_HDR_LEN of a block buffer, so a block stored as it is needs
+ * no copy. cr_block_compress: lz4 of raw into out (another buffer); the
+ * block length, 0 when lz4 did not shrink it (out then holds nothing
+ * useful), -ENOSPC. cr_block_seal_stored: the header of a block whose raw
+ * chunks are in place at blk + CR_BLOCK_HDR_LEN; the block length.
+ */
+int cr_block_compress(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
+		      uint32_t out_cap, int accel);
+int cr_block_seal_stored(uint8_t *blk, uint32_t raw_len, uint16_t n_chunks);
 /** Validate a block header; @return total block length or -EINVAL. */
 int cr_block_peek(const uint8_t *blk, size_t len, uint32_t *raw_len, uint16_t *n_chunks);
 /** Verify CRC and decompress; @return raw length, -EBADMSG (CRC), -EINVAL. */
