@@ -103,8 +103,9 @@ extern const double cr_mos_le[CR_MOS_BUCKETS], cr_jit_le[CR_JIT_BUCKETS];
 
 struct cr_block_msg;
 struct cr_batch {
-	struct cr_block_msg *msg; /* the batch is built in a block message ... */
-	uint8_t *buf;		  /* ... after its block header: stored, it is sent as is */
+	/* the raw chunks are built in a block message after its header room
+	 * (cr_batch_raw): stored as they are, the message is sent as is */
+	struct cr_block_msg *msg;
 	uint32_t len, n;
 	uint32_t lz4_skip; /* blocks still to store without trying lz4 */
 	uint64_t pkts;
@@ -122,6 +123,12 @@ struct cr_block_msg {
 	struct cr_chunk_meta meta[CR_BLOCK_MAX_CHUNKS];
 	uint8_t data[];
 };
+
+static inline uint8_t *
+cr_batch_raw(const struct cr_batch *bt)
+{
+	return bt->msg->data + CR_BLOCK_HDR_LEN;
+}
 
 /* A chunk kept for look-back. */
 struct cr_lb {

@@ -64,7 +64,7 @@ emit_block(struct cr_worker *w, unsigned cls)
 		w->blocks_raw++;
 	}
 	int len = !b ? -ENOBUFS
-		  : accel > 0 ? cr_block_compress(bt->buf, bt->len, (uint16_t)bt->n, b->data,
+		  : accel > 0 ? cr_block_compress(cr_batch_raw(bt), bt->len, (uint16_t)bt->n, b->data,
 						 cr_block_bound(CR_BATCH_RAW), accel)
 			      : 0;
 	if (len == 0) {
@@ -73,7 +73,6 @@ emit_block(struct cr_worker *w, unsigned cls)
 		len = cr_block_seal_stored(bt->msg->data, bt->len, (uint16_t)bt->n);
 		struct cr_block_msg *t = bt->msg;
 		bt->msg = b;
-		bt->buf = b->data + CR_BLOCK_HDR_LEN;
 		b = t;
 	}
 	/* saved less than lz4_min_saving percent: not worth its CPU for a while */
@@ -131,7 +130,7 @@ batch_add(struct cr_worker *w, const struct cr_stream *s, const uint8_t *chunk, 
 		emit_block(w, s->rclass);
 	if (bt->n == 0)
 		bt->first_ns = first_ns;
-	memcpy(bt->buf + bt->len, chunk, len);
+	memcpy(cr_batch_raw(bt) + bt->len, chunk, len);
 	struct cr_chunk_meta *m = &bt->meta[bt->n++];
 	m->stream_uid = s->uid;
 	m->call_uid = s->call_uid;

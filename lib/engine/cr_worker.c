@@ -119,7 +119,6 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 		if (rte_mempool_get(e->blocks, &m) != 0)
 			return -ENOMEM;
 		w->batch[c].msg = m;
-		w->batch[c].buf = w->batch[c].msg->data + CR_BLOCK_HDR_LEN;
 	}
 	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL || w->live == NULL ||
 	    w->chunk_arena == NULL)
