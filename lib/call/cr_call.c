@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "cr_call.h"
+#include "cr_mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -79,11 +80,12 @@ cr_call_tracker_create(const struct cr_call_cfg *cfg, const struct cr_call_ops *
 		t->ops = *ops;
 	t->ctx = ctx;
 	t->next_uid = cfg->uid_base + 1;
-	t->pool = calloc(cfg->max_calls, sizeof(struct cr_call));
+	t->pool = cr_mem_huge(sizeof(struct cr_call) * cfg->max_calls);
 	t->n_buckets = 1;
 	while (t->n_buckets < cfg->max_calls)
 		t->n_buckets <<= 1;
-	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+	/* hashed: each new call touches a page anywhere in it */
+	t->buckets = cr_mem_huge(sizeof(*t->buckets) * t->n_buckets);
 	t->by_uid = calloc(t->n_buckets, sizeof(*t->by_uid));
 	t->live = malloc(sizeof(*t->live) * cfg->max_calls);
 	if (t->pool == NULL || t->buckets == NULL || t->by_uid == NULL || t->live == NULL) {
@@ -93,7 +95,8 @@ cr_call_tracker_create(const struct cr_call_cfg *cfg, const struct cr_call_ops *
 	}
 	/* the pool is handed out in order before the free list is used: its
 	 * pages are touched only as calls arrive (a large table costs nothing
-	 * until it is needed, e.g. for a short import) */
+	 * until it is needed, e.g. for a short import), a fault per 2 MiB
+	 * (cr_mem.h) */
 	return t;
 }
 
@@ -102,8 +105,8 @@ cr_call_tracker_free(struct cr_call_tracker *t)
 {
 	if (t == NULL)
 		return;
-	free(t->pool);
-	free(t->buckets);
+	cr_mem_huge_free(t->pool, sizeof(struct cr_call) * t->cfg.max_calls);
+	cr_mem_huge_free(t->buckets, sizeof(*t->buckets) * t->n_buckets);
 	free(t->by_uid);
 	free(t->live);
 	free(t);

@@ -18,6 +18,7 @@
 #include <rte_pause.h>
 
 #include "cr_engine_internal.h"
+#include "cr_mem.h"
 #include "cr_manifest.h"
 
 struct cr_msg *
@@ -285,12 +286,15 @@ idx_main(void *arg)
 	struct meta mt;
 	memset(&mt, 0, sizeof(mt));
 	mt.w.fd = mt.w.dfd = -1;
-	mt.raw = malloc(META_RAW);
-	mt.blk = malloc(cr_block_bound(META_RAW));
-	if (mt.raw == NULL || mt.blk == NULL) {
-		free(mt.raw);
+	/* both buffers fill at once: faulted in with one call (cr_mem.h) */
+	const size_t meta_bytes = META_RAW + cr_block_bound(META_RAW);
+	mt.raw = cr_mem_huge(meta_bytes);
+	if (mt.raw == NULL || cr_mem_prefault(mt.raw, meta_bytes) != 0) {
+		cr_mem_huge_free(mt.raw, meta_bytes);
 		mt.raw = NULL;
 		e->idx_meta_errors++;
+	} else {
+		mt.blk = mt.raw + META_RAW;
 	}
 	manifest_start(e);
 	void *objs[256];
@@ -388,8 +392,7 @@ idx_main(void *arg)
 			e->idx_errors++;
 	}
 	cr_segw_free(&mt.w);
-	free(mt.raw);
-	free(mt.blk);
+	cr_mem_huge_free(mt.raw, meta_bytes);
 	if (e->cfg.manifest &&
 	    cr_manifest_append(e->cfg.store_dir, e->cfg.signer, "stop", NULL, 0, NULL, 0) < 0)
 		e->manifest_errors++;

@@ -16,6 +16,7 @@
 #include <rte_malloc.h>
 
 #include "cr_engine_internal.h"
+#include "cr_mem.h"
 #include "cr_policy.h"
 
 static uint32_t
@@ -290,7 +291,7 @@ cr_sig_init(struct cr_engine *e)
 		return -errno;
 
 	/* process memory: touched as endpoints arrive, not zeroed when freed */
-	e->media_slab = malloc(sizeof(struct cr_media_entry) * e->cfg.media_entries);
+	e->media_slab = cr_mem_huge(sizeof(struct cr_media_entry) * e->cfg.media_entries);
 	e->media_free = malloc(sizeof(uint32_t) * e->cfg.media_entries);
 	struct rte_hash_parameters hp = {
 		.name = "cr_media",
@@ -340,7 +341,7 @@ cr_sig_free(struct cr_engine *e)
 		rte_free(e->scratch);
 		rte_free(e->unpub);
 	}
-	free(e->media_slab);
+	cr_mem_huge_free(e->media_slab, sizeof(struct cr_media_entry) * e->cfg.media_entries);
 	free(e->media_free);
 	cr_call_tracker_free(e->calls);
 }

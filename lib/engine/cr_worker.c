@@ -13,9 +13,9 @@
 #include <rte_lcore.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
-#include <sys/mman.h>
 
 #include "cr_engine_internal.h"
+#include "cr_mem.h"
 
 #define BURST 32
 #define REPORT_INTERVAL_NS (10LL * 1000000000LL)
@@ -27,42 +27,15 @@ stream_hash(const void *key, uint32_t len, uint32_t init)
 	return rte_hash_crc(key, len, init);
 }
 
-/* Stream state and chunk buffers: with tens of thousands of streams every
- * packet touches a different page of each, so 4 KiB pages cost a TLB miss
- * and, the first time, a fault per 4 KiB. Transparent huge pages where the
- * kernel allows them (madvise mode is the usual default). */
-static void *
-huge_alloc(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, n, MADV_HUGEPAGE); /* advice: without THP, 4 KiB pages */
-	return p;
-}
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
-/* Fault in n bytes at p now: at 30,000 calls of a fresh run, zeroing the
- * pages the new streams touched was the largest item of a worker's profile
- * (a recorder at its peak must not find out then that memory is short) */
-static void
-prefault(void *p, size_t n)
-{
-	if (madvise(p, n, MADV_POPULATE_WRITE) == 0)
-		return;
-	for (size_t o = 0; o < n; o += 4096) /* older kernels: one write a page */
-		((volatile uint8_t *)p)[o] = 0;
-}
-
 int
 cr_worker_prefault(void *arg)
 {
 	struct cr_worker *w = arg;
-	prefault(w->pool, w->pool_bytes);
-	prefault(w->chunk_arena, w->arena_bytes);
+	/* at 30,000 calls of a fresh run, zeroing the pages the new streams
+	 * touched was the largest item of a worker's profile (and a recorder at
+	 * its peak must not find out then that memory is short) */
+	cr_mem_prefault(w->pool, w->pool_bytes);
+	cr_mem_prefault(w->chunk_arena, w->arena_bytes);
 	return 0;
 }
 
@@ -107,11 +80,11 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 	 * (either way NUMA-local), and freeing does not zero them (rte_free would: 64 MiB of page faults
 	 * at every exit). An entry is cleared when a stream takes it. */
 	w->pool_bytes = sizeof(struct cr_stream) * e->cfg.max_streams;
-	w->pool = huge_alloc(w->pool_bytes);
+	w->pool = cr_mem_huge(w->pool_bytes);
 	w->free_idx = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	w->live = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	w->arena_bytes = (size_t)e->cfg.max_streams * e->cfg.chunk_cap;
-	w->chunk_arena = huge_alloc(w->arena_bytes);
+	w->chunk_arena = cr_mem_huge(w->arena_bytes);
 	/* each class's batch in a block message of its own (the pool counts
 	 * them: cr_engine_create) */
 	for (unsigned c = 0; c < CR_MAX_RCLASS; c++) {
@@ -145,11 +118,11 @@ cr_worker_free(struct cr_worker *w)
 				rte_mempool_put(w->e->blocks, w->batch[c].msg);
 	}
 	if (w->pool)
-		munmap(w->pool, w->pool_bytes);
+		cr_mem_huge_free(w->pool, w->pool_bytes);
 	free(w->free_idx);
 	free(w->live);
 	if (w->chunk_arena)
-		munmap(w->chunk_arena, w->arena_bytes);
+		cr_mem_huge_free(w->chunk_arena, w->arena_bytes);
 }
 
 static const struct cr_media_pt *

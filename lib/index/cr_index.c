@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "cr_crypt.h"
 #include "cr_index.h"
+#include "cr_mem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,9 +130,30 @@ cr_index_run_id(const struct cr_index *idx)
 	return idx->run_id;
 }
 
+/* SQLite's page cache in transparent huge pages: filled as an index grows,
+ * its 4 KiB pages each cost a fault (about 12 us in a VM: a seventh of an
+ * import's index thread), a 2 MiB page one. Process-wide, before the first
+ * connection (SQLite takes it only while uninitialised); pages past it come
+ * from malloc as before. */
+#define PCACHE_BYTES (4u << 20)
+static void
+pcache_init(void)
+{
+	int hdr = 0;
+	if (sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK || hdr <= 0)
+		return;
+	void *p = cr_mem_huge(PCACHE_BYTES);
+	int sz = 4096 + ((hdr + 7) & ~7); /* the default page size, 8-byte aligned slots */
+	if (p && sqlite3_config(SQLITE_CONFIG_PAGECACHE, p, sz, (int)(PCACHE_BYTES / (unsigned)sz)) !=
+		     SQLITE_OK)
+		cr_mem_huge_free(p, PCACHE_BYTES);
+}
+
 int
 cr_index_open(const char *path, int mode, struct cr_index **out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, pcache_init);
 	struct cr_index *idx = calloc(1, sizeof(*idx));
 	if (idx)
 		idx->fk = g_default_fk;

@@ -2,6 +2,7 @@
 /* Segment files: the writer (staging, O_DIRECT, fdatasync, seal) and the
  * walker (verify, resync after damage, recover an unsealed tail). */
 #include "cr_store.h"
+#include "cr_mem.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,33 +128,17 @@ read_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* The staging buffer is one transparent huge page where the kernel gives
- * one: an O_DIRECT write pins its user pages, and in a VM each of a 4 KiB
- * buffer's 256 pages a MiB cost a page-table walk with interrupts masked
- * (a trap under paravirtualisation). */
-static uint8_t *
-wbuf_alloc(void)
-{
-	const size_t huge = 2u << 20;
-	uint8_t *p = mmap(NULL, CR_SEGW_BUF + huge, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	uint8_t *a = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
-	if (a > p)
-		munmap(p, (size_t)(a - p));
-	munmap(a + CR_SEGW_BUF, (size_t)(p + huge - a));
-	madvise(a, CR_SEGW_BUF, MADV_HUGEPAGE); /* advice only */
-	return a;
-}
-
 int
 cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t writer, uint64_t seq,
 	     int64_t t_ns)
 {
 	if (s->fd >= 0)
 		return -EBUSY;
-	if (s->wbuf == NULL && (s->wbuf = wbuf_alloc()) == NULL)
+	/* the staging buffer is one transparent huge page where the kernel
+	 * gives one: an O_DIRECT write pins its user pages, and in a VM each of
+	 * a 4 KiB buffer's 256 pages a MiB cost a page-table walk with
+	 * interrupts masked (a trap under paravirtualisation) */
+	if (s->wbuf == NULL && (s->wbuf = cr_mem_huge(CR_SEGW_BUF)) == NULL)
 		return -ENOMEM;
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", store, rel) >= sizeof(path) ||
@@ -429,8 +413,7 @@ void
 cr_segw_free(struct cr_segw *s)
 {
 	cr_segw_close(s);
-	if (s->wbuf)
-		munmap(s->wbuf, CR_SEGW_BUF);
+	cr_mem_huge_free(s->wbuf, CR_SEGW_BUF);
 	free(s->blocks);
 	free(s->tmp);
 	s->tmp = NULL;

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "cr_mem.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+#define HUGE (2u << 20)
+#define PAGE 4096u
+
+/* from 1 MiB up, whole huge pages (at most twice the memory asked for, and
+ * only where touched); below, 4 KiB pages */
+static size_t
+map_len(size_t n)
+{
+	size_t unit = n >= HUGE / 2 ? HUGE : PAGE;
+	return (n + unit - 1) & ~(size_t)(unit - 1);
+}
+
+void *
+cr_mem_huge(size_t n)
+{
+	if (n == 0 || n > SIZE_MAX - 2 * HUGE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = map_len(n);
+	/* over-map by 2 MiB and trim: mmap aligns to 4 KiB only, and a huge
+	 * page fits only a 2 MiB-aligned range */
+	uint8_t *p = mmap(NULL, n + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	munmap(a + n, (size_t)(p + HUGE - a));
+	madvise(a, n, MADV_HUGEPAGE); /* advice only: EINVAL without THP */
+	return a;
+}
+
+void
+cr_mem_huge_free(void *p, size_t n)
+{
+	if (p != NULL && n != 0)
+		munmap(p, map_len(n));
+}
+
+int
+cr_mem_prefault(void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (madvise(p, n, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno == ENOMEM || errno == EFAULT)
+		return -errno;
+	for (size_t o = 0; o < n; o += PAGE) /* EINVAL: kernel before 5.14 */
+		((volatile uint8_t *)p)[o] = ((volatile uint8_t *)p)[o];
+	return 0;
+}
