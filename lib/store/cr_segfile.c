@@ -185,17 +185,6 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 	return 0;
 }
 
-/* a block into dst as it will be written: its CRC summed on the way, or
- * encrypted (which sums the CRC of the ciphertext); its length, -errno */
-static int
-stage_block(struct cr_segw *s, uint8_t *dst, const uint8_t *blk, uint32_t len)
-{
-	if (!s->enc)
-		return cr_block_stage(dst, blk, len);
-	memcpy(dst, blk, len);
-	return cr_block_seal(dst, len, &s->dk, s->off);
-}
-
 int
 cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns)
 {
@@ -215,25 +204,33 @@ cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns)
 		 * than the whole buffer goes straight through */
 		if (s->wlen)
 			return -ENOBUFS;
-		uint8_t *t = realloc(s->tmp, (size_t)len + grow);
-		if (t == NULL)
-			return -ENOMEM;
-		s->tmp = t;
-		int n = stage_block(s, t, blk, len);
-		if (n < 0)
-			return n;
-		len = (uint32_t)n;
-		int r = write_all(s->fd, t, len, s->off);
+		const void *src = blk;
+		if (s->enc) {
+			uint8_t *t = realloc(s->tmp, (size_t)len + grow);
+			if (t == NULL)
+				return -ENOMEM;
+			s->tmp = t;
+			memcpy(t, blk, len);
+			int n = cr_block_seal(t, len, &s->dk, s->off);
+			if (n < 0)
+				return n;
+			len = (uint32_t)n;
+			src = t;
+		}
+		int r = write_all(s->fd, src, len, s->off);
 		if (r != 0)
 			return r;
 		if (s->hashing)
-			cr_sha256_update(&s->h, t, len);
+			cr_sha256_update(&s->h, src, len);
 		s->flushed = s->off + len;
 	} else {
-		int n = stage_block(s, s->wbuf + s->wlen, blk, len);
-		if (n < 0)
-			return n;
-		len = (uint32_t)n;
+		memcpy(s->wbuf + s->wlen, blk, len);
+		if (s->enc) {
+			int n = cr_block_seal(s->wbuf + s->wlen, len, &s->dk, s->off);
+			if (n < 0)
+				return n;
+			len = (uint32_t)n;
+		}
 		if (s->hashing)
 			cr_sha256_update(&s->h, s->wbuf + s->wlen, len);
 		s->wlen += len;

@@ -68,39 +68,6 @@ cr_crc32c(const void *p, size_t len, uint32_t init)
 	return rte_hash_crc(b, (uint32_t)len, init);
 }
 
-uint32_t
-cr_crc32c_copy(void *dst, const void *src, size_t len, uint32_t init)
-{
-	uint8_t *d = dst;
-	const uint8_t *b = src;
-#ifdef __SSE4_2__
-	/* the lanes of cr_crc32c, each word stored as it is summed: the copy
-	 * rides on the CRC's 3-cycle latency (one pass instead of two) */
-	const uint32_t k = CRC_LANE_SHIFT;
-	while (len >= 3 * CRC_LANE) {
-		uint64_t c0 = init, c1 = 0, c2 = 0;
-		for (unsigned i = 0; i < CRC_LANE; i += 8) {
-			uint64_t w0, w1, w2;
-			memcpy(&w0, b + i, 8);
-			memcpy(&w1, b + CRC_LANE + i, 8);
-			memcpy(&w2, b + 2 * CRC_LANE + i, 8);
-			c0 = _mm_crc32_u64(c0, w0);
-			c1 = _mm_crc32_u64(c1, w1);
-			c2 = _mm_crc32_u64(c2, w2);
-			memcpy(d + i, &w0, 8);
-			memcpy(d + CRC_LANE + i, &w1, 8);
-			memcpy(d + 2 * CRC_LANE + i, &w2, 8);
-		}
-		init = gf2_mulmod(k, gf2_mulmod(k, (uint32_t)c0) ^ (uint32_t)c1) ^ (uint32_t)c2;
-		b += 3 * CRC_LANE;
-		d += 3 * CRC_LANE;
-		len -= 3 * CRC_LANE;
-	}
-#endif
-	memcpy(d, b, len);
-	return cr_crc32c(d, len, init);
-}
-
 static inline void
 w16(uint8_t *p, uint16_t v)
 {
@@ -494,8 +461,7 @@ cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t
 	return cr_block_encode_x(raw, raw_len, n_chunks, out, out_cap, 1);
 }
 
-/* header of a block of c payload bytes at blk + CR_BLOCK_HDR_LEN, its CRC
- * zero (cr_block_stage or block_set_crc sums it) */
+/* header of a block of c payload bytes at blk + CR_BLOCK_HDR_LEN */
 static int
 block_header(uint8_t *blk, uint32_t c, uint32_t raw_len, uint16_t n_chunks, uint16_t flags)
 {
@@ -505,10 +471,11 @@ block_header(uint8_t *blk, uint32_t c, uint32_t raw_len, uint16_t n_chunks, uint
 	w32(blk + 8, raw_len);
 	w16(blk + 16, n_chunks);
 	w16(blk + 18, flags);
+	uint32_t crc = cr_crc32c(blk, CR_BLOCK_HDR_LEN, 0);
+	crc = cr_crc32c(blk + CR_BLOCK_HDR_LEN, c, crc);
+	w32(blk + 12, crc);
 	return (int)(CR_BLOCK_HDR_LEN + c);
 }
-
-static void block_set_crc(uint8_t *b, uint32_t tot);
 
 int
 cr_block_compress(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
@@ -538,28 +505,10 @@ cr_block_encode_x(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8
 	if (out_cap < cr_block_bound(raw_len))
 		return -ENOSPC;
 	int len = accel > 0 ? cr_block_compress(raw, raw_len, n_chunks, out, out_cap, accel) : 0;
-	if (len == 0) {
-		memcpy(out + CR_BLOCK_HDR_LEN, raw, raw_len);
-		len = cr_block_seal_stored(out, raw_len, n_chunks);
-	}
-	if (len > 0)
-		block_set_crc(out, (uint32_t)len);
-	return len;
-}
-
-int
-cr_block_stage(uint8_t *dst, const uint8_t *blk, uint32_t len)
-{
-	int tot = cr_block_peek(blk, len, NULL, NULL);
-	if (tot < 0 || (uint32_t)tot != len)
-		return -EINVAL;
-	memcpy(dst, blk, CR_BLOCK_HDR_LEN);
-	w32(dst + 12, 0);
-	uint32_t crc = cr_crc32c(dst, CR_BLOCK_HDR_LEN, 0);
-	crc = cr_crc32c_copy(dst + CR_BLOCK_HDR_LEN, blk + CR_BLOCK_HDR_LEN, len - CR_BLOCK_HDR_LEN,
-			     crc);
-	w32(dst + 12, crc);
-	return tot;
+	if (len != 0)
+		return len;
+	memcpy(out + CR_BLOCK_HDR_LEN, raw, raw_len);
+	return cr_block_seal_stored(out, raw_len, n_chunks);
 }
 
 int

@@ -136,18 +136,10 @@ int cr_block_encode_x(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, u
  * block length, 0 when lz4 did not shrink it (out then holds nothing
  * useful), -ENOSPC. cr_block_seal_stored: the header of a block whose raw
  * chunks are in place at blk + CR_BLOCK_HDR_LEN; the block length.
- * Both leave the block's CRC zero: cr_block_stage() (cr_segw_append) sums it
- * as it copies the block, one pass over its bytes instead of two.
  */
 int cr_block_compress(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t *out,
 		      uint32_t out_cap, int accel);
 int cr_block_seal_stored(uint8_t *blk, uint32_t raw_len, uint16_t n_chunks);
-/**
- * Copy a whole block of len bytes to dst (not overlapping), computing its CRC
- * on the way and setting it in the copy (a CRC in blk is ignored).
- * @return len, or -EINVAL when blk is not a block of len bytes.
- */
-int cr_block_stage(uint8_t *dst, const uint8_t *blk, uint32_t len);
 /** Validate a block header; @return total block length or -EINVAL. */
 int cr_block_peek(const uint8_t *blk, size_t len, uint32_t *raw_len, uint16_t *n_chunks);
 /** Verify CRC and decompress; @return raw length, -EBADMSG (CRC), -EINVAL. */
@@ -193,10 +185,7 @@ int cr_seg_dkey(const uint8_t *hdr, const struct cr_keyring *kr, struct cr_dkey 
 void cr_store_set_keyring(const struct cr_keyring *kr);
 const struct cr_keyring *cr_store_keyring(void);
 
-/** CRC-32C (Castagnoli) register update, no inversions: init 0 for a new sum. */
 uint32_t cr_crc32c(const void *p, size_t len, uint32_t init);
-/** memcpy(dst, src, len) (not overlapping) and cr_crc32c(src, len, init) in one pass. */
-uint32_t cr_crc32c_copy(void *dst, const void *src, size_t len, uint32_t init);
 
 /*
  * Segment files (cr_segfile.c): POSIX I/O, no EAL; one thread per object.
@@ -236,9 +225,7 @@ struct cr_segw {
 /** Create store/rel (and its directories; never an existing file), stage the header. */
 int cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t writer,
 		 uint64_t seq, int64_t t_ns);
-/** Stage a block (cr_block_stage: its CRC is summed as it is copied; in an
- * encrypted segment it is sealed). -ENOBUFS: flush first (staging full).
- * -EINVAL: not a block of len bytes. Other -errno: write failed. */
+/** Stage a block. -ENOBUFS: flush first (staging full). Other -errno: write failed. */
 int cr_segw_append(struct cr_segw *s, const void *blk, uint32_t len, int64_t t_ns);
 /** @return bytes a block may have without a flush first. */
 static inline uint32_t
