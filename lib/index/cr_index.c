@@ -82,11 +82,13 @@ protect_as(const struct cr_index *idx, enum cr_pii_mode mode, const char *v, cha
 	return r == 0 ? buf : v;
 }
 
-static const char schema[] =
+static const char pragmas[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
 	/* a small WAL: the free-space guard keeps room for it (cr_io.c) */
-	"PRAGMA wal_autocheckpoint=256;"
+	"PRAGMA wal_autocheckpoint=256;";
+
+static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
 	"CREATE TABLE IF NOT EXISTS calls("
 	" uid INTEGER PRIMARY KEY, call_id TEXT NOT NULL, from_user TEXT, to_user TEXT,"
@@ -174,8 +176,11 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 	}
 	sqlite3_busy_timeout(idx->db, 5000);
 	if (mode == CR_INDEX_RW) {
-		char *em = NULL;
-		if (sqlite3_exec(idx->db, schema, NULL, NULL, &em) != SQLITE_OK)
+		/* the schema, its migrations and the run counter in one
+		 * transaction: a commit each was a third of an empty import */
+		if (sqlite3_exec(idx->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(idx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(idx->db, schema, NULL, NULL, NULL) != SQLITE_OK)
 			goto err;
 		/* Columns added after a store was created: add what is missing
 		 * (an existing column makes ALTER fail harmlessly). */
@@ -205,7 +210,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		sqlite3_exec(idx->db,
 			     "INSERT INTO meta VALUES('run',1) ON CONFLICT(key) DO UPDATE SET "
 			     "value=value+1;",
-			     NULL, NULL, &em);
+			     NULL, NULL, NULL);
 		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(idx->db, "SELECT value FROM meta WHERE key='run'", -1, &st,
 				       NULL) != SQLITE_OK)
@@ -213,6 +218,8 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		if (sqlite3_step(st) == SQLITE_ROW)
 			idx->run_id = (uint64_t)sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
+		if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			goto err;
 		if (sqlite3_prepare_v2(idx->db,
 				       "INSERT OR REPLACE INTO calls(uid,call_id,from_user,to_user,"
 				       "from_uri,to_uri,start_ns,answer_ns,end_ns,state,sip_status,dtmf,"
@@ -236,7 +243,6 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 				       "last_ns,bytes) VALUES(?,?,?,?,?,?,?)",
 				       -1, &idx->put_seg, NULL) != SQLITE_OK)
 			goto err;
-		sqlite3_free(em);
 	}
 	/* columns added after a store was created read as NULL from older stores */
 	int has_ch = 0, has_pm = 0, has_sl = 0, has_loss = 0, has_q = 0;
