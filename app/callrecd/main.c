@@ -1282,6 +1282,12 @@ main(int argc, char **argv)
 			eal[ne++] = "--in-memory";
 			eal[ne++] = "--iova-mode=va"; /* nothing DMAs into an import's mbufs */
 		} else {
+			/* the engine's pools are then in process memory
+			 * (cr_engine.c, pool_populate): EAL keeps its tables,
+			 * about 26 MB and 2 MB a worker, and zeroes a
+			 * descriptor per 4 KiB page of -m at start */
+			if (!o.limits_set)
+				need = 64u + 8u * o.workers;
 			snprintf(mem_mb, sizeof(mem_mb), "%u", need);
 			eal[ne++] = "--no-huge";
 			eal[ne++] = "--no-shconf";

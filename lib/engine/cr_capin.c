@@ -41,6 +41,7 @@
 #include <rte_mbuf.h>
 
 #include "cr_engine_internal.h"
+#include "cr_mem.h"
 
 #define CAPIN_BUF (1u << 20)	 /* pcapng: the FILE's buffer */
 #define CAPIN_MAX_CAPLEN 262144u /* libpcap's limit for a record */
@@ -220,6 +221,11 @@ classic_open(struct cr_capin *c, const char *path)
 			c->ifs = NULL;
 			return -ENOMEM;
 		}
+		/* EAL's 4 KiB pages: fault the slab in with one call, not a
+		 * fault a page inside the reads (cr_mem.h) */
+		if (!rte_eal_has_hugepages())
+			cr_mem_prefault(c->slab[i], sizeof(struct capin_slab) + CAPIN_READ +
+							 CAPIN_MAX_CAPLEN);
 		c->slab[i]->shinfo.free_cb = slab_free_cb;
 		c->slab[i]->shinfo.fcb_opaque = c->slab[i];
 		c->slab[i]->busy = 0;

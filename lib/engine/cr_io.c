@@ -56,6 +56,8 @@ emit_block(struct cr_worker *w, unsigned cls)
 		cr_offline_backoff(spins);
 	}
 	struct cr_block_msg *b = obj;
+	if (b)
+		cr_block_warm(e, b); /* lz4's output */
 	uint64_t c0 = rte_rdtsc();
 	int accel = e->cfg.lz4_accel;
 	if (accel > 0 && bt->lz4_skip > 0 && b) {
@@ -128,8 +130,10 @@ batch_add(struct cr_worker *w, const struct cr_stream *s, const uint8_t *chunk, 
 	struct cr_batch *bt = &w->batch[s->rclass];
 	if (bt->len + len > CR_BATCH_RAW || bt->n == CR_BLOCK_MAX_CHUNKS)
 		emit_block(w, s->rclass);
-	if (bt->n == 0)
+	if (bt->n == 0) {
 		bt->first_ns = first_ns;
+		cr_block_warm(w->e, bt->msg);
+	}
 	memcpy(cr_batch_raw(bt) + bt->len, chunk, len);
 	struct cr_chunk_meta *m = &bt->meta[bt->n++];
 	m->stream_uid = s->uid;

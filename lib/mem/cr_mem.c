@@ -54,11 +54,16 @@ cr_mem_prefault(void *p, size_t n)
 {
 	if (n == 0)
 		return 0;
-	if (madvise(p, n, MADV_POPULATE_WRITE) == 0)
+	/* madvise takes whole pages: the ones [p, p + n) lies in */
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
+	size_t len = (uintptr_t)p + n - a;
+	if (madvise((void *)a, len, MADV_POPULATE_WRITE) == 0)
 		return 0;
 	if (errno == ENOMEM || errno == EFAULT)
 		return -errno;
-	for (size_t o = 0; o < n; o += PAGE) /* EINVAL: kernel before 5.14 */
-		((volatile uint8_t *)p)[o] = ((volatile uint8_t *)p)[o];
+	/* EINVAL: a kernel before 5.14; a write a page, inside [p, p + n) */
+	for (uint8_t *q = p; q < (uint8_t *)p + n;
+	     q = (uint8_t *)(((uintptr_t)q + PAGE) & ~(uintptr_t)(PAGE - 1)))
+		*(volatile uint8_t *)q = *(volatile uint8_t *)q;
 	return 0;
 }

@@ -28,7 +28,8 @@ void *cr_mem_huge(size_t n);
 /** Return memory from cr_mem_huge() (NULL is ignored). */
 void cr_mem_huge_free(void *p, size_t n);
 
-/** Fault in [p, p + n) now, in one call (MADV_POPULATE_WRITE; older kernels:
+/** Fault in the pages of [p, p + n) now, in one call (MADV_POPULATE_WRITE; any
+ * alignment; its contents are kept; older kernels:
  * a write a page): for memory that will be used at once, where faulting at
  * first use would land in a packet path. 0, or -errno (-ENOMEM: no memory). */
 int cr_mem_prefault(void *p, size_t n);

@@ -94,6 +94,18 @@ main(void)
 		q[9999] = 7;
 		cr_mem_huge_free(q, 10000);
 	}
+	/* any alignment: the pages the range lies in, contents kept */
+	uint8_t *r = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r != MAP_FAILED) {
+		madvise(r, 8 * 4096, MADV_NOHUGEPAGE);
+		r[4096] = 9; /* page 1 already there */
+		CHECK_EQ(cr_mem_prefault(r + 4096 + 100, 2 * 4096), 0); /* pages 1-3 */
+		unsigned char v[8];
+		CHECK_EQ(mincore(r, 8 * 4096, v), 0);
+		CHECK(!(v[0] & 1) && (v[1] & 1) && (v[2] & 1) && (v[3] & 1) && !(v[4] & 1));
+		CHECK(r[4096] == 9);
+		munmap(r, 8 * 4096);
+	}
 	cr_mem_huge_free(NULL, 100); /* ignored */
 	CHECK_EQ(cr_mem_prefault(NULL, 0), 0);
 	/* an address that is not mapped: an error, not a crash */
