@@ -136,22 +136,27 @@ pool_populate(struct rte_mempool *mp, int process_mem)
 {
 	if (!process_mem)
 		return rte_mempool_populate_default(mp) < 0 ? -ENOMEM : 0;
-	size_t len = (size_t)mp->size * (mp->header_size + mp->elt_size + mp->trailer_size) +
-		     RTE_CACHE_LINE_SIZE;
-	char *p = cr_mem_huge(len);
-	if (p == NULL)
-		return -ENOMEM;
-	/* objects of many pages (blocks) are faulted in as they are first used
-	 * (cr_block_warm): a huge page would zero them all at start (and in a
-	 * VM that returns free memory to its host, 2 MiB cost ~4 ms) */
-	if (mp->elt_size >= 64 * 1024)
-		madvise(p, len, MADV_NOHUGEPAGE);
-	int r = rte_mempool_populate_iova(mp, p, RTE_BAD_IOVA, len, pool_mem_free, NULL);
-	if (r <= 0) { /* not registered: ours to free */
-		cr_mem_huge_free(p, len);
-		return r < 0 ? r : -ENOMEM;
+	size_t obj = (size_t)mp->header_size + mp->elt_size + mp->trailer_size;
+	/* one chunk of what the objects take; a handler that places them with
+	 * gaps gets the rest in further chunks */
+	for (int chunks = 0; mp->populated_size < mp->size; chunks++) {
+		size_t len = (size_t)(mp->size - mp->populated_size) * obj + RTE_CACHE_LINE_SIZE;
+		char *p = chunks < 4 ? cr_mem_huge(len) : NULL;
+		if (p == NULL)
+			return -ENOMEM;
+		/* objects of many pages (blocks) are faulted in as they are first
+		 * used (cr_block_warm): a huge page would zero them all at start
+		 * (and in a VM that returns free memory to its host, 2 MiB cost
+		 * ~4 ms) */
+		if (mp->elt_size >= 64 * 1024)
+			madvise(p, len, MADV_NOHUGEPAGE);
+		int r = rte_mempool_populate_iova(mp, p, RTE_BAD_IOVA, len, pool_mem_free, NULL);
+		if (r <= 0) { /* not registered: ours to free */
+			cr_mem_huge_free(p, len);
+			return r < 0 ? r : -ENOMEM;
+		}
 	}
-	return mp->populated_size == mp->size ? 0 : -ENOMEM;
+	return 0;
 }
 
 /* A pool of n objects; process_mem: see pool_populate */
