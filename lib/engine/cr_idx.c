@@ -286,14 +286,14 @@ idx_main(void *arg)
 	struct meta mt;
 	memset(&mt, 0, sizeof(mt));
 	mt.w.fd = mt.w.dfd = -1;
-	/* both buffers fill at once: faulted in with one call (cr_mem.h) */
+	/* both buffers fill at once: faulted in with one call (cr_mem.h; if
+	 * that fails, page by page as they fill) */
 	const size_t meta_bytes = META_RAW + cr_block_bound(META_RAW);
 	mt.raw = cr_mem_huge(meta_bytes);
-	if (mt.raw == NULL || cr_mem_prefault(mt.raw, meta_bytes) != 0) {
-		cr_mem_huge_free(mt.raw, meta_bytes);
-		mt.raw = NULL;
+	if (mt.raw == NULL) {
 		e->idx_meta_errors++;
 	} else {
+		cr_mem_prefault(mt.raw, meta_bytes);
 		mt.blk = mt.raw + META_RAW;
 	}
 	manifest_start(e);
