@@ -461,12 +461,15 @@ fail_seg(struct cr_engine *e, struct ioseg *s, int err)
 	send_segment(e, &s->w, CR_SEG_KIND_DATA, r == 1 ? CR_SEG_GONE : CR_SEG_FAILED, s->rclass);
 }
 
-/* Emergency guard: below min_free_bytes of free space no audio is written
+/* Emergency guard: no audio write may leave less than min_free_bytes free
  * (and nothing is deleted to make room: that is retention's job), so the
  * index and the meta segments, which keep writing, never meet a full disk
- * first. 0 in the configuration means 1 % of the file system, 64 MiB-4 GiB. */
+ * first. 0 in the configuration means 1 % of the file system, 64 MiB-4 GiB.
+ * need: the bytes about to be written (the guard once checked only what was
+ * free before a write: one 2 MiB staging buffer could eat the reserve, and
+ * whether it did depended on timing, seen as a flaky e2e_disk_full). */
 static int
-space_ok(struct cr_engine *e)
+space_ok(struct cr_engine *e, uint64_t need)
 {
 	struct statvfs v;
 	if (statvfs(e->cfg.store_dir, &v) != 0)
@@ -476,7 +479,7 @@ space_ok(struct cr_engine *e)
 		guard = (uint64_t)v.f_blocks * v.f_frsize / 100;
 		guard = guard < (64u << 20) ? (64u << 20) : guard > (4ull << 30) ? (4ull << 30) : guard;
 	}
-	return (uint64_t)v.f_bavail * v.f_frsize >= guard;
+	return (uint64_t)v.f_bavail * v.f_frsize >= guard + need;
 }
 
 /* make what was written durable, then let the index name its chunks */
@@ -504,7 +507,7 @@ flush_seg(struct cr_engine *e, struct ioseg *s, int force)
 	 * only whole pages are written. */
 	uint64_t now = mono_ns();
 	int due = force || now - s->synced_ns >= SYNC_NS;
-	int r = !space_ok(e) ? -ENOSPC
+	int r = !space_ok(e, s->w.wlen) ? -ENOSPC
 		: e->cfg.fault_write_every && ++e->io_write_calls % e->cfg.fault_write_every == 0
 			? -e->cfg.fault_write_errno /* test knob */
 		: due ? cr_segw_write(&s->w, 1)
@@ -539,7 +542,7 @@ seal_seg(struct cr_engine *e, struct ioseg *s)
 static int
 open_seg(struct cr_engine *e, struct ioseg *s, unsigned worker, int64_t t)
 {
-	if (!space_ok(e))
+	if (!space_ok(e, CR_SEG_HDR_ENC_LEN))
 		return -ENOSPC;
 	struct tm tm;
 	int hour = hour_of(t, &tm);

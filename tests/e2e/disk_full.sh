@@ -42,9 +42,13 @@ set +e
 "$B/app/callrecd" --pcap "$PCAP" --store "$T/fs/s" --config "$T/c.ini" >"$T/full.log" 2>&1; rc=$?
 set -e
 [ $rc = 0 ] || { cat "$T/full.log"; echo "callrecd exit $rc on a full disk"; exit 1; }
-grep -q "file system full" "$T/full.log"
+grep -q "file system full" "$T/full.log" || { cat "$T/full.log"; echo "the guard never stopped audio"; exit 1; }
 grep -q "STORE_DISK_FULL" "$T/full.log"
 check "$T/fs/s" "$T/full.log"
+# the guard holds its 2 MiB for the index: audio never took more than 4 of
+# the 6 (it once checked only the free space before a 2 MiB write)
+seg=$(du -sb --apparent-size "$T/fs/s/segments" | cut -f1)
+[ "$seg" -le $((4 << 20)) ] || { cat "$T/full.log"; echo "segments hold $seg bytes: the guard let audio into its reserve"; exit 1; }
 "$B/app/callrec" fsck --store "$T/fs/s" >"$T/fsck.txt" || { cat "$T/fsck.txt"; exit 1; }
 
 # 2. space returns: the next import stores everything
