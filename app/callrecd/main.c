@@ -700,7 +700,7 @@ static const struct cfg_key {
 	{"timeouts", "setup_s", "300", "engine", "an unanswered call ends as timeout after this"},
 	{"timeouts", "session_s", "3600", "engine", "an answered call with neither SIP nor RTP ends"},
 	{"ports", "profile", "none", "app", "port profile, drivers-config/*.ini (--profile)"},
-	{"store", "min_free_mb", "1% of the fs, 64 MiB-4 GiB", "engine", "no audio written below"},
+	{"store", "min_free_mb", "1% of the fs, 64 MiB-4 GiB", "engine", "no audio write leaves less free"},
 	{"store", "lz4_acceleration", "1", "engine", "0 no compression; 1 best; higher faster"},
 	{"store", "lz4_min_saving", "12", "engine", "percent a block must shrink by, else lz4 rests 16 blocks"},
 	{"retention", "default", "90", "retain", "DAYS[/MIN_DAYS] of class 0"},
