@@ -461,6 +461,15 @@ cr_block_encode(const uint8_t *raw, uint32_t raw_len, uint16_t n_chunks, uint8_t
 	return cr_block_encode_x(raw, raw_len, n_chunks, out, out_cap, 1);
 }
 
+/* the CRC of a block of tot bytes: its header with crc=0, then its payload */
+static void
+block_set_crc(uint8_t *b, uint32_t tot)
+{
+	w32(b + 12, 0);
+	uint32_t crc = cr_crc32c(b, CR_BLOCK_HDR_LEN, 0);
+	w32(b + 12, cr_crc32c(b + CR_BLOCK_HDR_LEN, tot - CR_BLOCK_HDR_LEN, crc));
+}
+
 /* header of a block of c payload bytes at blk + CR_BLOCK_HDR_LEN */
 static int
 block_header(uint8_t *blk, uint32_t c, uint32_t raw_len, uint16_t n_chunks, uint16_t flags)
@@ -471,9 +480,7 @@ block_header(uint8_t *blk, uint32_t c, uint32_t raw_len, uint16_t n_chunks, uint
 	w32(blk + 8, raw_len);
 	w16(blk + 16, n_chunks);
 	w16(blk + 18, flags);
-	uint32_t crc = cr_crc32c(blk, CR_BLOCK_HDR_LEN, 0);
-	crc = cr_crc32c(blk + CR_BLOCK_HDR_LEN, c, crc);
-	w32(blk + 12, crc);
+	block_set_crc(blk, CR_BLOCK_HDR_LEN + c);
 	return (int)(CR_BLOCK_HDR_LEN + c);
 }
 
@@ -567,14 +574,6 @@ block_crc_ok(const uint8_t *b, uint32_t tot)
 	w32(hdr + 12, 0);
 	uint32_t crc = cr_crc32c(hdr, sizeof(hdr), 0);
 	return cr_crc32c(b + CR_BLOCK_HDR_LEN, tot - CR_BLOCK_HDR_LEN, crc) == r32(b + 12);
-}
-
-static void
-block_set_crc(uint8_t *b, uint32_t tot)
-{
-	w32(b + 12, 0);
-	uint32_t crc = cr_crc32c(b, CR_BLOCK_HDR_LEN, 0);
-	w32(b + 12, cr_crc32c(b + CR_BLOCK_HDR_LEN, tot - CR_BLOCK_HDR_LEN, crc));
 }
 
 /* the nonce is the block's offset: unique within a segment, and a segment
