@@ -120,10 +120,16 @@ port_setup(struct cr_engine *e, uint16_t port)
 	return rte_eth_dev_start(port);
 }
 
-/* Offline without hugepages, a pool's objects live in process memory, in
- * transparent huge pages (cr_mem.h), not in EAL's 4 KiB memfd pages: their
- * first touches were 7,000 faults (~14 us each in a VM, a sixth of a 200-call
- * import). Nothing DMAs into an import's mbufs or messages: no IOVA. */
+/* Where a pool's objects live. Offline without hugepages, in process memory
+ * rather than EAL's 4 KiB memfd pages: their first touches were 7,000 faults
+ * (~14 us each in a VM, a sixth of a 200-call import), and nothing DMAs into
+ * an import's objects (no IOVA). Dense objects take transparent huge pages;
+ * objects of many pages (blocks) that are used one by one stay on 4 KiB pages
+ * and are faulted in as they are first filled (cr_block_warm): a huge page
+ * would zero them all at start (in a VM whose host takes free memory back,
+ * ~4 ms a 2 MiB page). */
+enum pool_mem { POOL_EAL, POOL_DENSE, POOL_SPARSE };
+
 static void
 pool_mem_free(struct rte_mempool_memhdr *mh, void *opaque)
 {
@@ -132,9 +138,9 @@ pool_mem_free(struct rte_mempool_memhdr *mh, void *opaque)
 }
 
 static int
-pool_populate(struct rte_mempool *mp, int process_mem)
+pool_populate(struct rte_mempool *mp, enum pool_mem where)
 {
-	if (!process_mem)
+	if (where == POOL_EAL)
 		return rte_mempool_populate_default(mp) < 0 ? -ENOMEM : 0;
 	size_t obj = (size_t)mp->header_size + mp->elt_size + mp->trailer_size;
 	/* one chunk of what the objects take; a handler that places them with
@@ -144,11 +150,7 @@ pool_populate(struct rte_mempool *mp, int process_mem)
 		char *p = chunks < 4 ? cr_mem_huge(len) : NULL;
 		if (p == NULL)
 			return -ENOMEM;
-		/* objects of many pages (blocks) are faulted in as they are first
-		 * used (cr_block_warm): a huge page would zero them all at start
-		 * (and in a VM that returns free memory to its host, 2 MiB cost
-		 * ~4 ms) */
-		if (mp->elt_size >= 64 * 1024)
+		if (where == POOL_SPARSE)
 			madvise(p, len, MADV_NOHUGEPAGE);
 		int r = rte_mempool_populate_iova(mp, p, RTE_BAD_IOVA, len, pool_mem_free, NULL);
 		if (r <= 0) { /* not registered: ours to free */
@@ -159,18 +161,18 @@ pool_populate(struct rte_mempool *mp, int process_mem)
 	return 0;
 }
 
-/* A pool of n objects; process_mem: see pool_populate */
+/* A pool of n objects of elt bytes */
 static struct rte_mempool *
-pool_create(const char *name, unsigned n, unsigned elt, unsigned cache, int process_mem)
+pool_create(const char *name, unsigned n, unsigned elt, unsigned cache, enum pool_mem where)
 {
-	if (!process_mem)
+	if (where == POOL_EAL)
 		return rte_mempool_create(name, n, elt, cache, 0, NULL, NULL, NULL, NULL,
 					  (int)rte_socket_id(), 0);
 	struct rte_mempool *mp = rte_mempool_create_empty(name, n, elt, cache, 0, (int)rte_socket_id(),
 							  RTE_MEMPOOL_F_NO_IOVA_CONTIG);
 	if (mp == NULL)
 		return NULL;
-	if (rte_mempool_set_ops_byname(mp, "ring_mp_mc", NULL) != 0 || pool_populate(mp, 1) != 0) {
+	if (rte_mempool_set_ops_byname(mp, "ring_mp_mc", NULL) != 0 || pool_populate(mp, where) != 0) {
 		rte_mempool_free(mp);
 		return NULL;
 	}
@@ -181,7 +183,7 @@ pool_create(const char *name, unsigned n, unsigned elt, unsigned cache, int proc
  * into mbufs, so an mbuf may straddle two 4 KiB pages: otherwise the pool
  * leaves 1.7 KiB of each page empty and start-up faults in 64 MiB, not 38. */
 static struct rte_mempool *
-mbuf_pool_create(unsigned n, int process_mem)
+mbuf_pool_create(unsigned n, enum pool_mem where)
 {
 	if (rte_eal_has_hugepages())
 		return rte_pktmbuf_pool_create("cr_mbufs", n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -197,7 +199,7 @@ mbuf_pool_create(unsigned n, int process_mem)
 	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) != 0)
 		goto fail;
 	rte_pktmbuf_pool_init(mp, &priv);
-	if (pool_populate(mp, process_mem) != 0)
+	if (pool_populate(mp, where) != 0)
 		goto fail;
 	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
 	return mp;
@@ -301,15 +303,15 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 		free(fr);
 	}
 
-	int process_mem = cfg->offline && !rte_eal_has_hugepages();
-	e->mbufs = mbuf_pool_create(cfg->nb_mbufs, process_mem);
-	e->msgs = pool_create("cr_msgs", cfg->nb_msgs, sizeof(struct cr_msg), 64, process_mem);
+	int own = cr_offline_small_pages(e); /* pools in process memory */
+	e->mbufs = mbuf_pool_create(cfg->nb_mbufs, own ? POOL_DENSE : POOL_EAL);
+	e->msgs = pool_create("cr_msgs", cfg->nb_msgs, sizeof(struct cr_msg), 64,
+			      own ? POOL_DENSE : POOL_EAL);
 	e->idx_ring = rte_ring_create("cr_idx", 4096, (int)rte_socket_id(), RING_F_SC_DEQ);
 	/* in flight, and one a worker's batch class builds in */
 	e->blocks = pool_create("cr_blocks", cfg->nb_blocks + cfg->n_workers * CR_MAX_RCLASS,
 				sizeof(struct cr_block_msg) + cr_block_bound(CR_BATCH_RAW), 0,
-				process_mem);
-	e->blocks_small_pages = process_mem;
+				own ? POOL_SPARSE : POOL_EAL);
 	e->io_ring = rte_ring_create("cr_io", 64, (int)rte_socket_id(), RING_F_SC_DEQ);
 	if (e->mbufs == NULL || e->msgs == NULL || e->idx_ring == NULL || e->blocks == NULL ||
 	    e->io_ring == NULL) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <rte_common.h>
+#include <rte_eal.h>
 #include <rte_pause.h>
 #include <rte_errno.h>
 #include <rte_mbuf_dyn.h>
@@ -306,9 +307,6 @@ struct cr_engine {
 	uint8_t *scratch; /* 64 KiB for reassembled/segmented packets */
 	/* I/O thread: segments */
 	struct rte_mempool *blocks;
-	/* offline on 4 KiB pages: a block message is faulted in with one call
-	 * the first time it is filled (cr_block_warm) */
-	int blocks_small_pages;
 	struct rte_ring *io_ring;
 	pthread_t io_thread;
 	volatile int io_stop;
@@ -343,13 +341,21 @@ struct cr_engine {
 	uint64_t capture_errors; /* capture files that ended in a corrupt or cut record */
 };
 
+/* An offline engine on EAL's 4 KiB pages: its pools are in process memory
+ * (cr_engine.c, pool_populate) */
+static inline int
+cr_offline_small_pages(const struct cr_engine *e)
+{
+	return e->cfg.offline && !rte_eal_has_hugepages();
+}
+
 /* A block message about to be filled: offline on 4 KiB pages, its pages in
  * one call the first time (a fault a page cost ~14 us in a VM: 4,600 of
  * them in a 200-call import); messages never used are never touched. */
 static inline void
 cr_block_warm(const struct cr_engine *e, struct cr_block_msg *b)
 {
-	if (e->blocks_small_pages && !b->warm) {
+	if (!b->warm && cr_offline_small_pages(e)) {
 		cr_mem_prefault(b, e->blocks->elt_size);
 		b->warm = 1;
 	}
