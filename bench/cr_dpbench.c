@@ -36,6 +36,7 @@
 #include <rte_ring.h>
 
 #include "cr_engine.h"
+#include "cr_mem.h"
 #include "cr_pkt.h"
 
 struct codec {
@@ -427,6 +428,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "cr_dpbench: EAL init failed\n");
 		return 1;
 	}
+	if (rte_eal_has_hugepages())
+		cr_mem_use_reserved(1); /* as callrecd does */
 	parse(argc - eal, argv + eal);
 	if (rte_lcore_count() < o.workers + 1) {
 		fprintf(stderr, "cr_dpbench: %u workers need %u lcores (EAL --lcores)\n", o.workers,
@@ -545,7 +548,7 @@ main(int argc, char **argv)
 		struct cr_engine_stages s;
 		cr_engine_totals(e, &t);
 		cr_engine_stages(e, &s);
-		static const char *const drops[] = {"STORE_FULL", "STORE_OVERSIZE", "STORE_IO_ERROR",
+		static const char *const drops[] = {"STORE_FULL", "STORE_OVERSIZE", "STORE_NOMEM", "STORE_IO_ERROR",
 						    "STORE_DISK_FULL", "RING_FULL", "STREAM_TABLE_FULL",
 						    "FRAG_DROP", "SIP_TCP_GAP"};
 		double hz = (double)s.tsc_hz;

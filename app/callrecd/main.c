@@ -39,6 +39,7 @@
 #include "cr_policy.h"
 #include "cr_retain.h"
 #include "cr_pkt.h"
+#include "cr_mem.h"
 
 /* [security]: keys live here for the whole run (read-only once loaded) */
 static struct {
@@ -84,7 +85,8 @@ usage(FILE *f)
 		"  --help-config   every configuration key (a Markdown table)\n"
 		"  --check         validate --config FILE (and --profile) and exit: 0 valid, 2 not\n"
 		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
-		"                  alloc:N every Nth block allocation\n"
+		"                  alloc:N every Nth block allocation, slabs:N a worker maps\n"
+		"                  at most N chunk slabs (its streams past them: STORE_NOMEM)\n"
 		"\n"
 		"Offline imports use free hugepages when there are twice what they need\n"
 		"(about 200 MB), else 4 KiB pages; CALLREC_NO_HUGEPAGES=1 forces 4 KiB pages.\n");
@@ -568,6 +570,7 @@ struct opts {
 	int progress;
 	const char *profile;
 	unsigned fault_write, fault_alloc; /* every Nth segment write / block allocation fails */
+	unsigned fault_slabs;		   /* chunk slabs a worker may map */
 	int check; /* --check: validate the configuration and exit */
 	int limits_set; /* [limits] given: offline imports keep them as they are */
 	const char *sets[64]; /* --set section.key=value, applied over the file */
@@ -578,7 +581,8 @@ struct opts {
 };
 
 
-/* --fault write:N[:ENOSPC|EIO] | alloc:N  (test knob: fail at a rate of 1/N) */
+/* --fault write:N[:ENOSPC|EIO] | alloc:N | slabs:N  (test knobs: fail at a
+ * rate of 1/N; at most N chunk slabs a worker) */
 static int
 parse_fault(const char *spec, struct opts *o)
 {
@@ -589,6 +593,10 @@ parse_fault(const char *spec, struct opts *o)
 		return -1;
 	if (strcmp(kind, "alloc") == 0 && k == 2) {
 		o->fault_alloc = n;
+		return 0;
+	}
+	if (strcmp(kind, "slabs") == 0 && k == 2) {
+		o->fault_slabs = n;
 		return 0;
 	}
 	if (strcmp(kind, "write") != 0)
@@ -1106,7 +1114,7 @@ parse_app_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'F':
 			if (parse_fault(optarg, o) != 0)
-				return bad("--fault: '%s' is not write:N[:ENOSPC|EIO] or alloc:N", optarg);
+				return bad("--fault: '%s' is not write:N[:ENOSPC|EIO], alloc:N or slabs:N", optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -1307,6 +1315,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "callrecd: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
+	/* hugepages reserved for DPDK are the recorder's: buffers used whole
+	 * (chunk slabs, staging, SQLite's page cache) take them too (cr_mem.h) */
+	if (rte_eal_has_hugepages())
+		cr_mem_use_reserved(1);
 	uint16_t nports = rte_eth_dev_count_avail();
 	if (!live && !o.quiet)
 		fprintf(stderr, "callrecd: DPDK memory: %s\n",
@@ -1371,6 +1383,7 @@ main(int argc, char **argv)
 	cfg.progress = o.progress;
 	cfg.report = o.quiet ? NULL : stderr;
 	cfg.fault_write_every = o.fault_write;
+	cfg.fault_slabs = o.fault_slabs;
 	cfg.fault_write_errno = o.fault_errno;
 	if (o.fault_alloc)
 		cfg.fault_block_every = o.fault_alloc;

@@ -1050,7 +1050,7 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 	t->sip_msgs = fate[CR_FATE_SIP];
 	t->rtp_packets = fate[CR_FATE_RTP];
 	t->rtcp_packets = fate[CR_FATE_RTCP];
-	t->drops = fate[CR_FATE_STORE_FULL] + fate[CR_FATE_STORE_OVERSIZE] +
+	t->drops = fate[CR_FATE_STORE_FULL] + fate[CR_FATE_STORE_OVERSIZE] + fate[CR_FATE_STORE_NOMEM] +
 		   fate[CR_FATE_STORE_IO_ERROR] + fate[CR_FATE_STORE_DISK_FULL] + fate[CR_FATE_RING_FULL] + fate[CR_FATE_STREAM_TABLE_FULL] +
 		   fate[CR_FATE_FRAG_DROP] + fate[CR_FATE_SIP_TCP_GAP] + fate[CR_FATE_INDEX_FULL];
 	t->calls = e->idx_calls;

@@ -79,6 +79,7 @@ struct cr_engine_cfg {
 	unsigned fault_block_every; /**< test knob: every Nth block fails to store (0: off) */
 	unsigned fault_write_every; /**< test knob: every Nth segment write fails (0: off) */
 	int fault_write_errno;	    /**< ... with this errno (EIO, ENOSPC) */
+	unsigned fault_slabs;	    /**< test knob: a worker maps at most this many chunk slabs (0: off) */
 	uint64_t min_free_bytes;    /**< emergency guard: no new segment below this free space */
 	struct cr_policy *policy;   /**< recording policy; the engine takes ownership (NULL: record all) */
 	const char *rec_header;	    /**< on-demand SIP header (default "X-Record"; NULL: none) */

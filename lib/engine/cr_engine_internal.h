@@ -43,6 +43,7 @@ extern int cr_engine_logtype;
 	X(NOT_RECORDED, "RTP not recorded: policy skips the call, or stopped/paused on demand") \
 	X(STORE_FULL, "RTP not stored: block pool or I/O queue full")                   \
 	X(STORE_OVERSIZE, "RTP payload larger than a chunk")                             \
+	X(STORE_NOMEM, "RTP not stored: no memory for its stream's chunk buffer")        \
 	X(STORE_IO_ERROR, "RTP not stored: segment write or fsync failed")              \
 	X(STORE_DISK_FULL, "RTP not stored: file system full or below the free-space guard") \
 	X(FRAG_HELD, "IP fragment held for reassembly")                                  \
@@ -225,8 +226,13 @@ struct cr_worker {
 	struct rte_ring *to_main; /* run to completion: what the signalling owner needs */
 	uint64_t nic_rx;	  /* run to completion: packets this worker received */
 	int rx_quiet;		  /* run to completion: stopped polling (after rx_stop) */
-	uint8_t *chunk_arena; /* max_streams x chunk_cap */
-	size_t pool_bytes, arena_bytes; /* mmap'd (huge pages where allowed) */
+	/* chunk buffers: stream slot i's is chunk i % slab_chunks of slab i /
+	 * slab_chunks; slabs are mapped at start (cfg.prefault) or when a slot
+	 * of theirs first opens a chunk, each used whole (cr_mem_dense) */
+	uint8_t **chunk_slab;
+	unsigned slab_chunks, n_slabs;
+	size_t slab_bytes;
+	size_t pool_bytes; /* the stream pool, mmap'd (huge pages where allowed) */
 	uint64_t blocks_emitted;
 	uint64_t digits_lost; /* on-demand DTMF hints the owner did not get (ring full) */
 	/* call quality of the streams that ended: MOS and mean jitter (ms) */
@@ -452,7 +458,8 @@ void cr_worker_start(struct cr_worker *w);
 void cr_worker_consume(struct cr_worker *w, void **objs, unsigned n);
 void cr_worker_finish(struct cr_worker *w);
 int cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id);
-int cr_worker_prefault(void *w); /* lcore function: fault in pool and arena */
+int cr_worker_prefault(void *w); /* lcore function: fault in pool and chunk slabs */
+uint8_t *cr_worker_chunk_slab(struct cr_worker *w, unsigned slab); /* map it (NULL: no memory) */
 void cr_worker_free(struct cr_worker *w);
 
 /* signalling side (main lcore) */

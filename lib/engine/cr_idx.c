@@ -289,7 +289,7 @@ idx_main(void *arg)
 	/* both buffers fill at once: faulted in with one call (cr_mem.h; if
 	 * that fails, page by page as they fill) */
 	const size_t meta_bytes = META_RAW + cr_block_bound(META_RAW);
-	mt.raw = cr_mem_huge(meta_bytes);
+	mt.raw = cr_mem_dense(meta_bytes);
 	if (mt.raw == NULL) {
 		e->idx_meta_errors++;
 	} else {

@@ -239,9 +239,13 @@ cr_store_close_chunk(struct cr_worker *w, struct cr_stream *s)
 	batch_add(w, s, s->cw.buf, len, s->cw.n_pkts, s->cw.first_ns, s->cw_last_ns);
 }
 
-static void
+static int
 open_chunk(struct cr_worker *w, struct cr_stream *s)
 {
+	uint32_t slot = (uint32_t)(s - w->pool);
+	uint8_t *slab = w->chunk_slab[slot / w->slab_chunks];
+	if (unlikely(slab == NULL) && (slab = cr_worker_chunk_slab(w, slot / w->slab_chunks)) == NULL)
+		return -ENOMEM;
 	struct cr_chunk_hdr h;
 	memset(&h, 0, sizeof(h));
 	h.stream_uid = s->uid;
@@ -251,33 +255,41 @@ open_chunk(struct cr_worker *w, struct cr_stream *s)
 	h.sport = s->key.sport;
 	h.dport = s->key.dport;
 	h.ssrc = s->key.ssrc;
-	uint8_t *buf = w->chunk_arena + (size_t)(s - w->pool) * w->e->cfg.chunk_cap;
+	uint8_t *buf = slab + (size_t)(slot % w->slab_chunks) * w->e->cfg.chunk_cap;
 	cr_chunk_begin(&s->cw, buf, w->e->cfg.chunk_cap, &h);
 	s->cw_open = 1;
+	return 0;
+}
+
+/* the packet (counted RTP, or NOT_RECORDED while held) is not stored */
+static int
+store_drop(struct cr_worker *w, struct cr_stream *s, enum cr_fate why)
+{
+	w->fate[s->held ? CR_FATE_NOT_RECORDED : CR_FATE_RTP]--;
+	w->fate[why]++;
+	s->store_lost++;
+	return -1;
 }
 
 int
 cr_store_pkt(struct cr_worker *w, struct cr_stream *s, const struct cr_rtp_hdr *h,
 	     const uint8_t *rtp, int64_t t)
 {
-	if (!s->cw_open)
-		open_chunk(w, s);
+	if (!s->cw_open && open_chunk(w, s) != 0)
+		return store_drop(w, s, CR_FATE_STORE_NOMEM);
 	const uint8_t *pl = rtp + h->hdr_len;
 	int r = cr_chunk_add(&s->cw, h->seq, h->ts, t, h->marker, h->pt, pl, h->payload_len);
 	if (r == -ENOSPC) {
 		int was_empty = s->cw.n_pkts == 0;
 		if (!was_empty) {
 			cr_store_close_chunk(w, s);
-			open_chunk(w, s);
+			if (open_chunk(w, s) != 0) /* cannot fail: the slab is mapped */
+				return store_drop(w, s, CR_FATE_STORE_NOMEM);
 			r = cr_chunk_add(&s->cw, h->seq, h->ts, t, h->marker, h->pt, pl,
 					 h->payload_len);
 		}
-		if (r != 0) {
-			w->fate[s->held ? CR_FATE_NOT_RECORDED : CR_FATE_RTP]--;
-			w->fate[CR_FATE_STORE_OVERSIZE]++;
-			s->store_lost++;
-			return -1;
-		}
+		if (r != 0)
+			return store_drop(w, s, CR_FATE_STORE_OVERSIZE);
 	}
 	s->cw_last_ns = t;
 	return 0;

@@ -35,8 +35,17 @@ cr_worker_prefault(void *arg)
 	 * touched was the largest item of a worker's profile (and a recorder at
 	 * its peak must not find out then that memory is short) */
 	cr_mem_prefault(w->pool, w->pool_bytes);
-	cr_mem_prefault(w->chunk_arena, w->arena_bytes);
+	for (unsigned i = 0; i < w->n_slabs; i++)
+		cr_mem_prefault(w->chunk_slab[i], w->slab_bytes);
 	return 0;
+}
+
+uint8_t *
+cr_worker_chunk_slab(struct cr_worker *w, unsigned slab)
+{
+	if (w->chunk_slab[slab] == NULL && (w->e->cfg.fault_slabs == 0 || slab < w->e->cfg.fault_slabs))
+		w->chunk_slab[slab] = cr_mem_dense(w->slab_bytes);
+	return w->chunk_slab[slab];
 }
 
 int
@@ -83,8 +92,20 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 	w->pool = cr_mem_huge(w->pool_bytes);
 	w->free_idx = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	w->live = malloc(sizeof(uint32_t) * e->cfg.max_streams);
-	w->arena_bytes = (size_t)e->cfg.max_streams * e->cfg.chunk_cap;
-	w->chunk_arena = cr_mem_huge(w->arena_bytes);
+	/* Chunk buffers in slabs of a huge page: streams take the lowest free
+	 * slot (free_idx below), so an import maps slabs only up to its peak of
+	 * concurrent streams, and each slab it maps is used whole (reserved
+	 * hugepages where allowed: cr_mem.h). A live recorder maps them all
+	 * now: at its peak it must not find memory short. */
+	w->slab_chunks = RTE_MAX(1u, (2u << 20) / e->cfg.chunk_cap);
+	w->slab_bytes = (size_t)w->slab_chunks * e->cfg.chunk_cap;
+	w->n_slabs = (e->cfg.max_streams + w->slab_chunks - 1) / w->slab_chunks;
+	w->chunk_slab = calloc(w->n_slabs, sizeof(*w->chunk_slab));
+	if (w->chunk_slab == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; e->cfg.prefault && i < w->n_slabs; i++)
+		if (cr_worker_chunk_slab(w, i) == NULL)
+			return -ENOMEM;
 	/* each class's batch in a block message of its own (the pool counts
 	 * them: cr_engine_create) */
 	for (unsigned c = 0; c < CR_MAX_RCLASS; c++) {
@@ -93,8 +114,7 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 			return -ENOMEM;
 		w->batch[c].msg = m;
 	}
-	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL || w->live == NULL ||
-	    w->chunk_arena == NULL)
+	if (w->streams == NULL || w->pool == NULL || w->free_idx == NULL || w->live == NULL)
 		return -ENOMEM;
 	w->n_free = e->cfg.max_streams;
 	for (uint32_t i = 0; i < e->cfg.max_streams; i++)
@@ -121,8 +141,9 @@ cr_worker_free(struct cr_worker *w)
 		cr_mem_huge_free(w->pool, w->pool_bytes);
 	free(w->free_idx);
 	free(w->live);
-	if (w->chunk_arena)
-		cr_mem_huge_free(w->chunk_arena, w->arena_bytes);
+	for (unsigned i = 0; w->chunk_slab && i < w->n_slabs; i++)
+		cr_mem_huge_free(w->chunk_slab[i], w->slab_bytes);
+	free(w->chunk_slab);
 }
 
 static const struct cr_media_pt *

@@ -132,11 +132,11 @@ cr_index_run_id(const struct cr_index *idx)
 	return idx->run_id;
 }
 
-/* SQLite's page cache in transparent huge pages: filled as an index grows,
- * its 4 KiB pages each cost a fault (about 12 us in a VM: a seventh of an
- * import's index thread), a 2 MiB page one. Process-wide, before the first
- * connection (SQLite takes it only while uninitialised); pages past it come
- * from malloc as before. */
+/* SQLite's page cache in huge pages (cr_mem_dense: SQLite threads every
+ * slot on a free list at once, so all of it is touched): in 4 KiB pages each
+ * cost a fault (about 12 us in a VM: a seventh of an import's index thread),
+ * a 2 MiB page one. Process-wide, before the first connection (SQLite takes
+ * it only while uninitialised); pages past it come from malloc as before. */
 #define PCACHE_BYTES (4u << 20)
 static void
 pcache_init(void)
@@ -144,7 +144,7 @@ pcache_init(void)
 	int hdr = 0;
 	if (sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK || hdr <= 0)
 		return;
-	void *p = cr_mem_huge(PCACHE_BYTES);
+	void *p = cr_mem_dense(PCACHE_BYTES);
 	int sz = 4096 + ((hdr + 7) & ~7); /* the default page size, 8-byte aligned slots */
 	if (p && sqlite3_config(SQLITE_CONFIG_PAGECACHE, p, sz, (int)(PCACHE_BYTES / (unsigned)sz)) !=
 		     SQLITE_OK)

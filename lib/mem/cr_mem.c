@@ -2,6 +2,7 @@
 #include "cr_mem.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -40,6 +41,34 @@ cr_mem_huge(size_t n)
 	munmap(a + n, (size_t)(p + HUGE - a));
 	madvise(a, n, MADV_HUGEPAGE); /* advice only: EINVAL without THP */
 	return a;
+}
+
+static atomic_int use_reserved;
+
+void
+cr_mem_use_reserved(int on)
+{
+	atomic_store_explicit(&use_reserved, on != 0, memory_order_relaxed);
+}
+
+void *
+cr_mem_dense(size_t n)
+{
+	if (n >= HUGE / 2 && n <= SIZE_MAX - 2 * HUGE &&
+	    atomic_load_explicit(&use_reserved, memory_order_relaxed)) {
+		/* reserves map_len(n) of the pool now (ENOMEM when it has fewer
+		 * free: then transparent pages below), so no later touch can
+		 * find the pool empty */
+		void *p = mmap(NULL, map_len(n), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (p != MAP_FAILED) {
+			/* a child of fork() (popen of a KMS hook) would share
+			 * these copy-on-write, which needs pages of the pool */
+			madvise(p, map_len(n), MADV_DONTFORK);
+			return p;
+		}
+	}
+	return cr_mem_huge(n);
 }
 
 void

@@ -134,11 +134,11 @@ cr_segw_open(struct cr_segw *s, const char *store, const char *rel, uint16_t wri
 {
 	if (s->fd >= 0)
 		return -EBUSY;
-	/* the staging buffer is one transparent huge page where the kernel
+	/* the staging buffer is one huge page (cr_mem_dense) where the kernel
 	 * gives one: an O_DIRECT write pins its user pages, and in a VM each of
 	 * a 4 KiB buffer's 256 pages a MiB cost a page-table walk with
 	 * interrupts masked (a trap under paravirtualisation) */
-	if (s->wbuf == NULL && (s->wbuf = cr_mem_huge(CR_SEGW_BUF)) == NULL)
+	if (s->wbuf == NULL && (s->wbuf = cr_mem_dense(CR_SEGW_BUF)) == NULL)
 		return -ENOMEM;
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", store, rel) >= sizeof(path) ||

@@ -19,3 +19,20 @@ echo "streams $streams, MOS values $mos, jitter values $jit, stream records $rec
 [ "$streams" = 600 ] && [ "$mos" = 600 ] && [ "$jit" = 600 ] || exit 1
 # one record when a stream starts being stored, one when it ends (1 s calls)
 [ "$recs" -le 1200 ] || exit 1
+
+# A worker that cannot map chunk memory (--fault slabs:1: one slab of 128
+# chunk buffers for ~200 concurrent streams): the streams past it lose their
+# packets to STORE_NOMEM, by name, said on each stream; nothing else is lost.
+"$B/app/callrecd" --pcap "$T/l.pcap" --store "$T/n" --metrics-file "$T/n.prom" --fault slabs:1 \
+	>"$T/nlog" 2>&1 || { cat "$T/nlog"; exit 1; }
+fate() { awk -v f="fate=\"$1\"}" '$1 == "callrec_packets_total{" f {print $2}' "$T/n.prom"; }
+nomem=$(fate STORE_NOMEM) rtp=$(fate RTP)
+rx=$(sed -n 's/^received \([0-9]*\) packets, accounted \([0-9]*\)$/\1 \2/p' "$T/nlog")
+q() { sqlite3 "$T/n/index.sqlite" "$1"; }
+lost=$(q "select sum(store_lost) from streams")
+stored=$(q "select sum(n_pkts) from chunks")
+pkts=$(q "select sum(packets) from streams")
+echo "slabs:1: received/accounted $rx, RTP $rtp, STORE_NOMEM $nomem; index: packets $pkts, stored $stored, store_lost $lost"
+set -- $rx
+[ "$1" = "$2" ] && [ "$nomem" -gt 0 ] && [ "$lost" = "$nomem" ] && [ "$stored" = "$rtp" ] &&
+	[ $((stored + lost)) = "$pkts" ] || exit 1

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -13,14 +14,15 @@
 
 #define MIB (1ul << 20)
 
-/* the VMA holding p: its length, and THPeligible (-1: not reported) */
+/* the VMA holding p: its length, THPeligible (-1: not reported), its
+ * KernelPageSize in KiB and whether fork() leaves it out (VmFlags dc) */
 static long
-vma_len(const void *p, int *thp)
+vma_info(const void *p, int *thp, int *kps, int *dontfork)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	char line[512];
 	long len = -1;
-	*thp = -1;
+	*thp = *kps = *dontfork = -1;
 	if (f == NULL)
 		return -1;
 	int in = 0;
@@ -30,12 +32,103 @@ vma_len(const void *p, int *thp)
 			in = (uintptr_t)p >= a && (uintptr_t)p < b;
 			if (in)
 				len = (long)(b - a);
-		} else if (in && sscanf(line, "THPeligible: %d", thp) == 1) {
-			in = 0;
+		} else if (in) {
+			if (sscanf(line, "THPeligible: %d", thp) == 1 ||
+			    sscanf(line, "KernelPageSize: %d", kps) == 1)
+				continue;
+			if (strncmp(line, "VmFlags:", 8) == 0) {
+				*dontfork = strstr(line, " dc") != NULL;
+				in = 0;
+			}
 		}
 	}
 	fclose(f);
 	return len;
+}
+
+static long
+vma_len(const void *p, int *thp)
+{
+	int kps, dc;
+	return vma_info(p, thp, &kps, &dc);
+}
+
+/* free pages of the default hugepage size (2 MiB assumed; 0: other size) */
+static long
+hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long n = 0, kb = 0;
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %ld", &n);
+		sscanf(line, "Hugepagesize: %ld", &kb);
+	}
+	fclose(f);
+	return kb == 2048 ? n : 0;
+}
+
+/* cr_mem_dense(): transparent pages until the reserved pool is allowed,
+ * then the pool's pages when it has them free, and transparent ones when not
+ * (both branches are checked here: a machine without free hugepages runs the
+ * second only) */
+static void
+check_dense(void)
+{
+	int thp, kps, dc;
+	size_t n = 3 * MIB;
+	uint8_t *p = cr_mem_dense(n); /* not allowed yet */
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_EQ(vma_info(p, &thp, &kps, &dc), 4 * MIB);
+		CHECK_EQ(kps, 4);
+		cr_mem_huge_free(p, n);
+	}
+	cr_mem_use_reserved(1);
+	long free0 = hugepages_free();
+	p = cr_mem_dense(n);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(((uintptr_t)p & (2 * MIB - 1)) == 0);
+		CHECK_EQ(vma_info(p, &thp, &kps, &dc), 4 * MIB);
+		if (free0 >= 2) {
+			CHECK_EQ(kps, 2048); /* from the pool */
+			CHECK_EQ(dc, 1);
+			CHECK_EQ(hugepages_free(), free0); /* reserved, not taken yet */
+		} else {
+			CHECK_EQ(kps, 4);
+		}
+		CHECK(p[0] == 0 && p[n - 1] == 0);
+		p[0] = 1;
+		CHECK_EQ(cr_mem_prefault(p, n), 0);
+		CHECK(p[0] == 1 && p[n - 1] == 0);
+		if (free0 >= 2)
+			CHECK_EQ(hugepages_free(), free0 - 2);
+		cr_mem_huge_free(p, n);
+		CHECK_EQ(vma_len(p, &thp), -1);
+		if (free0 >= 2)
+			CHECK_EQ(hugepages_free(), free0);
+	}
+	/* more than the pool has free: transparent pages, never a later SIGBUS */
+	size_t big = (size_t)(hugepages_free() + 1) * 2 * MIB;
+	p = cr_mem_dense(big);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(vma_info(p, &thp, &kps, &dc) >= (long)big);
+		CHECK_EQ(kps, 4);
+		cr_mem_huge_free(p, big);
+	}
+	/* below 1 MiB: never the pool */
+	p = cr_mem_dense(4096);
+	CHECK(p != NULL);
+	if (p) {
+		vma_info(p, &thp, &kps, &dc);
+		CHECK_EQ(kps, 4);
+		cr_mem_huge_free(p, 4096);
+	}
+	cr_mem_use_reserved(0);
 }
 
 static int
@@ -106,6 +199,7 @@ main(void)
 		CHECK(r[4096] == 9);
 		munmap(r, 8 * 4096);
 	}
+	check_dense();
 	cr_mem_huge_free(NULL, 100); /* ignored */
 	CHECK_EQ(cr_mem_prefault(NULL, 0), 0);
 	/* an address that is not mapped: an error, not a crash */
