@@ -36,7 +36,6 @@
 #include <rte_ring.h>
 
 #include "cr_engine.h"
-#include "cr_mem.h"
 #include "cr_pkt.h"
 
 struct codec {
@@ -428,8 +427,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "cr_dpbench: EAL init failed\n");
 		return 1;
 	}
-	if (rte_eal_has_hugepages())
-		cr_mem_use_reserved(1); /* as callrecd does */
 	parse(argc - eal, argv + eal);
 	if (rte_lcore_count() < o.workers + 1) {
 		fprintf(stderr, "cr_dpbench: %u workers need %u lcores (EAL --lcores)\n", o.workers,

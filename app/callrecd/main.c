@@ -1315,9 +1315,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "callrecd: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
-	/* hugepages reserved for DPDK are the recorder's: buffers used whole
-	 * (chunk slabs, staging, SQLite's page cache) take them too (cr_mem.h) */
-	if (rte_eal_has_hugepages())
+	/* an import on hugepages: buffers used whole (chunk slabs, staging,
+	 * SQLite's page cache) take them too (cr_mem.h); it checked twice its
+	 * need is free. Not live: port setup allocates DPDK memory after the
+	 * workers have mapped all their slabs, and a recorder must not fail to
+	 * start for want of queue memory its own buffers took. */
+	if (!live && rte_eal_has_hugepages())
 		cr_mem_use_reserved(1);
 	uint16_t nports = rte_eth_dev_count_avail();
 	if (!live && !o.quiet)
