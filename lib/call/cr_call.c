@@ -80,7 +80,7 @@ cr_call_tracker_create(const struct cr_call_cfg *cfg, const struct cr_call_ops *
 		t->ops = *ops;
 	t->ctx = ctx;
 	t->next_uid = cfg->uid_base + 1;
-	t->pool = cr_mem_huge(sizeof(struct cr_call) * cfg->max_calls);
+	t->pool = cr_mem_table(sizeof(struct cr_call) * cfg->max_calls);
 	t->n_buckets = 1;
 	while (t->n_buckets < cfg->max_calls)
 		t->n_buckets <<= 1;

@@ -291,7 +291,7 @@ cr_sig_init(struct cr_engine *e)
 		return -errno;
 
 	/* process memory: touched as endpoints arrive, not zeroed when freed */
-	e->media_slab = cr_mem_huge(sizeof(struct cr_media_entry) * e->cfg.media_entries);
+	e->media_slab = cr_mem_table(sizeof(struct cr_media_entry) * e->cfg.media_entries);
 	e->media_free = malloc(sizeof(uint32_t) * e->cfg.media_entries);
 	struct rte_hash_parameters hp = {
 		.name = "cr_media",

@@ -89,7 +89,7 @@ cr_worker_init(struct cr_engine *e, struct cr_worker *w, unsigned id)
 	 * (either way NUMA-local), and freeing does not zero them (rte_free would: 64 MiB of page faults
 	 * at every exit). An entry is cleared when a stream takes it. */
 	w->pool_bytes = sizeof(struct cr_stream) * e->cfg.max_streams;
-	w->pool = cr_mem_huge(w->pool_bytes);
+	w->pool = cr_mem_table(w->pool_bytes);
 	w->free_idx = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	w->live = malloc(sizeof(uint32_t) * e->cfg.max_streams);
 	/* Chunk buffers in slabs of a huge page: streams take the lowest free

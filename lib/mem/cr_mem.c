@@ -71,6 +71,38 @@ cr_mem_dense(size_t n)
 	return cr_mem_huge(n);
 }
 
+void *
+cr_mem_table(size_t n)
+{
+	if (n < HUGE || !atomic_load_explicit(&use_reserved, memory_order_relaxed))
+		return n >= HUGE / 2 ? cr_mem_dense(n) : cr_mem_huge(n);
+	uint8_t *a = cr_mem_huge(n);
+	if (a == NULL)
+		return NULL;
+	/* swap the untouched first 2 MiB for a reserved page; NOREPLACE never
+	 * clobbers a mapping another thread put into the hole meanwhile (then,
+	 * or when the pool has none free, the table is transparent throughout) */
+	munmap(a, HUGE);
+	void *h = mmap(a, HUGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED_NOREPLACE, -1, 0);
+	if (h == a) {
+		madvise(a, HUGE, MADV_DONTFORK);
+		return a;
+	}
+	if (h != MAP_FAILED)
+		munmap(h, HUGE); /* a kernel before 4.17 took NOREPLACE as a hint */
+	h = mmap(a, HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		 -1, 0);
+	if (h == a) {
+		madvise(a, HUGE, MADV_HUGEPAGE);
+		return a;
+	}
+	if (h != MAP_FAILED)
+		munmap(h, HUGE);
+	munmap(a + HUGE, map_len(n) - HUGE);
+	return cr_mem_huge(n);
+}
+
 void
 cr_mem_huge_free(void *p, size_t n)
 {

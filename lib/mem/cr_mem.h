@@ -18,8 +18,10 @@
  * back to the page allocator and, in a VM with free page reporting, to the
  * host, so the next one costs host faults: about 3.5 ms a 2 MiB page on the
  * test VM against 0.3 ms from the pool. A reserved page is also a huge page
- * however fragmented memory is. Tables filled sparsely stay with
- * cr_mem_huge(): a hugetlb mapping reserves its whole length at once.
+ * however fragmented memory is. A hugetlb mapping reserves its whole length
+ * at once, so a table that fills from its start takes only its first huge
+ * page from the pool (cr_mem_table()), and a table filled anywhere stays with
+ * cr_mem_huge().
  *
  * Threading: all functions are thread-safe (they only call the kernel).
  * Errors: NULL with errno set, or a negative errno.
@@ -48,7 +50,14 @@ void cr_mem_use_reserved(int on);
  * cr_mem_huge(). Free with cr_mem_huge_free() and the same n. */
 void *cr_mem_dense(size_t n);
 
-/** Return memory from cr_mem_huge() or cr_mem_dense() (NULL is ignored). */
+/** As cr_mem_huge(), for a table that fills from its start (entries handed
+ * out lowest first): its first 2 MiB from the reserved pool when allowed and
+ * free (an import's whole table, most of the time; a table smaller than that
+ * is cr_mem_dense()), the rest transparent. Free with cr_mem_huge_free(). */
+void *cr_mem_table(size_t n);
+
+/** Return memory from cr_mem_huge(), cr_mem_dense() or cr_mem_table() (NULL
+ * is ignored). */
 void cr_mem_huge_free(void *p, size_t n);
 
 /** Fault in the pages of [p, p + n) now, in one call (MADV_POPULATE_WRITE; any

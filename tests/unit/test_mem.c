@@ -53,6 +53,19 @@ vma_len(const void *p, int *thp)
 	return vma_info(p, thp, &kps, &dc);
 }
 
+static int
+thp_off(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char b[128] = "";
+	if (f) {
+		if (fgets(b, sizeof(b), f) == NULL)
+			b[0] = 0;
+		fclose(f);
+	}
+	return f == NULL || strstr(b, "[never]") != NULL;
+}
+
 /* free pages of the default hugepage size (2 MiB assumed; 0: other size) */
 static long
 hugepages_free(void)
@@ -120,6 +133,36 @@ check_dense(void)
 		CHECK_EQ(kps, 4);
 		cr_mem_huge_free(p, big);
 	}
+	/* a table filling from its start: its first huge page from the pool,
+	 * the rest transparent, one range, freed whole */
+	free0 = hugepages_free();
+	size_t tn = 5 * MIB;
+	p = cr_mem_table(tn);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(((uintptr_t)p & (2 * MIB - 1)) == 0);
+		long l0 = vma_info(p, &thp, &kps, &dc);
+		if (free0 >= 1) {
+			CHECK_EQ(l0, 2 * MIB);
+			CHECK_EQ(kps, 2048);
+			CHECK_EQ(dc, 1);
+		} else {
+			CHECK(l0 >= 6 * (long)MIB);
+			CHECK_EQ(kps, 4);
+		}
+		CHECK(vma_info(p + 2 * MIB, &thp, &kps, &dc) >= 4 * (long)MIB);
+		CHECK_EQ(kps, 4);
+		if (!thp_off())
+			CHECK_EQ(thp, 1);
+		CHECK(p[0] == 0 && p[2 * MIB] == 0 && p[tn - 1] == 0);
+		p[0] = 1;
+		p[tn - 1] = 2;
+		CHECK(p[0] == 1 && p[tn - 1] == 2);
+		cr_mem_huge_free(p, tn);
+		CHECK_EQ(vma_len(p, &thp), -1);
+		CHECK_EQ(vma_len(p + 2 * MIB, &thp), -1);
+		CHECK_EQ(hugepages_free(), free0);
+	}
 	/* below 1 MiB: never the pool */
 	p = cr_mem_dense(4096);
 	CHECK(p != NULL);
@@ -129,20 +172,15 @@ check_dense(void)
 		cr_mem_huge_free(p, 4096);
 	}
 	cr_mem_use_reserved(0);
+	p = cr_mem_table(5 * MIB); /* not allowed: transparent throughout */
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(vma_info(p, &thp, &kps, &dc) >= 6 * (long)MIB);
+		CHECK_EQ(kps, 4);
+		cr_mem_huge_free(p, 5 * MIB);
+	}
 }
 
-static int
-thp_off(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	char b[128] = "";
-	if (f) {
-		if (fgets(b, sizeof(b), f) == NULL)
-			b[0] = 0;
-		fclose(f);
-	}
-	return f == NULL || strstr(b, "[never]") != NULL;
-}
 
 int
 main(void)
