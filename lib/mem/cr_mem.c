@@ -12,6 +12,9 @@
 
 #define HUGE (2u << 20)
 #define PAGE 4096u
+/* 2 MiB pages of the pool whatever its default size: with 1 GiB pages by
+ * default, MAP_HUGETLB alone would round a 2 MiB buffer up to 1 GiB */
+#define HUGETLB_2M (MAP_HUGETLB | (21 << MAP_HUGE_SHIFT)) /* log2(2 MiB) */
 
 /* from 1 MiB up, whole huge pages (at most twice the memory asked for, and
  * only where touched); below, 4 KiB pages */
@@ -60,7 +63,7 @@ cr_mem_dense(size_t n)
 		 * free: then transparent pages below), so no later touch can
 		 * find the pool empty */
 		void *p = mmap(NULL, map_len(n), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+			       MAP_PRIVATE | MAP_ANONYMOUS | HUGETLB_2M, -1, 0);
 		if (p != MAP_FAILED) {
 			/* a child of fork() (popen of a KMS hook) would share
 			 * these copy-on-write, which needs pages of the pool */
@@ -84,7 +87,7 @@ cr_mem_table(size_t n)
 	 * or when the pool has none free, the table is transparent throughout) */
 	munmap(a, HUGE);
 	void *h = mmap(a, HUGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED_NOREPLACE, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | HUGETLB_2M | MAP_FIXED_NOREPLACE, -1, 0);
 	if (h == a) {
 		madvise(a, HUGE, MADV_DONTFORK);
 		return a;

@@ -66,21 +66,18 @@ thp_off(void)
 	return f == NULL || strstr(b, "[never]") != NULL;
 }
 
-/* free pages of the default hugepage size (2 MiB assumed; 0: other size) */
+/* free 2 MiB pages of the pool (what cr_mem takes, whatever the default size) */
 static long
 hugepages_free(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	long n = 0, kb = 0;
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	long n = 0;
 	if (f == NULL)
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "HugePages_Free: %ld", &n);
-		sscanf(line, "Hugepagesize: %ld", &kb);
-	}
+	if (fscanf(f, "%ld", &n) != 1)
+		n = 0;
 	fclose(f);
-	return kb == 2048 ? n : 0;
+	return n;
 }
 
 /* cr_mem_dense(): transparent pages until the reserved pool is allowed,
