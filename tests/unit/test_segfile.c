@@ -5,6 +5,7 @@
  * file holding them; a flipped byte costs only its block, sealed or not;
  * meta records round-trip; fsck rebuilds an index equal to the one written. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,25 @@ records(void)
 	CHECK_EQ(d.n_dtmf, 2);
 	CHECK_EQ(d.dtmf[1].digit, '#');
 	CHECK_EQ(d.dtmf[1].t_ns, 123);
+	/* integers as printf writes them (records written before are read the
+	 * same way), extremes too */
+	CHECK(strstr(buf, "kind=call\nuid=77\n") == buf);
+	CHECK(strstr(buf, "\nstart_ns=-5\n") != NULL);
+	CHECK(strstr(buf, "\nsip_status=487\n") != NULL);
+	c.uid = UINT64_MAX;
+	c.start_ns = INT64_MIN;
+	c.end_ns = INT64_MAX;
+	n = cr_rec_encode(CR_REC_CALL, &c, buf, sizeof(buf));
+	CHECK(n > 0);
+	char want[64];
+	snprintf(want, sizeof(want), "\nuid=%" PRIu64 "\n", c.uid);
+	CHECK(strstr(buf, want) != NULL);
+	snprintf(want, sizeof(want), "\nstart_ns=%" PRId64 "\n", c.start_ns);
+	CHECK(strstr(buf, want) != NULL);
+	snprintf(want, sizeof(want), "\nend_ns=%" PRId64 "\n", c.end_ns);
+	CHECK(strstr(buf, want) != NULL);
+	CHECK_EQ(cr_rec_decode(buf, (size_t)n, &d, sizeof(d)), CR_REC_CALL);
+	CHECK(d.uid == UINT64_MAX && d.start_ns == INT64_MIN && d.end_ns == INT64_MAX);
 	struct cr_stream_rec s;
 	memset(&s, 0, sizeof(s));
 	s.uid = 5;
