@@ -647,7 +647,7 @@ burst_run(struct cr_worker *w, struct rte_mbuf **ms, unsigned n)
 			j++;
 		}
 	}
-	rte_pktmbuf_free_bulk(ms, n);
+	cr_capin_free_bulk(ms, n);
 }
 
 /* Run to completion: this worker's queue of every port. Media is processed
