@@ -25,6 +25,28 @@ map_len(size_t n)
 	return (n + unit - 1) & ~(size_t)(unit - 1);
 }
 
+/* len bytes of anonymous memory at addr (NULL: anywhere; else exactly
+ * there, never over another mapping), from the reserved pool or advised for
+ * transparent huge pages; NULL when the kernel says no */
+static void *
+map_anon(void *addr, size_t len, int reserved)
+{
+	int fl = MAP_PRIVATE | MAP_ANONYMOUS | (reserved ? HUGETLB_2M : 0) |
+		 (addr ? MAP_FIXED_NOREPLACE : 0);
+	void *p = mmap(addr, len, PROT_READ | PROT_WRITE, fl, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (addr && p != addr) { /* a kernel before 4.17 took NOREPLACE as a hint */
+		munmap(p, len);
+		return NULL;
+	}
+	/* a child of fork() (popen of a KMS hook) would share reserved pages
+	 * copy-on-write, which needs pages of the pool; the THP advice is only
+	 * advice (EINVAL without THP) */
+	madvise(p, len, reserved ? MADV_DONTFORK : MADV_HUGEPAGE);
+	return p;
+}
+
 void *
 cr_mem_huge(size_t n)
 {
@@ -35,14 +57,13 @@ cr_mem_huge(size_t n)
 	n = map_len(n);
 	/* over-map by 2 MiB and trim: mmap aligns to 4 KiB only, and a huge
 	 * page fits only a 2 MiB-aligned range */
-	uint8_t *p = mmap(NULL, n + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	uint8_t *p = map_anon(NULL, n + HUGE, 0);
+	if (p == NULL)
 		return NULL;
 	uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
 	if (a > p)
 		munmap(p, (size_t)(a - p));
 	munmap(a + n, (size_t)(p + HUGE - a));
-	madvise(a, n, MADV_HUGEPAGE); /* advice only: EINVAL without THP */
 	return a;
 }
 
@@ -54,54 +75,38 @@ cr_mem_use_reserved(int on)
 	atomic_store_explicit(&use_reserved, on != 0, memory_order_relaxed);
 }
 
+static int
+reserved_ok(void)
+{
+	return atomic_load_explicit(&use_reserved, memory_order_relaxed);
+}
+
 void *
 cr_mem_dense(size_t n)
 {
-	if (n >= HUGE / 2 && n <= SIZE_MAX - 2 * HUGE &&
-	    atomic_load_explicit(&use_reserved, memory_order_relaxed)) {
-		/* reserves map_len(n) of the pool now (ENOMEM when it has fewer
-		 * free: then transparent pages below), so no later touch can
-		 * find the pool empty */
-		void *p = mmap(NULL, map_len(n), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | HUGETLB_2M, -1, 0);
-		if (p != MAP_FAILED) {
-			/* a child of fork() (popen of a KMS hook) would share
-			 * these copy-on-write, which needs pages of the pool */
-			madvise(p, map_len(n), MADV_DONTFORK);
-			return p;
-		}
-	}
-	return cr_mem_huge(n);
+	/* reserves map_len(n) of the pool now (ENOMEM when it has fewer free:
+	 * then transparent pages), so no later touch can find the pool empty */
+	void *p = n >= HUGE / 2 && n <= SIZE_MAX - 2 * HUGE && reserved_ok()
+			  ? map_anon(NULL, map_len(n), 1)
+			  : NULL;
+	return p ? p : cr_mem_huge(n);
 }
 
 void *
 cr_mem_table(size_t n)
 {
-	if (n < HUGE || !atomic_load_explicit(&use_reserved, memory_order_relaxed))
+	if (n < HUGE || !reserved_ok())
 		return n >= HUGE / 2 ? cr_mem_dense(n) : cr_mem_huge(n);
 	uint8_t *a = cr_mem_huge(n);
 	if (a == NULL)
 		return NULL;
-	/* swap the untouched first 2 MiB for a reserved page; NOREPLACE never
-	 * clobbers a mapping another thread put into the hole meanwhile (then,
-	 * or when the pool has none free, the table is transparent throughout) */
+	/* swap the untouched first 2 MiB for a reserved page (or, when the
+	 * pool has none free, put the transparent one back); NOREPLACE never
+	 * clobbers a mapping another thread put into the hole meanwhile: then
+	 * the table is mapped again, transparent throughout */
 	munmap(a, HUGE);
-	void *h = mmap(a, HUGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | HUGETLB_2M | MAP_FIXED_NOREPLACE, -1, 0);
-	if (h == a) {
-		madvise(a, HUGE, MADV_DONTFORK);
+	if (map_anon(a, HUGE, 1) || map_anon(a, HUGE, 0))
 		return a;
-	}
-	if (h != MAP_FAILED)
-		munmap(h, HUGE); /* a kernel before 4.17 took NOREPLACE as a hint */
-	h = mmap(a, HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-		 -1, 0);
-	if (h == a) {
-		madvise(a, HUGE, MADV_HUGEPAGE);
-		return a;
-	}
-	if (h != MAP_FAILED)
-		munmap(h, HUGE);
 	munmap(a + HUGE, map_len(n) - HUGE);
 	return cr_mem_huge(n);
 }
