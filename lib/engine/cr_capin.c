@@ -140,59 +140,77 @@ slab_free_cb(void *addr, void *opaque)
 static void
 slab_settle(struct rte_mbuf_ext_shared_info *sh, uint16_t n)
 {
-	if (n && rte_mbuf_ext_refcnt_update(sh, (int16_t)-(int)n) == 0)
+	if (rte_mbuf_ext_refcnt_update(sh, (int16_t)-(int)n) == 0)
 		sh->free_cb(NULL, sh->fcb_opaque);
+}
+
+/* what cr_capin_free_bulk gathered: to the pool, the slab settled */
+struct free_run {
+	struct rte_mempool *mp;
+	struct rte_mbuf_ext_shared_info *sh;
+	uint16_t n_sh;
+	unsigned np, nr;
+	struct rte_mbuf *put[64], *rest[64];
+};
+
+static void
+free_run_flush(struct free_run *f)
+{
+	if (f->sh)
+		slab_settle(f->sh, f->n_sh);
+	f->sh = NULL;
+	f->n_sh = 0;
+	if (f->np)
+		rte_mempool_put_bulk(f->mp, (void **)f->put, f->np);
+	if (f->nr)
+		rte_pktmbuf_free_bulk(f->rest, f->nr);
+	f->np = f->nr = 0;
 }
 
 void
 cr_capin_free_bulk(struct rte_mbuf **ms, unsigned n)
 {
-	struct rte_mbuf *put[64], *rest[64];
-	struct rte_mempool *mp = NULL;
-	struct rte_mbuf_ext_shared_info *run = NULL;
-	uint16_t nrun = 0;
-	unsigned np = 0, nr = 0;
+	struct free_run f;
+	f.mp = NULL;
+	f.sh = NULL;
+	f.n_sh = 0;
+	f.np = f.nr = 0;
+	uint16_t priv = 0, room = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = ms[i];
-		if (np == RTE_DIM(put) || nr == RTE_DIM(rest)) {
-			slab_settle(run, nrun);
-			run = NULL;
-			nrun = 0;
-			rte_mempool_put_bulk(mp, (void **)put, np);
-			rte_pktmbuf_free_bulk(rest, nr);
-			np = nr = 0;
-		}
+		if (f.np == RTE_DIM(f.put) || f.nr == RTE_DIM(f.rest))
+			free_run_flush(&f);
 		/* one of ours, held by nothing else: what rte_pktmbuf_prefree_seg
 		 * and rte_pktmbuf_detach do, but the slab's count */
 		if (!RTE_MBUF_HAS_EXTBUF(m) || m->shinfo->free_cb != slab_free_cb ||
 		    rte_mbuf_refcnt_read(m) != 1 || m->nb_segs != 1 || m->next != NULL ||
-		    (np && m->pool != mp)) {
-			rest[nr++] = m;
+		    (f.np && m->pool != f.mp)) {
+			f.rest[f.nr++] = m;
 			continue;
 		}
-		if (m->shinfo != run) {
-			slab_settle(run, nrun);
-			run = m->shinfo;
-			nrun = 0;
+		if (m->shinfo != f.sh) {
+			if (f.sh)
+				slab_settle(f.sh, f.n_sh);
+			f.sh = m->shinfo;
+			f.n_sh = 0;
 		}
-		nrun++;
-		mp = m->pool;
-		uint16_t priv = rte_pktmbuf_priv_size(mp);
+		f.n_sh++;
+		if (m->pool != f.mp) {
+			f.mp = m->pool;
+			priv = rte_pktmbuf_priv_size(f.mp);
+			room = rte_pktmbuf_data_room_size(f.mp);
+		}
 		uint32_t hdr = (uint32_t)sizeof(struct rte_mbuf) + priv;
 		m->priv_size = priv;
 		m->buf_addr = (char *)m + hdr;
 		rte_mbuf_iova_set(m, rte_mempool_virt2iova(m) + hdr);
-		m->buf_len = rte_pktmbuf_data_room_size(mp);
+		m->buf_len = room;
 		rte_pktmbuf_reset_headroom(m);
 		m->data_len = 0;
 		m->ol_flags = 0;
-		put[np++] = m;
+		f.put[f.np++] = m;
 	}
-	slab_settle(run, nrun);
-	if (np)
-		rte_mempool_put_bulk(mp, (void **)put, np);
-	if (nr)
-		rte_pktmbuf_free_bulk(rest, nr);
+	free_run_flush(&f);
 }
 
 static void

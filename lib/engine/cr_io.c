@@ -243,8 +243,8 @@ static int
 open_chunk(struct cr_worker *w, struct cr_stream *s)
 {
 	uint32_t slot = (uint32_t)(s - w->pool);
-	uint8_t *slab = w->chunk_slab[slot / w->slab_chunks];
-	if (unlikely(slab == NULL) && (slab = cr_worker_chunk_slab(w, slot / w->slab_chunks)) == NULL)
+	uint8_t *slab = cr_worker_chunk_slab(w, slot / w->slab_chunks);
+	if (slab == NULL)
 		return -ENOMEM;
 	struct cr_chunk_hdr h;
 	memset(&h, 0, sizeof(h));
