@@ -1350,11 +1350,11 @@ main(int argc, char **argv)
 			cfg.max_streams = (unsigned)(want / o.workers) + 64;
 		cfg.nb_msgs = 1023;	     /* producers wait for free messages */
 		/* blocks in flight to the I/O thread: two staging buffers' worth
-		 * of 256 KiB batches (it writes one while the next fills; the
+		 * of batches (it writes one while the next fills; the
 		 * worker waits for a free one). The live 63 made every import
 		 * fault in 21 MB and cycle its batches through them, out of the
 		 * caches: 200 calls x 60 s cost 23-76 ms more (4 pairs) */
-		cfg.nb_blocks = 2 * (CR_SEGW_BUF / (256u << 10)) - 1;
+		cfg.nb_blocks = 2 * (CR_SEGW_BUF / CR_ENGINE_BATCH_BYTES) - 1;
 		/* the reader waits for free mbufs (nothing is lost): a few
 		 * milliseconds of work in flight per worker is enough, and every
 		 * mbuf is a page fault at start */

@@ -32,6 +32,8 @@ struct cr_signer;
 
 #define CR_ENGINE_MAX_PORTS 16
 #define CR_ENGINE_MAX_WORKERS 64
+/** raw chunk bytes a worker batches into one block (one block message) */
+#define CR_ENGINE_BATCH_BYTES (256u * 1024)
 
 /** Where a port's packet time comes from. */
 enum cr_ts_mode {
@@ -74,7 +76,8 @@ struct cr_engine_cfg {
 				       touch them as streams come (0) */
 	unsigned nb_msgs;	  /**< index messages in flight (a pool; offline imports wait) */
 	unsigned chunk_cap;	  /**< bytes of one chunk (about a second of G.711) */
-	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread */
+	unsigned nb_blocks;	  /**< compressed blocks in flight to the I/O thread (each
+				       holds up to CR_ENGINE_BATCH_BYTES of chunks) */
 	uint64_t seg_max_bytes;	  /**< rotate a segment beyond this size */
 	unsigned fault_block_every; /**< test knob: every Nth block fails to store (0: off) */
 	unsigned fault_write_every; /**< test knob: every Nth segment write fails (0: off) */

@@ -84,7 +84,7 @@ struct cr_msg {
 };
 
 /* A compressed block on its way from a worker to the I/O thread. */
-#define CR_BATCH_RAW (256 * 1024)
+#define CR_BATCH_RAW CR_ENGINE_BATCH_BYTES
 #define CR_BLOCK_MAX_CHUNKS 512
 struct cr_chunk_meta {
 	uint64_t stream_uid, call_uid;
