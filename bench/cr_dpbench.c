@@ -545,9 +545,6 @@ main(int argc, char **argv)
 		struct cr_engine_stages s;
 		cr_engine_totals(e, &t);
 		cr_engine_stages(e, &s);
-		static const char *const drops[] = {"STORE_FULL", "STORE_OVERSIZE", "STORE_NOMEM", "STORE_IO_ERROR",
-						    "STORE_DISK_FULL", "RING_FULL", "STREAM_TABLE_FULL",
-						    "FRAG_DROP", "SIP_TCP_GAP"};
 		double hz = (double)s.tsc_hz;
 		double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
 			     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
@@ -568,10 +565,11 @@ main(int argc, char **argv)
 		       (double)s.io_busy_cycles / hz * 1e9 / pk);
 		uint64_t dsum = 0;
 		int first = 1;
-		for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
+		const char *dn;
+		for (unsigned i = 0; (dn = cr_engine_drop_name(i)) != NULL; i++) {
 			uint64_t v = 0;
-			if (cr_engine_counter(e, drops[i], &v) == 0 && v) {
-				printf("%s\"%s\": %" PRIu64, first ? "" : ", ", drops[i], v);
+			if (cr_engine_counter(e, dn, &v) == 0 && v) {
+				printf("%s\"%s\": %" PRIu64, first ? "" : ", ", dn, v);
 				first = 0;
 				dsum += v;
 			}

@@ -29,15 +29,29 @@
 RTE_LOG_REGISTER_DEFAULT(cr_engine_logtype, INFO);
 
 const char *const cr_fate_names[CR_FATE_MAX] = {
-#define CR_X(n, s) #n,
+#define CR_X(n, d, s) #n,
 	CR_FATE_LIST(CR_X)
 #undef CR_X
 };
 const char *const cr_fate_desc[CR_FATE_MAX] = {
-#define CR_X(n, s) s,
+#define CR_X(n, d, s) s,
 	CR_FATE_LIST(CR_X)
 #undef CR_X
 };
+const uint8_t cr_fate_drop[CR_FATE_MAX] = {
+#define CR_X(n, d, s) d,
+	CR_FATE_LIST(CR_X)
+#undef CR_X
+};
+
+const char *
+cr_engine_drop_name(unsigned i)
+{
+	for (int f = 0; f < CR_FATE_MAX; f++)
+		if (cr_fate_drop[f] && i-- == 0)
+			return cr_fate_names[f];
+	return NULL;
+}
 
 #define BURST 32
 #define TICK_NS (100LL * 1000000LL)
@@ -1050,9 +1064,10 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 	t->sip_msgs = fate[CR_FATE_SIP];
 	t->rtp_packets = fate[CR_FATE_RTP];
 	t->rtcp_packets = fate[CR_FATE_RTCP];
-	t->drops = fate[CR_FATE_STORE_FULL] + fate[CR_FATE_STORE_OVERSIZE] + fate[CR_FATE_STORE_NOMEM] +
-		   fate[CR_FATE_STORE_IO_ERROR] + fate[CR_FATE_STORE_DISK_FULL] + fate[CR_FATE_RING_FULL] + fate[CR_FATE_STREAM_TABLE_FULL] +
-		   fate[CR_FATE_FRAG_DROP] + fate[CR_FATE_SIP_TCP_GAP] + fate[CR_FATE_INDEX_FULL];
+	t->drops = fate[CR_FATE_INDEX_FULL];
+	for (int i = 0; i < CR_FATE_MAX; i++)
+		if (cr_fate_drop[i])
+			t->drops += fate[i];
 	t->calls = e->idx_calls;
 	t->streams = e->idx_streams;
 	if (e->cfg.report) {

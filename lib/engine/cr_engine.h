@@ -166,6 +166,10 @@ void cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s);
  */
 int cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val);
 
+/** The i-th fate that loses packets (a drop: "STORE_FULL", "RING_FULL", ...),
+ * NULL past the last: what a report lists as drops by reason. */
+const char *cr_engine_drop_name(unsigned i);
+
 /**
  * On demand: start, stop, pause or resume recording the call with this
  * Call-ID (enum cr_rec_action). Any thread; the signalling lcore applies it

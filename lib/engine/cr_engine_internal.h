@@ -31,41 +31,43 @@ extern int cr_engine_logtype;
 	rte_log(RTE_LOG_##level, cr_engine_logtype, "callrec: " fmt "\n", ##__VA_ARGS__)
 
 /* Every packet ends in exactly one of these (received = sum). One list drives
- * the enum, the names and the report. */
+ * the enum, the names, the report and which fates lose a packet (1: a drop,
+ * counted in drops and reported by callrec-bench; INDEX_FULL counts records). */
 #define CR_FATE_LIST(X)                                                                    \
-	X(SIP, "SIP message processed")                                                  \
-	X(SIP_BAD, "SIP that does not parse")                                            \
-	X(SIP_TCP_PENDING, "TCP segment held for SIP stream reassembly")                \
-	X(TCP_OTHER, "TCP that is not SIP")                                              \
-	X(TCP_DUP, "TCP retransmission of SIP already seen")                            \
-	X(SIP_TCP_GAP, "SIP over TCP lost: segment gap, stream resynchronised")         \
-	X(INDEX_FULL, "record lost: index queue full")                                   \
-	X(NOT_RECORDED, "RTP not recorded: policy skips the call, or stopped/paused on demand") \
-	X(STORE_FULL, "RTP not stored: block pool or I/O queue full")                   \
-	X(STORE_OVERSIZE, "RTP payload larger than a chunk")                             \
-	X(STORE_NOMEM, "RTP not stored: no memory for its stream's chunk buffer")        \
-	X(STORE_IO_ERROR, "RTP not stored: segment write or fsync failed")              \
-	X(STORE_DISK_FULL, "RTP not stored: file system full or below the free-space guard") \
-	X(FRAG_HELD, "IP fragment held for reassembly")                                  \
-	X(FRAG_DROP, "IP fragment dropped by reassembly")                                \
-	X(RTP, "RTP recorded")                                                           \
-	X(RTCP, "RTCP processed")                                                        \
-	X(RTP_BAD, "RTP header invalid")                                                 \
-	X(UDP_OTHER, "UDP that is neither SIP nor RTP/RTCP")                            \
-	X(STREAM_TABLE_FULL, "RTP dropped: worker stream table full")                   \
-	X(RING_FULL, "dropped: worker ring full")                                        \
-	X(NOT_IP, "not IP (ARP, LLDP, ...)")                                             \
-	X(BAD_L2_L4, "malformed or truncated L2-L4 headers")                             \
-	X(NOT_UDP_TCP, "IP but neither UDP nor TCP (ICMP, ...)")
+	X(SIP, 0, "SIP message processed")                                                  \
+	X(SIP_BAD, 0, "SIP that does not parse")                                            \
+	X(SIP_TCP_PENDING, 0, "TCP segment held for SIP stream reassembly")                \
+	X(TCP_OTHER, 0, "TCP that is not SIP")                                              \
+	X(TCP_DUP, 0, "TCP retransmission of SIP already seen")                            \
+	X(SIP_TCP_GAP, 1, "SIP over TCP lost: segment gap, stream resynchronised")         \
+	X(INDEX_FULL, 0, "record lost: index queue full")                                   \
+	X(NOT_RECORDED, 0, "RTP not recorded: policy skips the call, or stopped/paused on demand") \
+	X(STORE_FULL, 1, "RTP not stored: block pool or I/O queue full")                   \
+	X(STORE_OVERSIZE, 1, "RTP payload larger than a chunk")                             \
+	X(STORE_NOMEM, 1, "RTP not stored: no memory for its stream's chunk buffer")        \
+	X(STORE_IO_ERROR, 1, "RTP not stored: segment write or fsync failed")              \
+	X(STORE_DISK_FULL, 1, "RTP not stored: file system full or below the free-space guard") \
+	X(FRAG_HELD, 0, "IP fragment held for reassembly")                                  \
+	X(FRAG_DROP, 1, "IP fragment dropped by reassembly")                                \
+	X(RTP, 0, "RTP recorded")                                                           \
+	X(RTCP, 0, "RTCP processed")                                                        \
+	X(RTP_BAD, 0, "RTP header invalid")                                                 \
+	X(UDP_OTHER, 0, "UDP that is neither SIP nor RTP/RTCP")                            \
+	X(STREAM_TABLE_FULL, 1, "RTP dropped: worker stream table full")                   \
+	X(RING_FULL, 1, "dropped: worker ring full")                                        \
+	X(NOT_IP, 0, "not IP (ARP, LLDP, ...)")                                             \
+	X(BAD_L2_L4, 0, "malformed or truncated L2-L4 headers")                             \
+	X(NOT_UDP_TCP, 0, "IP but neither UDP nor TCP (ICMP, ...)")
 
 enum cr_fate {
-#define CR_X(n, s) CR_FATE_##n,
+#define CR_X(n, d, s) CR_FATE_##n,
 	CR_FATE_LIST(CR_X)
 #undef CR_X
 	CR_FATE_MAX
 };
 extern const char *const cr_fate_names[CR_FATE_MAX];
 extern const char *const cr_fate_desc[CR_FATE_MAX];
+extern const uint8_t cr_fate_drop[CR_FATE_MAX];
 
 /* Index thread messages (from an rte_mempool; producer fills, index frees). */
 enum { CR_MSG_CALL = 1, CR_MSG_STREAM, CR_MSG_CHUNKS, CR_MSG_LOSS, CR_MSG_SEGMENT };

@@ -642,6 +642,19 @@ main(int argc, char **argv)
 		CHECK_EQ(t.accounted, t.rx_packets);
 		CHECK(sf > 0);
 		CHECK_EQ(rtp + sf, (uint64_t)rtp_sent);
+		/* the drops by reason add up to the total, STORE_FULL among them */
+		uint64_t dsum = 0, ixf = 0;
+		int has_sf = 0;
+		const char *dn;
+		for (unsigned i = 0; (dn = cr_engine_drop_name(i)) != NULL; i++) {
+			uint64_t v = 0;
+			CHECK_EQ(cr_engine_counter(e, dn, &v), 0);
+			dsum += v;
+			has_sf |= strcmp(dn, "STORE_FULL") == 0;
+		}
+		cr_engine_counter(e, "INDEX_FULL", &ixf);
+		CHECK(has_sf);
+		CHECK_EQ(dsum + ixf, t.drops);
 		cr_engine_free(e);
 		char path[PATH_MAX + 16];
 		snprintf(path, sizeof(path), "%s/index.sqlite", store);
