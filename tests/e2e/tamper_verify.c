@@ -143,7 +143,7 @@ blocks(const struct file *f, uint64_t *off, int max)
 static const char *
 tamper(void)
 {
-	static char what[1024];
+	static char what[2 * 512 + 64]; /* two paths and the words between */
 	uint8_t *tmp;
 	switch (rnd() % 5) {
 	case 0: { /* flip */
