@@ -185,7 +185,18 @@ int cr_seg_dkey(const uint8_t *hdr, const struct cr_keyring *kr, struct cr_dkey 
 void cr_store_set_keyring(const struct cr_keyring *kr);
 const struct cr_keyring *cr_store_keyring(void);
 
+/**
+ * CRC32C (Castagnoli) register update: no inversion before or after (as
+ * rte_hash_crc). Thread-safe. Buffers of 256 bytes and more are folded with
+ * carry-less multiplies where the CPU has VPCLMULQDQ, else three interleaved
+ * crc32 lanes.
+ */
 uint32_t cr_crc32c(const void *p, size_t len, uint32_t init);
+/**
+ * Tests and benchmarks: use the carry-less fold (enable 1, the default) or
+ * not. @return 1 when the CPU has it, else 0 (and it is never used).
+ */
+int cr_crc32c_fold(int enable);
 
 /*
  * Segment files (cr_segfile.c): POSIX I/O, no EAL; one thread per object.

@@ -212,20 +212,36 @@ main(void)
 		CHECK_EQ(cr_chunk_trim(c, (uint32_t)nl, 0, scratch, sizeof(scratch)), -EINVAL);
 	}
 	{
-		/* cr_crc32c (three interleaved lanes on long buffers) equals the
-		 * byte-at-a-time CRC: any length, offset and initial value */
+		/* cr_crc32c equals the byte-at-a-time CRC: any length, offset
+		 * and initial value, with the carry-less fold (where the CPU has
+		 * it) and with three interleaved crc32 lanes */
 		static uint8_t buf[40000];
 		uint64_t rs = 99;
 		for (size_t i = 0; i < sizeof(buf); i++)
 			buf[i] = (uint8_t)xorshift(&rs);
-		const size_t lens[] = {0, 1, 7, 8, 6143, 6144, 6145, 12288, 20000, 39990};
-		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
-			for (size_t off = 0; off < 9; off += 3) {
-				uint32_t init = (uint32_t)xorshift(&rs), ref = init;
-				for (size_t i = 0; i < lens[li]; i++)
-					ref = rte_hash_crc_1byte(buf[off + i], ref);
-				CHECK_EQ(cr_crc32c(buf + off, lens[li], init), ref);
+		const size_t lens[] = {0,    1,	   7,	 8,    127,  128,   255,   256,	  257,
+				       271,  383,  384,	 400,  1023, 1024,  1025,  6143,  6144,
+				       6145, 8191, 8192, 8193, 12288, 20000, 39990};
+		int has_fold = cr_crc32c_fold(1);
+		printf("crc32c: carry-less fold %s\n", has_fold ? "on this CPU" : "not on this CPU");
+		for (int fold = 1; fold >= 0; fold--) {
+			cr_crc32c_fold(fold);
+			for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+				for (size_t off = 0; off < 9; off += 3) {
+					uint32_t init = (uint32_t)xorshift(&rs), ref = init;
+					for (size_t i = 0; i < lens[li]; i++)
+						ref = rte_hash_crc_1byte(buf[off + i], ref);
+					CHECK_EQ(cr_crc32c(buf + off, lens[li], init), ref);
+				}
+			/* every length across the fold's edges (256..) and tails */
+			for (size_t len = 200; len < 700; len++) {
+				uint32_t ref = 0x12345678u;
+				for (size_t i = 0; i < len; i++)
+					ref = rte_hash_crc_1byte(buf[5 + i], ref);
+				CHECK_EQ(cr_crc32c(buf + 5, len, 0x12345678u), ref);
 			}
+		}
+		cr_crc32c_fold(1);
 	}
 	TEST_DONE();
 }
