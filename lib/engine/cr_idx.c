@@ -28,6 +28,7 @@ cr_idx_msg_get(struct cr_engine *e)
 	for (unsigned spins = 0; rte_mempool_get(e->msgs, &obj) != 0; spins++) {
 		if (!e->cfg.offline)
 			return NULL;
+		cr_bell_ring(&e->idx_bell); /* every message is queued: index them */
 		cr_offline_backoff(spins);
 	}
 	return obj;
@@ -41,8 +42,11 @@ cr_idx_send(struct cr_engine *e, struct cr_msg *m)
 			rte_mempool_put(e->msgs, m);
 			return -ENOBUFS;
 		}
+		cr_bell_ring(&e->idx_bell);
 		cr_offline_backoff(spins);
 	}
+	if (e->cfg.offline)
+		cr_bell_nudge(&e->idx_bell, e->idx_ring, e->idx_want);
 	return 0;
 }
 
@@ -304,7 +308,10 @@ idx_main(void *arg)
 			if (__atomic_load_n(&e->idx_stop, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(e->idx_ring))
 				break;
-			usleep(2000);
+			if (e->cfg.offline)
+				cr_bell_wait(&e->idx_bell, e->idx_ring, e->idx_want, &e->idx_stop, 50);
+			else
+				usleep(2000);
 			continue;
 		}
 		if (cr_index_begin(e->idx) != 0)
@@ -368,7 +375,11 @@ idx_main(void *arg)
 				if (__atomic_load_n(&e->idx_stop, __ATOMIC_ACQUIRE) ||
 				    rte_get_timer_cycles() - t_begin > hz / 4)
 					break;
-				usleep(2000);
+				if (e->cfg.offline)
+					cr_bell_wait(&e->idx_bell, e->idx_ring, e->idx_want,
+						     &e->idx_stop, 50);
+				else
+					usleep(2000);
 			}
 		}
 		/* the store holds every record before the index says so */
@@ -413,5 +424,6 @@ void
 cr_idx_stop(struct cr_engine *e)
 {
 	__atomic_store_n(&e->idx_stop, 1, __ATOMIC_RELEASE);
+	cr_bell_ring(&e->idx_bell);
 	pthread_join(e->idx_thread, NULL);
 }

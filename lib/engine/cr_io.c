@@ -53,6 +53,7 @@ emit_block(struct cr_worker *w, unsigned cls)
 			obj = NULL;
 			break;
 		}
+		cr_bell_ring(&e->io_bell); /* every block is queued: write them */
 		cr_offline_backoff(spins);
 	}
 	struct cr_block_msg *b = obj;
@@ -96,8 +97,11 @@ emit_block(struct cr_worker *w, unsigned cls)
 				b = NULL;
 				break;
 			}
+			cr_bell_ring(&e->io_bell);
 			cr_offline_backoff(spins);
 		}
+		if (b && e->cfg.offline)
+			cr_bell_nudge(&e->io_bell, e->io_ring, e->io_want);
 	} else if (b) {
 		rte_mempool_put(e->blocks, b);
 		b = NULL;
@@ -681,7 +685,10 @@ io_main(void *arg)
 			    rte_ring_empty(e->io_ring))
 				break;
 			sync_due(e, segs, n_segs);
-			usleep(1000);
+			if (e->cfg.offline)
+				cr_bell_wait(&e->io_bell, e->io_ring, e->io_want, &e->io_stop, 50);
+			else
+				usleep(1000);
 			continue;
 		}
 		uint64_t c0 = rte_rdtsc();
@@ -716,5 +723,6 @@ void
 cr_io_stop(struct cr_engine *e)
 {
 	__atomic_store_n(&e->io_stop, 1, __ATOMIC_RELEASE);
+	cr_bell_ring(&e->io_bell);
 	pthread_join(e->io_thread, NULL);
 }
