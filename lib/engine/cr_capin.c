@@ -231,13 +231,17 @@ slab_retire(struct capin_slab *s)
 }
 
 /* Continue in a free slab, taking the unparsed bytes along: 0, or -EAGAIN
- * when every slab is still pointed into (the workers hold its mbufs). */
+ * when every slab is still pointed into (the workers hold its mbufs). The
+ * lowest free one: when workers keep up, two slabs take turns and stay in
+ * the cache the read copies into (a micro-benchmark of 256 KiB preads of a
+ * 276 MB capture, each read over: 44-45 ms into 2 buffers, 47-48 into 8). */
 static int
 slab_next(struct cr_capin *c)
 {
-	for (unsigned k = 1; k < CAPIN_SLABS; k++) {
-		unsigned i = (c->cur + k) % CAPIN_SLABS;
+	for (unsigned i = 0; i < CAPIN_SLABS; i++) {
 		struct capin_slab *t = c->slab[i];
+		if (i == c->cur)
+			continue;
 		if (__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE))
 			continue;
 		slab_take(t);
