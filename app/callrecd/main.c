@@ -710,7 +710,7 @@ static const struct cfg_key {
 	{"ports", "profile", "none", "app", "port profile, drivers-config/*.ini (--profile)"},
 	{"store", "min_free_mb", "1% of the fs, 64 MiB-4 GiB", "engine", "no audio write leaves less free"},
 	{"store", "lz4_acceleration", "1", "engine", "0 no compression; 1 best; higher faster"},
-	{"store", "lz4_min_saving", "12", "engine", "percent a block must shrink by, else lz4 rests 16 blocks"},
+	{"store", "lz4_min_saving", "12", "engine", "percent a block must shrink by, else lz4 rests 16, 32 ... 256 blocks"},
 	{"retention", "default", "90", "retain", "DAYS[/MIN_DAYS] of class 0"},
 	{"retention", "quota", "none", "retain", "store size cap, 500G, 2T"},
 	{"retention", "check_s", "300", "app", "seconds between cleaner passes (live)"},

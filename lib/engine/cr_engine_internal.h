@@ -106,8 +106,12 @@ extern const double cr_mos_le[CR_MOS_BUCKETS], cr_jit_le[CR_JIT_BUCKETS];
 #define CR_MAX_RCLASS 8
 /* Incompressible traffic (noise, SRTP, G.729/AMR/Opus) costs lz4 a third of
  * a worker for nothing: after a block saved too little, this many blocks of
- * the class are stored as they are before lz4 is tried again. */
+ * the class are stored as they are before lz4 is tried again, twice as many
+ * after each further such block, up to CR_LZ4_SKIP_MAX (64 MiB of a class:
+ * at a fixed 16 the tries were still 1.2 % of an import of G.711 noise); a
+ * block that saves enough starts over. */
 #define CR_LZ4_SKIP_BLOCKS 16
+#define CR_LZ4_SKIP_MAX 256
 
 struct cr_block_msg;
 struct cr_batch {
@@ -116,6 +120,7 @@ struct cr_batch {
 	struct cr_block_msg *msg;
 	uint32_t len, n;
 	uint32_t lz4_skip; /* blocks still to store without trying lz4 */
+	uint32_t lz4_rest; /* the last rest given (0: the last try saved enough) */
 	uint64_t pkts;
 	int64_t first_ns;
 	struct cr_chunk_meta meta[CR_BLOCK_MAX_CHUNKS];

@@ -79,9 +79,17 @@ emit_block(struct cr_worker *w, unsigned cls)
 		b = t;
 	}
 	/* saved less than lz4_min_saving percent: not worth its CPU for a while */
-	if (accel > 0 && len > 0 && e->cfg.lz4_min_saving &&
-	    (uint64_t)(len - CR_BLOCK_HDR_LEN) * 100 > (uint64_t)bt->len * (100 - e->cfg.lz4_min_saving))
-		bt->lz4_skip = CR_LZ4_SKIP_BLOCKS;
+	if (accel > 0 && len > 0 && e->cfg.lz4_min_saving) {
+		if ((uint64_t)(len - CR_BLOCK_HDR_LEN) * 100 >
+		    (uint64_t)bt->len * (100 - e->cfg.lz4_min_saving)) {
+			bt->lz4_rest = !bt->lz4_rest ? CR_LZ4_SKIP_BLOCKS
+				       : bt->lz4_rest < CR_LZ4_SKIP_MAX ? bt->lz4_rest * 2
+									 : CR_LZ4_SKIP_MAX;
+			bt->lz4_skip = bt->lz4_rest;
+		} else {
+			bt->lz4_rest = 0;
+		}
+	}
 	w->lz4_cycles += rte_rdtsc() - c0;
 	if (b && len > 0) {
 		b->worker = (uint16_t)w->id;
