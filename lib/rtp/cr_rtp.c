@@ -246,8 +246,12 @@ cr_rtp_stats_update(struct cr_rtp_stats *s, const struct cr_rtp_hdr *h,
 			/* nominal time in ms since the first packet; the integer
 			 * samples-per-ms divisor is what Wireshark uses (44100 -> 44) */
 			uint32_t per_ms = m->clock_rate / 1000;
-			double nominal = (double)(uint32_t)(h->ts - f) /
-					 (per_ms ? (double)per_ms : (double)m->clock_rate / 1000.0);
+			double d = (double)(uint32_t)(h->ts - f);
+			/* 8 and 16 kHz: a power of two, so the product is the
+			 * quotient, bit for bit, without a divide's latency */
+			double nominal = per_ms == 8    ? d * 0.125
+					 : per_ms == 16 ? d * 0.0625
+					 : d / (per_ms ? (double)per_ms : (double)m->clock_rate / 1000.0);
 			double expected = s->t_last_ms + (nominal - s->last_nominal_ms);
 			double diff = fabs(now_ms - expected);
 			cur_jitter = (15 * s->jitter_ms + diff) / 16;
