@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,21 +101,6 @@ struct out {
 	int err;
 };
 
-static void
-put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(o->p + o->len, o->len < o->cap ? o->cap - o->len : 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || o->len + (size_t)n >= o->cap)
-		o->err = -ENOSPC;
-	else
-		o->len += (size_t)n;
-}
-
 /* not put("%02x") a byte: a printf call per byte was most of encoding */
 static void
 put_hex(struct out *o, const uint8_t *b, size_t n)
@@ -174,13 +158,64 @@ put_u64(struct out *o, const char *key, uint64_t u, int neg)
 	put_str(o, "\n", 1);
 }
 
+/* A double as a C99 hexadecimal float ("0x1.8p+3"), which strtod reads back
+ * bit for bit, as it reads the "%.17g" text earlier records hold: printf of
+ * a double in decimal (glibc's multi-precision digits) was the index
+ * thread's largest libc cost, several per stream record. */
+static void
+put_f64(struct out *o, const char *key, double v)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t b;
+	memcpy(&b, &v, 8);
+	char d[40];
+	size_t n = 0;
+	if (b >> 63)
+		d[n++] = '-';
+	int e = (int)((b >> 52) & 0x7ff);
+	uint64_t m = b & ((1ull << 52) - 1);
+	if (e == 0x7ff) {
+		memcpy(d + n, m ? "nan" : "inf", 3);
+		n += 3;
+	} else {
+		/* normal: 1.m x 2^(e-1023); subnormal and zero: 0.m x 2^-1022 */
+		d[n++] = '0';
+		d[n++] = 'x';
+		d[n++] = e ? '1' : '0';
+		if (m) {
+			d[n++] = '.';
+			for (int sh = 48; sh >= 0 && m; sh -= 4) {
+				d[n++] = hex[(m >> sh) & 15];
+				m &= (1ull << sh) - 1;
+			}
+		}
+		int x = e ? e - 1023 : (b << 1) ? -1022 : 0;
+		d[n++] = 'p';
+		d[n++] = x < 0 ? '-' : '+';
+		unsigned ax = (unsigned)(x < 0 ? -x : x);
+		char t[8];
+		size_t k = 0;
+		do {
+			t[k++] = (char)('0' + ax % 10);
+			ax /= 10;
+		} while (ax);
+		while (k)
+			d[n++] = t[--k];
+	}
+	put_key(o, key);
+	put_str(o, d, n);
+	put_str(o, "\n", 1);
+}
+
 int
 cr_rec_encode(int kind, const void *rec, char *buf, size_t cap)
 {
 	if (kind < CR_REC_CALL || kind > CR_REC_LOSS)
 		return -EINVAL;
 	struct out o = {buf, 0, cap, 0};
-	put(&o, "kind=%s\n", kind_names[kind]);
+	put_key(&o, "kind");
+	put_str(&o, kind_names[kind], strlen(kind_names[kind]));
+	put_str(&o, "\n", 1);
 	const uint8_t *r = rec;
 	for (const struct field *f = tables[kind]; f->key && !o.err; f++) {
 		const void *p = r + f->off;
@@ -196,7 +231,7 @@ cr_rec_encode(int kind, const void *rec, char *buf, size_t cap)
 		case U32: { uint32_t v; memcpy(&v, p, 4); put_u64(&o, f->key, v, 0); break; }
 		case U16: { uint16_t v; memcpy(&v, p, 2); put_u64(&o, f->key, v, 0); break; }
 		case U8: put_u64(&o, f->key, *(const uint8_t *)p, 0); break;
-		case F64: { double v; memcpy(&v, p, 8); put(&o, "%s=%.17g\n", f->key, v); break; }
+		case F64: { double v; memcpy(&v, p, 8); put_f64(&o, f->key, v); break; }
 		case STR: {
 			/* strings as hex keep any byte a SIP header may carry */
 			size_t n = strnlen(p, f->size);

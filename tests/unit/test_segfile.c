@@ -247,9 +247,31 @@ records(void)
 	n = cr_rec_encode(CR_REC_STREAM, &s, buf, sizeof(buf));
 	struct cr_stream_rec t;
 	CHECK_EQ(cr_rec_decode(buf, (size_t)n, &t, sizeof(t)), CR_REC_STREAM);
-	CHECK(t.mean_jitter_ms == s.mean_jitter_ms); /* exact, %.17g */
+	CHECK(t.mean_jitter_ms == s.mean_jitter_ms); /* exact: a hexadecimal float */
+	CHECK(strstr(buf, "\nmean_jitter_ms=0x1.3333333333334p-2\n") != NULL);
 	CHECK_EQ(t.lost, -3);
 	CHECK(strcmp(t.ptmap, s.ptmap) == 0);
+	/* every double comes back bit for bit: signed zero, subnormals, the
+	 * extremes, infinities; a NaN stays a NaN; decimal text (records
+	 * written before) still reads */
+	static const double vals[] = {0.0,	-0.0,	  1.0,	   -2.5,     0.1,	 1e-310,
+				      -4.9e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+				      123456.789, 1.0 / 0.0, -1.0 / 0.0};
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		s.max_delta_ms = vals[i];
+		n = cr_rec_encode(CR_REC_STREAM, &s, buf, sizeof(buf));
+		CHECK(n > 0);
+		CHECK_EQ(cr_rec_decode(buf, (size_t)n, &t, sizeof(t)), CR_REC_STREAM);
+		CHECK(memcmp(&t.max_delta_ms, &vals[i], 8) == 0);
+	}
+	s.max_delta_ms = 0.0 / 0.0;
+	n = cr_rec_encode(CR_REC_STREAM, &s, buf, sizeof(buf));
+	CHECK_EQ(cr_rec_decode(buf, (size_t)n, &t, sizeof(t)), CR_REC_STREAM);
+	CHECK(t.max_delta_ms != t.max_delta_ms);
+	CHECK_EQ(cr_rec_decode("kind=stream\nmax_delta_ms=0.30000000000000004\n", 45, &t, sizeof(t)),
+		 CR_REC_STREAM);
+	CHECK(t.max_delta_ms == 0.1 + 0.2);
+	s.max_delta_ms = 0;
 	/* too small a buffer, a record type bigger than the target, damage */
 	CHECK_EQ(cr_rec_encode(CR_REC_STREAM, &s, buf, 20), -ENOSPC);
 	CHECK_EQ(cr_rec_decode(buf, (size_t)n, &c, 16), -ENOSPC);
