@@ -469,6 +469,7 @@ cr_bell_wait(struct cr_bell *b, const struct rte_ring *r, unsigned want, const v
 	     unsigned timeout_ms)
 {
 	__atomic_store_n(&b->sleeping, 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* rte_ring_count's loads after it */
 	if (rte_ring_count(r) < want && !__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
 		struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
 		syscall(SYS_futex, &b->sleeping, FUTEX_WAIT_PRIVATE, 1, &ts, NULL, 0);

@@ -2,6 +2,7 @@
 #include "cr_store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <lz4.h>
 #include <string.h>
 
@@ -88,7 +89,7 @@ struct crc_fold_k {
 	uint64_t k1024[2], k256[2], k128[2];
 };
 static struct crc_fold_k crc_k;
-static int crc_fold_cpu = -1; /* the CPU has it: unknown yet, 0, 1 */
+static int crc_fold_cpu; /* the CPU has it (crc_fold_init) */
 static int crc_fold_off;      /* cr_crc32c_fold(0) */
 
 static void
@@ -147,23 +148,26 @@ crc_fold(const uint8_t *b, size_t len, uint32_t init)
 	return c;
 }
 
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void
+crc_fold_init(void)
+{
+	__builtin_cpu_init();
+	crc_fold_cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
+		       __builtin_cpu_supports("vpclmulqdq");
+	if (crc_fold_cpu) {
+		fold_const(crc_k.k1024, 1024);
+		fold_const(crc_k.k256, 256);
+		fold_const(crc_k.k128, 128);
+	}
+}
+
 static int
 crc_fold_cpu_has(void)
 {
-	int on = __atomic_load_n(&crc_fold_cpu, __ATOMIC_ACQUIRE);
-	if (on < 0) {
-		/* racing threads compute the same values */
-		__builtin_cpu_init();
-		on = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
-		     __builtin_cpu_supports("vpclmulqdq");
-		if (on) {
-			fold_const(crc_k.k1024, 1024);
-			fold_const(crc_k.k256, 256);
-			fold_const(crc_k.k128, 128);
-		}
-		__atomic_store_n(&crc_fold_cpu, on, __ATOMIC_RELEASE);
-	}
-	return on;
+	pthread_once(&crc_once, crc_fold_init);
+	return crc_fold_cpu;
 }
 #endif
 #endif
