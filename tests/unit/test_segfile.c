@@ -19,6 +19,8 @@
 #include "cr_store.h"
 #include "cr_test.h"
 
+#include <sqlite3.h>
+
 #define NBLK 12
 
 static uint64_t blk_end[NBLK + 1]; /* blk_end[k]: end of block k-1; [0] header */
@@ -331,6 +333,92 @@ put_chunks(const char *dir)
 	cr_index_close(idx);
 }
 
+/* the schema as "table|col:type,col:type...;index|table|cols|unique;...", and
+ * the store's user_version */
+static void
+schema_of(const char *path, char *out, size_t cap, int *level)
+{
+	sqlite3 *db;
+	out[0] = 0;
+	CHECK_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *t, *c;
+	size_t n = 0;
+	CHECK_EQ(sqlite3_prepare_v2(db,
+				    "SELECT m.type, m.name, m.tbl_name, p.name, p.type, p.cid FROM sqlite_master m, "
+				    "pragma_table_info(m.name) p WHERE m.type='table' UNION ALL "
+				    "SELECT 'index', m.name, m.tbl_name, i.name, "
+				    "(SELECT \"unique\" FROM pragma_index_list(m.tbl_name) l WHERE l.name=m.name), i.seqno "
+				    "FROM sqlite_master m, pragma_index_info(m.name) i WHERE m.type='index' "
+				    "ORDER BY 1, 2, 6",
+				    -1, &t, NULL),
+		 SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW && n + 200 < cap)
+		n += (size_t)snprintf(out + n, cap - n, "%s|%s|%s|%s|%s;", sqlite3_column_text(t, 0),
+				      sqlite3_column_text(t, 1), sqlite3_column_text(t, 2),
+				      sqlite3_column_text(t, 3), sqlite3_column_text(t, 4));
+	sqlite3_finalize(t);
+	CHECK_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &c, NULL), SQLITE_OK);
+	*level = sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int(c, 0) : -1;
+	sqlite3_finalize(c);
+	sqlite3_close(db);
+}
+
+/* A new store gets the whole schema at once (no migrations), a store from
+ * before every migration is brought to the same columns and indexes, and
+ * both say so in user_version. */
+static void
+schema_levels(const char *dir)
+{
+	char fresh[512], old[512];
+	snprintf(fresh, sizeof(fresh), "%s/fresh.sqlite", dir);
+	snprintf(old, sizeof(old), "%s/old.sqlite", dir);
+	struct cr_index *idx;
+	CHECK_EQ(cr_index_open(fresh, CR_INDEX_RW, &idx), 0);
+	cr_index_close(idx);
+	/* the oldest layout: no policy columns, no stream quality, losses
+	 * without id, no unique chunk location */
+	sqlite3 *db;
+	CHECK_EQ(sqlite3_open(old, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_exec(db,
+			      "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER);"
+			      "CREATE TABLE calls(uid INTEGER PRIMARY KEY, call_id TEXT NOT NULL,"
+			      " from_user TEXT, to_user TEXT, from_uri TEXT, to_uri TEXT, start_ns INTEGER,"
+			      " answer_ns INTEGER, end_ns INTEGER, state INTEGER, sip_status INTEGER,"
+			      " dtmf BLOB);"
+			      "CREATE TABLE streams(uid INTEGER PRIMARY KEY, call_uid INTEGER, src BLOB,"
+			      " sport INTEGER, dst BLOB, dport INTEGER, ssrc INTEGER, side INTEGER,"
+			      " pt INTEGER, clock_rate INTEGER, codec TEXT, packets INTEGER, lost INTEGER,"
+			      " out_of_order INTEGER, duplicates INTEGER, payload_bytes INTEGER,"
+			      " max_jitter_ms REAL, mean_jitter_ms REAL, max_delta_ms REAL, mos REAL,"
+			      " first_ns INTEGER, last_ns INTEGER, rtcp_packets INTEGER, is_srtp INTEGER,"
+			      " dtmf BLOB);"
+			      "CREATE TABLE chunks(stream_uid INTEGER, call_uid INTEGER, segment TEXT,"
+			      " block_off INTEGER, chunk_no INTEGER, n_pkts INTEGER, first_ns INTEGER,"
+			      " last_ns INTEGER);"
+			      "CREATE INDEX chunks_call ON chunks(call_uid);",
+			      NULL, NULL, NULL),
+		 SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_EQ(cr_index_open(old, CR_INDEX_RW, &idx), 0);
+	cr_index_close(idx);
+	static char a[8192], b[8192];
+	int la, lb;
+	schema_of(fresh, a, sizeof(a), &la);
+	schema_of(old, b, sizeof(b), &lb);
+	CHECK(strstr(a, "streams|streams|r_factor|REAL") != NULL);
+	CHECK(strstr(a, "chunks_loc|chunks|block_off|1") != NULL);
+	CHECK(strcmp(a, b) == 0);
+	if (strcmp(a, b) != 0)
+		fprintf(stderr, "new store:\n%s\nmigrated store:\n%s\n", a, b);
+	CHECK(la >= 1);
+	CHECK_EQ(lb, la);
+	/* opened again: still the same */
+	CHECK_EQ(cr_index_open(old, CR_INDEX_RW, &idx), 0);
+	cr_index_close(idx);
+	schema_of(old, b, sizeof(b), &lb);
+	CHECK(strcmp(a, b) == 0);
+}
+
 int
 main(void)
 {
@@ -342,6 +430,7 @@ main(void)
 	CHECK(mkdtemp(dstore) != NULL);
 	direct_writes(dstore);
 	put_chunks(dstore);
+	schema_levels(dstore);
 	snprintf(path, sizeof(path), "%s/segments/a/w0-r1-1.seg", store);
 	struct cr_seg_walk w;
 	CHECK_EQ(cr_seg_walk(path, NULL, NULL, &w), 0);
