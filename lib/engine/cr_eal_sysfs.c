@@ -31,7 +31,7 @@ int __wrap_access(const char *path, int mode);
 #define NODE_DIR "/sys/devices/system/node"
 #define CPU_DIR "/sys/devices/system/cpu"
 
-static uint64_t *node_cpus[MAX_NODES]; /* bit c: node<n>/cpu<c> exists */
+static uint64_t *node_cpus[MAX_NODES];	/* bit c: node<n>/cpu<c> exists */
 static uint64_t core_id[MAX_CPUS / 64]; /* bit c: cpu<c>/topology/core_id exists */
 static int listed;			/* 1: both listings are complete */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -112,7 +112,8 @@ __wrap_access(const char *path, int mode)
 		return __real_access(path, mode);
 	if ((n = num_after(path, NODE_DIR "/node", &e)) >= 0 && n < MAX_NODES)
 		c = num_after(e, "/cpu", NULL);
-	else if ((c = num_after(path, CPU_DIR "/cpu", &e)) >= 0 && strcmp(e, "/topology/core_id") != 0)
+	else if ((c = num_after(path, CPU_DIR "/cpu", &e)) >= 0 &&
+		 strcmp(e, "/topology/core_id") != 0)
 		c = -1;
 	if (c < 0 || c >= MAX_CPUS)
 		return __real_access(path, mode);

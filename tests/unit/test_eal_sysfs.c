@@ -43,11 +43,18 @@ main(void)
 	/* the machine has CPUs in node directories (else nothing was compared) */
 	CHECK(found > 0 || __real_access("/sys/devices/system/node", F_OK) != 0);
 	static const char *const odd[] = {
-		"/sys/devices/system/node/node0/cpulist", "/sys/devices/system/node/node0/cpu0x",
-		"/sys/devices/system/node/node0/cpu", "/sys/devices/system/node/node/cpu0",
-		"/sys/devices/system/node/node0/cpu0/", "/sys/devices/system/node/node99999999999/cpu0",
-		"/sys/devices/system/cpu/cpu0/topology", "/sys/devices/system/cpu/cpu0/topology/core_idx",
-		"/sys/devices/system/node/node0", "/tmp", "/nonexistent", "",
+		"/sys/devices/system/node/node0/cpulist",
+		"/sys/devices/system/node/node0/cpu0x",
+		"/sys/devices/system/node/node0/cpu",
+		"/sys/devices/system/node/node/cpu0",
+		"/sys/devices/system/node/node0/cpu0/",
+		"/sys/devices/system/node/node99999999999/cpu0",
+		"/sys/devices/system/cpu/cpu0/topology",
+		"/sys/devices/system/cpu/cpu0/topology/core_idx",
+		"/sys/devices/system/node/node0",
+		"/tmp",
+		"/nonexistent",
+		"",
 	};
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
 		CHECK(same(odd[i], F_OK));
