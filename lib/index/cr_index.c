@@ -116,9 +116,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS segments(rel TEXT PRIMARY KEY, kind INTEGER, state INTEGER,"
 	" rclass INTEGER, first_ns INTEGER, last_ns INTEGER, bytes INTEGER);";
 
-/* What the migrations below create that the schema cannot (an index on a
- * column older stores lack), for a new store; and the level a store's
- * user_version says its migrations reached (raise it with a migration). */
+/* The indexes the migrations below add, for a new store (not in the schema:
+ * losses_id is on a column older stores lack, and the schema runs on them
+ * before their migrations); and the level a store's user_version says its
+ * migrations reached (raise it with a new migration). */
 static const char fresh_indexes[] =
 	"CREATE UNIQUE INDEX IF NOT EXISTS chunks_loc ON chunks(segment, block_off, chunk_no);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS losses_id ON losses(id);";
