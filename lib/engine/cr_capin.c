@@ -458,24 +458,49 @@ fill(struct rte_mempool *mp, struct rte_mbuf *head, uint32_t len, const u_char *
 	return head;
 }
 
+/* one segment of a packet attached to its bytes in the current slab */
+static void
+attach(struct cr_capin *c, struct rte_mbuf *m, uint8_t *d, uint16_t len)
+{
+	rte_pktmbuf_attach_extbuf(m, d, RTE_BAD_IOVA, len, &c->slab[c->cur]->shinfo);
+	c->slab[c->cur]->refs++;
+	m->data_len = len;
+	m->pkt_len = len;
+}
+
 /* A packet's bytes d[0..cap) of the read buffer into m, with its time:
- * attached (not copied), or copied into a chain past an mbuf's 16-bit
- * length. NULL: no mbuf for the chain (the record stays unread). */
+ * attached, not copied; past an mbuf's 16-bit length, as a chain of
+ * segments each attached to its part (a GRO'd capture's 64 KiB+ frames), so
+ * an import's mbufs need no data room of their own (cr_capin_copies). NULL:
+ * no mbuf for the chain (the record stays unread). */
 static struct rte_mbuf *
 take_packet(struct cr_capin *c, struct rte_mempool *mp, struct rte_mbuf *m, uint8_t *d,
 	    uint32_t cap, int ts_off, int64_t t)
 {
-	if (cap <= UINT16_MAX) {
-		rte_pktmbuf_attach_extbuf(m, d, RTE_BAD_IOVA, (uint16_t)cap,
-					  &c->slab[c->cur]->shinfo);
-		c->slab[c->cur]->refs++;
-		m->data_len = (uint16_t)cap;
-		m->pkt_len = cap;
-	} else if ((m = fill(mp, m, cap, d)) == NULL) {
-		return NULL;
+	uint16_t seg = cap <= UINT16_MAX ? (uint16_t)cap : UINT16_MAX;
+	attach(c, m, d, seg);
+	for (uint32_t off = seg; off < cap; off += seg) {
+		struct rte_mbuf *n = rte_pktmbuf_alloc(mp);
+		if (n == NULL) {
+			rte_pktmbuf_free(m); /* the segments so far: their references go */
+			return NULL;
+		}
+		seg = cap - off <= UINT16_MAX ? (uint16_t)(cap - off) : UINT16_MAX;
+		attach(c, n, d + off, seg);
+		if (rte_pktmbuf_chain(m, n) != 0) {
+			rte_pktmbuf_free(n);
+			rte_pktmbuf_free(m);
+			return NULL;
+		}
 	}
 	*RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *) = (uint64_t)t;
 	return m;
+}
+
+int
+cr_capin_copies(const struct cr_capin *c)
+{
+	return c->fd < 0; /* libpcap's formats: fill() copies each packet */
 }
 
 /* The file ends (r 0), cannot be read (r < 0), or ends inside a record */

@@ -492,6 +492,9 @@ int cr_capin_open(const char *path, struct cr_capin **out, char *err, size_t err
 uint16_t cr_capin_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off,
 		     struct rte_mbuf **pkts, uint16_t n, uint64_t *errors);
 int cr_capin_done(const struct cr_capin *c);
+/* 1: packets are copied into the mbufs' own data room (formats libpcap
+ * reads); 0: attached to the read buffer (classic pcap, pcapng) */
+int cr_capin_copies(const struct cr_capin *c);
 long long cr_capin_offset(const struct cr_capin *c);
 uint64_t cr_capin_size(const struct cr_capin *c); /* bytes, at open */
 void cr_capin_close(struct cr_capin *c);

@@ -184,6 +184,22 @@ with tempfile.TemporaryDirectory() as tmp:
     ok = n == half and e == 1 and "corrupt" in err
     fails += not ok
     print("%-4s badlen  %d of %d packets, %d capture error(s)" % ("ok" if ok else "FAIL", n, half, e))
+    # records over 64 KiB (a capture of GRO'd segments): each packet a
+    # chain of mbufs attached to its parts of the read buffer, in classic
+    # pcap and pcapng; the same calls, every packet accounted
+    giant = (b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" +
+             struct.pack(">BBHHHBBH4s4s", 0x45, 0, 0, 1, 0x4000, 64, 6, 0, bytes([10, 9, 9, 1]),
+                         bytes([10, 9, 9, 2])) +
+             struct.pack(">HHIIBBHHH", 5060, 5060, 1, 0, 0x50, 0x18, 65535, 0, 0) + b"A" * 99946)
+    sec, usec = recs[50][0], recs[50][1]
+    recs_g = recs[:50] + [(sec, usec, len(giant), len(giant), giant)] * 2 + recs[50:]
+    for name, blob in (("giant", classic(recs=recs_g)),
+                       ("ng_giant", pcapng(recs=recs_g, ifaces=((1, 262144),)))):
+        n, e, calls, _ = run(tmp, name, blob)
+        ok = n == n0 + 2 and e == 0 and calls == ref
+        fails += not ok
+        print("%-4s %-8s %d packets (2 of %d bytes), %d calls, %d errors" % (
+            "ok" if ok else "FAIL", name, n, len(giant), len(calls), e))
     # an empty capture (header only)
     n, e, calls, _ = run(tmp, "empty", hdr)
     ok = n == 0 and e == 0 and calls == []
