@@ -348,8 +348,10 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 	e->io_ring = rte_ring_create("cr_io", 64, (int)rte_socket_id(), RING_F_SC_DEQ);
 	/* offline consumers sleep until this much waits (cr_bell): below what
 	 * the pools hold, so producers never wait on a sleeping consumer */
-	e->io_want = cfg->nb_blocks / 2 > 0 ? cfg->nb_blocks / 2 : 1;
-	e->idx_want = cfg->nb_msgs / 4 > 0 ? cfg->nb_msgs / 4 : 1;
+	if (cfg->offline) {
+		cr_bell_arm(&e->io_bell, e->io_ring, cfg->nb_blocks / 2, &e->io_stop);
+		cr_bell_arm(&e->idx_bell, e->idx_ring, cfg->nb_msgs / 4, &e->idx_stop);
+	}
 	if (e->mbufs == NULL || e->msgs == NULL || e->idx_ring == NULL || e->blocks == NULL ||
 	    e->io_ring == NULL) {
 		CR_LOG(ERR, "cannot allocate pools: %s", rte_strerror(rte_errno));

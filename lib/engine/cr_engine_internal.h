@@ -279,9 +279,12 @@ struct cr_unpub {
 
 enum { CR_IO_ALARM_NONE = 0, CR_IO_ALARM_DISK_FULL, CR_IO_ALARM_IO_ERROR };
 
-/* an offline consumer's wake-up (cr_bell_wait below) */
+/* a consumer thread's wake-up (cr_bell_idle below): armed offline only */
 struct cr_bell {
 	int sleeping;
+	unsigned want;		   /* entries worth waking for */
+	const struct rte_ring *ring; /* NULL: live, the consumer polls */
+	const volatile int *stop;
 };
 
 struct cr_engine {
@@ -332,7 +335,6 @@ struct cr_engine {
 	pthread_t io_thread;
 	volatile int io_stop;
 	struct cr_bell io_bell; /* offline: blocks to write (cr_bell) */
-	unsigned io_want;
 	uint64_t io_blocks, io_bytes, io_writes, io_errors, io_segments;
 	uint64_t io_lost_error, io_lost_nospace; /* packets workers stored, the disk refused */
 	uint64_t io_write_calls;
@@ -341,7 +343,6 @@ struct cr_engine {
 	pthread_t idx_thread;
 	volatile int idx_stop;
 	struct cr_bell idx_bell; /* offline: messages to index */
-	unsigned idx_want;
 	uint64_t idx_calls, idx_streams, idx_chunks, idx_batches, idx_errors;
 	uint64_t idx_meta_errors; /* records the meta segments could not keep */
 	uint64_t manifest_errors;  /* manifest lines that could not be written */
@@ -453,25 +454,39 @@ cr_bell_ring(struct cr_bell *b)
 		syscall(SYS_futex, &b->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* offline: the consumer of ring sleeps until it holds want entries or *stop */
+static inline void
+cr_bell_arm(struct cr_bell *b, const struct rte_ring *ring, unsigned want, const volatile int *stop)
+{
+	b->ring = ring;
+	b->want = want > 0 ? want : 1;
+	b->stop = stop;
+}
+
 /* after an enqueue: wake the consumer when its ring holds what it waits for */
 static inline void
-cr_bell_nudge(struct cr_bell *b, const struct rte_ring *r, unsigned want)
+cr_bell_nudge(struct cr_bell *b)
 {
+	if (b->ring == NULL)
+		return;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&b->sleeping, __ATOMIC_RELAXED) && rte_ring_count(r) >= want)
+	if (__atomic_load_n(&b->sleeping, __ATOMIC_RELAXED) && rte_ring_count(b->ring) >= b->want)
 		cr_bell_ring(b);
 }
 
-/* the consumer, idle: until r holds want entries, *stop is set, someone
- * rings, or timeout_ms passes */
+/* the consumer found its ring empty: live, a nap of live_us; offline, until
+ * the ring holds want entries, stop is set, someone rings, or 50 ms pass */
 static inline void
-cr_bell_wait(struct cr_bell *b, const struct rte_ring *r, unsigned want, const volatile int *stop,
-	     unsigned timeout_ms)
+cr_bell_idle(struct cr_bell *b, unsigned live_us)
 {
+	if (b->ring == NULL) {
+		usleep(live_us);
+		return;
+	}
 	__atomic_store_n(&b->sleeping, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* rte_ring_count's loads after it */
-	if (rte_ring_count(r) < want && !__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
-		struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+	if (rte_ring_count(b->ring) < b->want && !__atomic_load_n(b->stop, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = {0, 50 * 1000000L};
 		syscall(SYS_futex, &b->sleeping, FUTEX_WAIT_PRIVATE, 1, &ts, NULL, 0);
 	}
 	__atomic_store_n(&b->sleeping, 0, __ATOMIC_RELAXED);

@@ -45,8 +45,7 @@ cr_idx_send(struct cr_engine *e, struct cr_msg *m)
 		cr_bell_ring(&e->idx_bell);
 		cr_offline_backoff(spins);
 	}
-	if (e->cfg.offline)
-		cr_bell_nudge(&e->idx_bell, e->idx_ring, e->idx_want);
+	cr_bell_nudge(&e->idx_bell);
 	return 0;
 }
 
@@ -308,10 +307,7 @@ idx_main(void *arg)
 			if (__atomic_load_n(&e->idx_stop, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(e->idx_ring))
 				break;
-			if (e->cfg.offline)
-				cr_bell_wait(&e->idx_bell, e->idx_ring, e->idx_want, &e->idx_stop, 50);
-			else
-				usleep(2000);
+			cr_bell_idle(&e->idx_bell, 2000);
 			continue;
 		}
 		if (cr_index_begin(e->idx) != 0)
@@ -375,11 +371,7 @@ idx_main(void *arg)
 				if (__atomic_load_n(&e->idx_stop, __ATOMIC_ACQUIRE) ||
 				    rte_get_timer_cycles() - t_begin > hz / 4)
 					break;
-				if (e->cfg.offline)
-					cr_bell_wait(&e->idx_bell, e->idx_ring, e->idx_want,
-						     &e->idx_stop, 50);
-				else
-					usleep(2000);
+				cr_bell_idle(&e->idx_bell, 2000);
 			}
 		}
 		/* the store holds every record before the index says so */

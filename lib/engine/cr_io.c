@@ -108,8 +108,8 @@ emit_block(struct cr_worker *w, unsigned cls)
 			cr_bell_ring(&e->io_bell);
 			cr_offline_backoff(spins);
 		}
-		if (b && e->cfg.offline)
-			cr_bell_nudge(&e->io_bell, e->io_ring, e->io_want);
+		if (b)
+			cr_bell_nudge(&e->io_bell);
 	} else if (b) {
 		rte_mempool_put(e->blocks, b);
 		b = NULL;
@@ -693,10 +693,7 @@ io_main(void *arg)
 			    rte_ring_empty(e->io_ring))
 				break;
 			sync_due(e, segs, n_segs);
-			if (e->cfg.offline)
-				cr_bell_wait(&e->io_bell, e->io_ring, e->io_want, &e->io_stop, 50);
-			else
-				usleep(1000);
+			cr_bell_idle(&e->io_bell, 1000);
 			continue;
 		}
 		uint64_t c0 = rte_rdtsc();
