@@ -55,6 +55,14 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 		if (i != CR_FATE_INDEX_FULL)
 			fprintf(f, "callrec_packets_total{fate=\"%s\"} %" PRIu64 "\n", cr_fate_names[i],
 				fate[i]);
+	/* the fates that lose a packet, by reason (CR_FATE_LIST's drop column):
+	 * what to alert on, without a list kept by hand in each dashboard */
+	head(f, "callrec_packets_dropped_total", "counter",
+	     "packets lost by reason: the fates of callrec_packets_total that drop a packet");
+	for (int i = 0; i < CR_FATE_MAX; i++)
+		if (cr_fate_drop[i])
+			fprintf(f, "callrec_packets_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+				cr_fate_names[i], fate[i]);
 	one(f, "callrec_index_records_dropped_total", "counter",
 	    "index records lost: message pool or ring full (live)", (double)fate[CR_FATE_INDEX_FULL]);
 
