@@ -127,16 +127,17 @@ static const char fresh_indexes[] =
 #define LEVEL_STR_(x) #x
 #define LEVEL_STR(x) LEVEL_STR_(x)
 
-/* the first column of the first row of sql, an integer; -1 on error */
-static int
+/* the first column of the first row of sql, an integer; -1 on error or
+ * without a row */
+static int64_t
 int_query(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st;
-	int v = -1;
+	int64_t v = -1;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
+		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
 }
@@ -210,7 +211,7 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 		    sqlite3_exec(idx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 			goto err;
 		int fresh = int_query(idx->db, "SELECT count(*) FROM sqlite_master") == 0;
-		int level = int_query(idx->db, "PRAGMA user_version");
+		int64_t level = int_query(idx->db, "PRAGMA user_version");
 		if (sqlite3_exec(idx->db, schema, NULL, NULL, NULL) != SQLITE_OK)
 			goto err;
 		/* Columns added after a store was created: add what is missing
@@ -254,13 +255,10 @@ cr_index_open(const char *path, int mode, struct cr_index **out)
 			     "INSERT INTO meta VALUES('run',1) ON CONFLICT(key) DO UPDATE SET "
 			     "value=value+1;",
 			     NULL, NULL, NULL);
-		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(idx->db, "SELECT value FROM meta WHERE key='run'", -1, &st,
-				       NULL) != SQLITE_OK)
+		int64_t run = int_query(idx->db, "SELECT value FROM meta WHERE key='run'");
+		if (run < 0)
 			goto err;
-		if (sqlite3_step(st) == SQLITE_ROW)
-			idx->run_id = (uint64_t)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		idx->run_id = (uint64_t)run;
 		if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			goto err;
 		if (sqlite3_prepare_v2(idx->db,
