@@ -86,7 +86,8 @@ usage(FILE *f)
 		"  --check         validate --config FILE (and --profile) and exit: 0 valid, 2 not\n"
 		"  --fault SPEC    test knob: write:N[:ENOSPC|EIO] fails every Nth segment write,\n"
 		"                  alloc:N every Nth block allocation, slabs:N a worker maps\n"
-		"                  at most N chunk slabs (its streams past them: STORE_NOMEM)\n"
+		"                  at most N chunk slabs (its streams past them: STORE_NOMEM),\n"
+		"                  dio:N the Nth direct (O_DIRECT) capture read fails with EIO\n"
 		"\n"
 		"Offline imports use free hugepages when there are twice what they need\n"
 		"(about 200 MB), else 4 KiB pages; CALLREC_NO_HUGEPAGES=1 forces 4 KiB pages.\n");
@@ -571,6 +572,7 @@ struct opts {
 	const char *profile;
 	unsigned fault_write, fault_alloc; /* every Nth segment write / block allocation fails */
 	unsigned fault_slabs;		   /* chunk slabs a worker may map */
+	unsigned fault_dio;		   /* the Nth direct capture read fails (EIO) */
 	int check; /* --check: validate the configuration and exit */
 	int limits_set; /* [limits] given: offline imports keep them as they are */
 	const char *sets[64]; /* --set section.key=value, applied over the file */
@@ -581,8 +583,9 @@ struct opts {
 };
 
 
-/* --fault write:N[:ENOSPC|EIO] | alloc:N | slabs:N  (test knobs: fail at a
- * rate of 1/N; at most N chunk slabs a worker) */
+/* --fault write:N[:ENOSPC|EIO] | alloc:N | slabs:N | dio:N  (test knobs: fail
+ * at a rate of 1/N; at most N chunk slabs a worker; the Nth direct read of a
+ * capture fails) */
 static int
 parse_fault(const char *spec, struct opts *o)
 {
@@ -597,6 +600,10 @@ parse_fault(const char *spec, struct opts *o)
 	}
 	if (strcmp(kind, "slabs") == 0 && k == 2) {
 		o->fault_slabs = n;
+		return 0;
+	}
+	if (strcmp(kind, "dio") == 0 && k == 2) {
+		o->fault_dio = n;
 		return 0;
 	}
 	if (strcmp(kind, "write") != 0)
@@ -740,6 +747,7 @@ static const struct cfg_key {
 	{"limits", "chunk_kb", "16", "engine", "chunk buffer per stream, 1-64 KB"},
 	{"limits", "nb_mbufs", "16383", "engine", "packet buffers (2.2 KB each)"},
 	{"limits", "prefault", "yes", "engine", "yes|no: stream memory faulted in at start (live)"},
+	{"import", "direct_io", "auto", "engine", "auto|yes|no: read captures with O_DIRECT (auto: from 32 MiB)"},
 };
 
 static int
@@ -918,6 +926,15 @@ load_config(const char *path, struct opts *o, struct cr_engine_cfg *cfg)
 	if (cfg_yes_no(cf, path, "limits", "prefault", &cfg->prefault) != 0) {
 		rte_cfgfile_close(cf);
 		return 2;
+	}
+	if ((v = rte_cfgfile_get_entry(cf, "import", "direct_io"))) {
+		if (strcmp(v, "auto") != 0 && strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+			fprintf(stderr, "callrecd: %s: [import] direct_io: '%s' is not auto, yes or no\n",
+				path, v);
+			rte_cfgfile_close(cf);
+			return 2;
+		}
+		cfg->capture_direct = strcmp(v, "auto") == 0 ? -1 : strcmp(v, "yes") == 0;
 	}
 	if (cfg_uint(cf, path, "retention", "check_s", 1, 86400, &g_retain.check_s) < 0) {
 		rte_cfgfile_close(cf);
@@ -1114,7 +1131,8 @@ parse_app_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'F':
 			if (parse_fault(optarg, o) != 0)
-				return bad("--fault: '%s' is not write:N[:ENOSPC|EIO], alloc:N or slabs:N", optarg);
+				return bad("--fault: '%s' is not write:N[:ENOSPC|EIO], alloc:N, slabs:N or dio:N",
+					   optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -1393,6 +1411,7 @@ main(int argc, char **argv)
 	cfg.report = o.quiet ? NULL : stderr;
 	cfg.fault_write_every = o.fault_write;
 	cfg.fault_slabs = o.fault_slabs;
+	cfg.fault_dio = o.fault_dio;
 	cfg.fault_write_errno = o.fault_errno;
 	if (o.fault_alloc)
 		cfg.fault_block_every = o.fault_alloc;

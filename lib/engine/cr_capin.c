@@ -18,50 +18,77 @@
  * either way.
  *
  * Packets of the formats parsed here are not copied: each mbuf is attached to
- * its bytes in the read buffer (an external buffer), so an import moves each byte once
- * from the page cache instead of twice (the copy into mbufs was an eighth of
- * an import's CPU). The read buffer is a set of slabs: the reader fills one;
- * when it needs more bytes and mbufs still point into it, the unparsed tail
- * moves to a free slab and the old one is freed by the last mbuf's free.
- * Counting references with an atomic per packet would bounce a cache line
- * between the reader and the workers, so a slab starts with a bias the
- * workers' frees cannot exhaust and the reader settles it once, at the
- * switch (slab_retire).
+ * its bytes in the read ring (an external buffer). The ring holds the file's
+ * bytes at increasing addresses and is mapped twice back to back
+ * (cr_mem_mirror), so a record across its end is contiguous and nothing is
+ * ever moved. It is read a region (256 KiB) at a time; a packet counts
+ * against the region its record starts in, and a region is read again only
+ * when the reader has passed it and its last mbuf is freed. Regions are
+ * reused in file order, so a record running into the next regions holds
+ * them too. Counting references with an atomic per packet would bounce a
+ * cache line between the reader and the workers, so a region starts with a
+ * bias the workers' frees cannot exhaust and the reader settles it once,
+ * when it passes the region (region_retire).
+ *
+ * A large capture is read with O_DIRECT (Linux native AIO, a few regions
+ * ahead of the parser): the device writes the ring and the page cache is
+ * neither filled nor copied from. The copy out of the page cache was a tenth
+ * of an import's CPU (its largest single cost), and an import of a big
+ * capture also evicted the page cache of a server that records live. A small
+ * capture (likely cached, just written) is read through the page cache, one
+ * region at a time, as is any file whose file system refuses O_DIRECT.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/aio_abi.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "cr_engine_internal.h"
 #include "cr_mem.h"
 
-#define CAPIN_BUF (1u << 20)	 /* pcapng: the FILE's buffer */
+#define CAPIN_BUF (1u << 20)	 /* libpcap's formats: the FILE's buffer */
 #define CAPIN_MAX_CAPLEN 262144u /* libpcap's limit for a record */
-#define CAPIN_READ (256u << 10)	 /* classic pcap: bytes a read asks for */
-#define CAPIN_SLABS 8		 /* ~4 mbuf pools' worth of G.711 packets */
-/* References: a slab's count starts at CAPIN_REF_BIAS and is settled with a
- * signed 16-bit add, so it holds at most CAPIN_SLAB_REFS packets */
+#define RING_REGION (256u << 10) /* one read */
+#define RING_REGIONS 16u
+#define RING_BYTES ((size_t)RING_REGION * RING_REGIONS) /* 2 MiB pages, whole */
+/* Direct reads: one covers DIO_READ regions (a request, a doorbell and an
+ * interrupt a megabyte: in a VM each doorbell is an exit, 11 us), issued to
+ * keep DIO_AHEAD regions beyond the parser's read or in flight */
+#define DIO_READ 4u
+#define DIO_AHEAD 8u
+#define DIO_AUTO_BYTES (32ull << 20)   /* direct_io auto: captures from this size */
+/* References: a region's count starts at CAPIN_REF_BIAS and is settled with
+ * a signed 16-bit add, so it holds fewer than that many packets: a region
+ * starts at most RING_REGION / 12 + 1 records (12 bytes: the smallest pcapng
+ * block; a classic record is 16) */
 #define CAPIN_REF_BIAS 32767
-#define CAPIN_SLAB_REFS 30000
+_Static_assert(RING_REGION / 12 + 1 < CAPIN_REF_BIAS, "a region's packets overflow its count");
 
-struct capin_slab {
+enum { REGION_READING = 1, REGION_READY };
+
+struct capin_region {
 	/* written by the workers' frees */
 	struct rte_mbuf_ext_shared_info shinfo; /* freed by the last mbuf */
-	int busy; /* the reader's, or mbufs still point into it */
+	int busy; /* read or parsed, or mbufs still point into it */
 	/* the reader's, on a line of its own: counted next to the workers'
 	 * atomic decrements, it made every free wait for the line (6 % of an
 	 * import in rte_pktmbuf_detach) */
-	uint32_t refs __rte_cache_aligned; /* mbufs attached while it was the reader's */
-	uint8_t data[] __rte_cache_aligned; /* CAPIN_READ + CAPIN_MAX_CAPLEN */
-};
+	uint32_t refs __rte_cache_aligned; /* mbufs attached while the reader was in it */
+	int state;			   /* REGION_READING, REGION_READY */
+	int direct;			   /* read with O_DIRECT */
+	int64_t got;			   /* bytes read, or -errno */
+	struct iocb cb;
+} __rte_cache_aligned;
 
 /* pcapng blocks */
 #define NG_SHB 0x0A0D0D0Au
@@ -94,16 +121,27 @@ struct cr_capin {
 	const struct pcap_pkthdr *ph; /* read, not yet delivered (no mbuf was free) */
 	const u_char *pd;
 	int done;
-	/* classic pcap, parsed here */
-	int fd;
+	/* classic pcap and pcapng, parsed here from the read ring */
+	int fd;	 /* through the page cache */
+	int dfd; /* O_DIRECT (-1: none), read ahead with native AIO */
+	aio_context_t aio;
+	unsigned inflight;
 	int swapped, nsec;
-	struct capin_slab *slab[CAPIN_SLABS]; /* DPDK memory: mbufs may outlive us */
-	unsigned cur;	   /* the slab being parsed */
-	uint8_t *raw;	   /* its data */
-	size_t pos, len;   /* unparsed bytes raw[pos..len) */
-	long long offset;  /* file offset of raw[len] */
-	int eof;
-	uint64_t size;	   /* of the file at open (progress) */
+	uint8_t *ring;		  /* cr_mem_mirror(RING_BYTES) */
+	struct capin_region *rg;  /* RING_REGIONS, DPDK memory: mbufs may outlive us */
+	unsigned cur;		  /* the region of raw[0]: every record raw[] starts there */
+	uint8_t *raw;		  /* the file's bytes from offset base */
+	uint64_t base;
+	size_t pos, len;	  /* unparsed bytes raw[pos..len) */
+	uint64_t skip;		  /* bytes after raw[len] to pass over (a block too large) */
+	size_t pf;		  /* raw[..pf) is prefetched */
+	uint64_t next;		  /* file offset of the next region to read */
+	uint64_t filled;	  /* the file's bytes before this are in the ring */
+	uint64_t retired;	  /* regions before this offset are passed */
+	int eof;		  /* a read came back short: the file ends at filled */
+	uint64_t direct_bytes;	  /* read with O_DIRECT */
+	unsigned dio_reads, fault_dio; /* test knob: read fault_dio fails */
+	uint64_t size;		  /* of the file at open (progress) */
 	/* pcapng, parsed here: the current section's interfaces */
 	int ng;
 	struct capin_if *ifs;
@@ -128,23 +166,23 @@ rd16(const struct cr_capin *c, const uint8_t *p)
 	return c->swapped ? __builtin_bswap16(v) : v;
 }
 
-/* the last mbuf attached to a slab was freed (on a worker) */
+/* the last mbuf attached to a region was freed (on a worker) */
 static void
-slab_free_cb(void *addr, void *opaque)
+region_free_cb(void *addr, void *opaque)
 {
 	RTE_SET_USED(addr);
-	__atomic_store_n(&((struct capin_slab *)opaque)->busy, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&((struct capin_region *)opaque)->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* n packets of a slab were freed */
+/* n packets of a region were freed */
 static void
-slab_settle(struct rte_mbuf_ext_shared_info *sh, uint16_t n)
+region_settle(struct rte_mbuf_ext_shared_info *sh, uint16_t n)
 {
 	if (rte_mbuf_ext_refcnt_update(sh, (int16_t)-(int)n) == 0)
 		sh->free_cb(NULL, sh->fcb_opaque);
 }
 
-/* what cr_capin_free_bulk gathered: to the pool, the slab settled */
+/* what cr_capin_free_bulk gathered: to the pool, the region settled */
 struct free_run {
 	struct rte_mempool *mp;
 	struct rte_mbuf_ext_shared_info *sh;
@@ -157,7 +195,7 @@ static void
 free_run_flush(struct free_run *f)
 {
 	if (f->sh)
-		slab_settle(f->sh, f->n_sh);
+		region_settle(f->sh, f->n_sh);
 	f->sh = NULL;
 	f->n_sh = 0;
 	if (f->np)
@@ -181,8 +219,8 @@ cr_capin_free_bulk(struct rte_mbuf **ms, unsigned n)
 		if (f.np == RTE_DIM(f.put) || f.nr == RTE_DIM(f.rest))
 			free_run_flush(&f);
 		/* one of ours, held by nothing else: what rte_pktmbuf_prefree_seg
-		 * and rte_pktmbuf_detach do, but the slab's count */
-		if (!RTE_MBUF_HAS_EXTBUF(m) || m->shinfo->free_cb != slab_free_cb ||
+		 * and rte_pktmbuf_detach do, but the region's count */
+		if (!RTE_MBUF_HAS_EXTBUF(m) || m->shinfo->free_cb != region_free_cb ||
 		    rte_mbuf_refcnt_read(m) != 1 || m->nb_segs != 1 || m->next != NULL ||
 		    (f.np && m->pool != f.mp)) {
 			f.rest[f.nr++] = m;
@@ -190,7 +228,7 @@ cr_capin_free_bulk(struct rte_mbuf **ms, unsigned n)
 		}
 		if (m->shinfo != f.sh) {
 			if (f.sh)
-				slab_settle(f.sh, f.n_sh);
+				region_settle(f.sh, f.n_sh);
 			f.sh = m->shinfo;
 			f.n_sh = 0;
 		}
@@ -214,63 +252,296 @@ cr_capin_free_bulk(struct rte_mbuf **ms, unsigned n)
 }
 
 static void
-slab_take(struct capin_slab *s)
+region_take(struct capin_region *g)
 {
-	s->busy = 1;
-	s->refs = 0;
-	rte_mbuf_ext_refcnt_set(&s->shinfo, CAPIN_REF_BIAS);
+	g->busy = 1;
+	g->refs = 0;
+	rte_mbuf_ext_refcnt_set(&g->shinfo, CAPIN_REF_BIAS);
 }
 
-/* The reader leaves the slab: its count becomes the mbufs still attached
+/* The reader passed the region: its count becomes the mbufs still attached
  * (the bias minus the frees so far, plus the attached ones minus the bias). */
 static void
-slab_retire(struct capin_slab *s)
+region_retire(struct capin_region *g)
 {
-	if (rte_mbuf_ext_refcnt_update(&s->shinfo, (int16_t)((int)s->refs - CAPIN_REF_BIAS)) == 0)
-		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+	if (rte_mbuf_ext_refcnt_update(&g->shinfo, (int16_t)((int)g->refs - CAPIN_REF_BIAS)) == 0)
+		__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* Continue in a free slab, taking the unparsed bytes along: 0, or -EAGAIN
- * when every slab is still pointed into (the workers hold its mbufs). The
- * lowest free one: when workers keep up, two slabs take turns and stay in
- * the cache the read copies into (a micro-benchmark of 256 KiB preads of a
- * 276 MB capture, each read over: 44-45 ms into 2 buffers, 47-48 into 8). */
-static int
-slab_next(struct cr_capin *c)
+static struct capin_region *
+region_at(struct cr_capin *c, uint64_t off)
 {
-	for (unsigned i = 0; i < CAPIN_SLABS; i++) {
-		struct capin_slab *t = c->slab[i];
-		if (i == c->cur)
-			continue;
-		if (__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE))
-			continue;
-		slab_take(t);
-		memcpy(t->data, c->raw + c->pos, c->len - c->pos);
-		c->len -= c->pos;
-		c->pos = 0;
-		slab_retire(c->slab[c->cur]);
-		c->cur = i;
-		c->raw = t->data;
-		return 0;
+	return &c->rg[(off / RING_REGION) % RING_REGIONS];
+}
+
+static void
+aio_reaped(struct cr_capin *c, const struct io_event *ev, long n)
+{
+	for (long i = 0; i < n; i++) {
+		/* a read of k regions from the first: each its share */
+		unsigned first = (unsigned)(ev[i].data & 0xff), k = (unsigned)(ev[i].data >> 8);
+		int64_t res = ++c->dio_reads == c->fault_dio ? -EIO : ev[i].res;
+		for (unsigned j = 0; j < k; j++) {
+			struct capin_region *g = &c->rg[(first + j) % RING_REGIONS];
+			int64_t rest = res - (int64_t)j * RING_REGION;
+			g->got = res < 0 ? res
+				 : rest < 0    ? 0
+				 : rest > RING_REGION ? RING_REGION
+						      : rest;
+			g->state = REGION_READY;
+		}
+		c->inflight -= k;
 	}
-	return -EAGAIN;
 }
 
-/* The classic pcap header (24 bytes): 1 and the stream positioned after it,
- * 0 when the file is something else (left for libpcap), <0 on a read error. */
+/* The kernel's completion ring, mapped where the context id points (its
+ * layout is ABI: libaio reads it the same way): an empty one is seen
+ * without a system call. */
+struct aio_ring_head {
+	unsigned id, nr, head, tail, magic;
+};
+#define AIO_RING_MAGIC 0xa10a10a1u
+
 static int
-classic_open(struct cr_capin *c, const char *path)
+aio_none_done(const struct cr_capin *c)
+{
+	const struct aio_ring_head *h = (const void *)(uintptr_t)c->aio;
+	return h->magic == AIO_RING_MAGIC &&
+	       __atomic_load_n(&h->head, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+}
+
+/* completed direct reads: wait for one or not; 0 or -errno */
+static int
+aio_reap(struct cr_capin *c, int wait)
+{
+	struct io_event ev[DIO_AHEAD];
+	struct timespec zero = {0, 0};
+	if (!wait && aio_none_done(c))
+		return 0;
+	for (;;) {
+		long n = syscall(SYS_io_getevents, c->aio, wait ? 1 : 0, (long)DIO_AHEAD, ev,
+				 wait ? NULL : &zero);
+		if (n >= 0) {
+			aio_reaped(c, ev, n);
+			return 0;
+		}
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* the region at file offset off read through the page cache, now */
+static void
+read_buffered(struct cr_capin *c, struct capin_region *g, uint64_t off)
+{
+	ssize_t r;
+	do
+		r = pread(c->fd, c->ring + off % RING_BYTES, RING_REGION, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	g->got = r < 0 ? -errno : r;
+	g->direct = 0;
+	g->state = REGION_READY;
+}
+
+/* Stop reading directly (the file system refused an aligned read, or AIO
+ * failed): reads in flight complete first, the rest go through the page
+ * cache. */
+static void
+direct_off(struct cr_capin *c, int err)
+{
+	CR_LOG(WARNING, "capture: direct read failed (%s); reading through the page cache",
+	       strerror(-err));
+	while (c->inflight && aio_reap(c, 1) == 0)
+		;
+	syscall(SYS_io_destroy, c->aio); /* waits for any read still in flight */
+	c->inflight = 0;
+	close(c->dfd);
+	c->dfd = -1;
+	/* a read whose completion was not reaped: read again */
+	for (unsigned i = 0; i < RING_REGIONS; i++)
+		if (c->rg[i].state == REGION_READING) {
+			c->rg[i].state = REGION_READY;
+			c->rg[i].got = -ECANCELED;
+		}
+}
+
+/* k free regions from c->next, each read directly, up to DIO_READ and
+ * below the file's size at open */
+static unsigned
+direct_free(struct cr_capin *c)
+{
+	unsigned k = 0;
+	while (k < DIO_READ && c->next + (uint64_t)k * RING_REGION < c->size &&
+	       !__atomic_load_n(&region_at(c, c->next + (uint64_t)k * RING_REGION)->busy,
+				__ATOMIC_ACQUIRE))
+		k++;
+	return k;
+}
+
+/* Read regions into free slots: direct reads ahead of the parser, below the
+ * file's size at open; else one region, through the page cache, when
+ * nothing is pending (parsed while the copy is in the cache). 1: a read was
+ * issued or is pending, 0: every slot is still held (mbufs point into it). */
+static int
+read_more(struct cr_capin *c)
+{
+	while (!c->eof) {
+		int direct = c->dfd >= 0 && c->next < c->size;
+		int pending = c->filled < c->next;
+		if (!direct) {
+			if (pending)
+				return 1; /* direct reads first: the page cache after them */
+			struct capin_region *g = region_at(c, c->next);
+			if (__atomic_load_n(&g->busy, __ATOMIC_ACQUIRE))
+				return 0;
+			region_take(g);
+			read_buffered(c, g, c->next);
+			c->next += RING_REGION;
+			return 1;
+		}
+		/* taken from the parser's region on: it and those ahead */
+		if ((c->next - c->retired) / RING_REGION + DIO_READ > DIO_AHEAD + 1)
+			return 1;
+		unsigned k = direct_free(c);
+		/* a whole read while others are pending; any when none is */
+		if (k == 0 || (pending && k < DIO_READ && c->next + (uint64_t)k * RING_REGION < c->size))
+			return pending;
+		struct capin_region *g0 = region_at(c, c->next);
+		for (unsigned j = 0; j < k; j++) {
+			struct capin_region *g = region_at(c, c->next + (uint64_t)j * RING_REGION);
+			region_take(g);
+			g->state = REGION_READING;
+			g->direct = 1;
+		}
+		memset(&g0->cb, 0, sizeof(g0->cb));
+		g0->cb.aio_data = (uint64_t)(g0 - c->rg) | (uint64_t)k << 8;
+		g0->cb.aio_lio_opcode = IOCB_CMD_PREAD;
+		g0->cb.aio_fildes = (uint32_t)c->dfd;
+		/* past the ring's end into its second view: contiguous */
+		g0->cb.aio_buf = (uint64_t)(uintptr_t)(c->ring + c->next % RING_BYTES);
+		g0->cb.aio_nbytes = (uint64_t)k * RING_REGION;
+		g0->cb.aio_offset = (int64_t)c->next;
+		struct iocb *cb = &g0->cb;
+		if (syscall(SYS_io_submit, c->aio, 1L, &cb) == 1) {
+			c->inflight += k;
+		} else {
+			direct_off(c, -errno);
+			for (unsigned j = 0; j < k; j++)
+				read_buffered(c, region_at(c, c->next + (uint64_t)j * RING_REGION),
+					      c->next + (uint64_t)j * RING_REGION);
+		}
+		c->next += (uint64_t)k * RING_REGION;
+	}
+	return 1;
+}
+
+/* Records ahead of the parser into the cache: a direct read leaves them in
+ * memory only (their headers' misses were 60 % of the reader's time), and
+ * the worker copies their payloads next */
+#define PF_AHEAD 1536u
+static inline void
+prefetch_ahead(struct cr_capin *c)
+{
+	size_t to = c->pos + PF_AHEAD < c->len ? c->pos + PF_AHEAD : c->len;
+	for (; c->pf < to; c->pf += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0(c->raw + c->pf);
+}
+
+/* Make n bytes available at raw[pos]: 1, 0 at the end of the file, -EAGAIN
+ * when no slot is free yet (the workers hold its mbufs) or, unless the
+ * caller may wait, a read is still in flight; other <0: read error. The
+ * window raw[0..len) ends at its region's end or at the n bytes' end, so
+ * every record parsed in it starts in region cur. */
+static int
+classic_need(struct cr_capin *c, size_t n, int may_wait)
+{
+	if (likely(c->len - c->pos >= n))
+		return 1;
+	/* the window starts where the parser is (bytes to pass over passed):
+	 * a return before the data is there keeps the place */
+	uint64_t at = c->base + c->pos + c->skip;
+	c->base = at;
+	c->pos = c->len = c->pf = 0;
+	c->skip = 0;
+	for (;;) {
+		if (c->inflight) {
+			int r = aio_reap(c, 0);
+			if (r < 0)
+				direct_off(c, r);
+		}
+		/* completed regions, in file order */
+		while (c->filled < c->next && !c->eof) {
+			struct capin_region *g = region_at(c, c->filled);
+			if (g->state != REGION_READY)
+				break;
+			if (g->got < 0 && g->direct) {
+				if (c->dfd >= 0)
+					direct_off(c, (int)g->got);
+				read_buffered(c, g, c->filled); /* once more, through the page cache */
+			}
+			if (g->got < 0)
+				return (int)g->got;
+			if (g->direct)
+				c->direct_bytes += (uint64_t)g->got;
+			c->filled += (uint64_t)g->got;
+			if (g->got < (int64_t)RING_REGION)
+				c->eof = 1; /* regions read after it hold nothing */
+		}
+		/* regions the reader has passed: free once their mbufs are */
+		while (c->retired + RING_REGION <= at && c->retired < c->filled) {
+			region_retire(region_at(c, c->retired));
+			c->retired += RING_REGION;
+		}
+		if (at >= c->next && c->filled == c->next && !c->eof) {
+			/* passing over unread bytes: whole regions stay unread */
+			c->next = c->filled = c->retired = at - at % RING_REGION;
+		}
+		int more = read_more(c); /* keep the direct reads ahead */
+		if (c->filled >= at + n || c->eof) {
+			uint64_t end = at - at % RING_REGION + RING_REGION;
+			if (end < at + n)
+				end = at + n;
+			if (end > c->filled)
+				end = c->filled;
+			c->raw = c->ring + at % RING_BYTES;
+			c->cur = (unsigned)(at / RING_REGION % RING_REGIONS);
+			c->len = end > at ? (size_t)(end - at) : 0;
+			return c->len >= n;
+		}
+		if (more == 0)
+			return -EAGAIN;
+		if (region_at(c, c->filled)->state == REGION_READING) {
+			if (!may_wait)
+				return -EAGAIN;
+			int r = aio_reap(c, 1);
+			if (r < 0)
+				direct_off(c, r);
+		}
+	}
+}
+
+/* The classic pcap header (24 bytes) or a pcapng section header: 1 and the
+ * read ring set up (O_DIRECT when asked: direct > 0, or < 0 and the file is
+ * large), 0 when the file is something else (left for libpcap), <0 on an
+ * error. */
+static int
+classic_open(struct cr_capin *c, const char *path, int direct)
 {
 	uint8_t h[24];
 	c->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->fd < 0)
 		return -errno;
+	struct stat sb;
+	if (fstat(c->fd, &sb) == 0)
+		c->size = (uint64_t)sb.st_size; /* what was opened */
 	ssize_t n = pread(c->fd, h, sizeof(h), 0);
 	uint32_t magic;
 	memcpy(&magic, h, 4);
 	int ok = n == (ssize_t)sizeof(h);
 	uint32_t bom;
 	memcpy(&bom, h + 8, 4);
+	int r = -ENOMEM;
 	if (ok && (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d)) {
 		c->nsec = magic == 0xa1b23c4d;
 	} else if (ok && (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1)) {
@@ -280,85 +551,58 @@ classic_open(struct cr_capin *c, const char *path)
 		c->ng = 1; /* parsed from its first block: each section says its byte order */
 		c->link0 = -1;
 		c->ifs = calloc(NG_MAX_IFS, sizeof(*c->ifs));
-		if (c->ifs == NULL) {
-			close(c->fd);
-			c->fd = -1;
-			return -ENOMEM;
-		}
+		if (c->ifs == NULL)
+			goto fail;
 	} else {
-		close(c->fd);
-		c->fd = -1;
-		return 0;
+		r = 0;
+		goto fail;
 	}
-	for (unsigned i = 0; i < CAPIN_SLABS; i++) {
-		c->slab[i] = rte_malloc("cr_capin", sizeof(struct capin_slab) + CAPIN_READ +
-						    CAPIN_MAX_CAPLEN, RTE_CACHE_LINE_SIZE);
-		if (c->slab[i] == NULL) {
-			while (i--)
-				rte_free(c->slab[i]);
-			close(c->fd);
-			c->fd = -1;
-			free(c->ifs);
-			c->ifs = NULL;
-			return -ENOMEM;
+	c->ring = cr_mem_mirror(RING_BYTES);
+	c->rg = rte_zmalloc("cr_capin", sizeof(*c->rg) * RING_REGIONS, RTE_CACHE_LINE_SIZE);
+	if (c->ring == NULL || c->rg == NULL)
+		goto fail;
+	for (unsigned i = 0; i < RING_REGIONS; i++) {
+		c->rg[i].shinfo.free_cb = region_free_cb;
+		c->rg[i].shinfo.fcb_opaque = &c->rg[i];
+	}
+	if (direct > 0 || (direct < 0 && c->size >= DIO_AUTO_BYTES)) {
+		c->dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+		if (c->dfd >= 0 && syscall(SYS_io_setup, DIO_AHEAD, &c->aio) != 0) {
+			close(c->dfd);
+			c->dfd = -1;
 		}
-		/* EAL's 4 KiB pages: fault the slab in with one call, not a
-		 * fault a page inside the reads (cr_mem.h) */
-		if (!rte_eal_has_hugepages())
-			cr_mem_prefault(c->slab[i], sizeof(struct capin_slab) + CAPIN_READ +
-							 CAPIN_MAX_CAPLEN);
-		c->slab[i]->shinfo.free_cb = slab_free_cb;
-		c->slab[i]->shinfo.fcb_opaque = c->slab[i];
-		c->slab[i]->busy = 0;
+		if (c->dfd < 0 && direct > 0)
+			CR_LOG(WARNING, "capture %s: no direct reads (%s); through the page cache",
+			       path, strerror(errno));
 	}
-	slab_take(c->slab[0]);
-	c->raw = c->slab[0]->data;
-	posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	c->offset = c->ng ? 0 : 24;
+	if (c->dfd < 0)
+		posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	c->skip = c->ng ? 0 : 24; /* past the header; the first need reads */
 	return 1;
-}
-
-/* make n bytes available at raw[pos]: 1, 0 at the end of the file, -EAGAIN
- * when no slab is free yet, other <0: error */
-static int
-classic_need(struct cr_capin *c, size_t n)
-{
-	while (c->len - c->pos < n) {
-		if (c->eof)
-			return 0;
-		if (c->slab[c->cur]->refs) {
-			int r = slab_next(c);
-			if (r != 0)
-				return r;
-		} else if (c->pos) {
-			memmove(c->raw, c->raw + c->pos, c->len - c->pos);
-			c->len -= c->pos;
-			c->pos = 0;
-		}
-		ssize_t r = pread(c->fd, c->raw + c->len, CAPIN_READ + CAPIN_MAX_CAPLEN - c->len,
-				  (off_t)c->offset);
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			c->eof = 1;
-		c->len += (size_t)r;
-		c->offset += r;
-	}
-	return 1;
+fail:
+	cr_mem_mirror_free(c->ring, RING_BYTES);
+	c->ring = NULL;
+	rte_free(c->rg);
+	c->rg = NULL;
+	close(c->fd);
+	c->fd = -1;
+	free(c->ifs);
+	c->ifs = NULL;
+	return r;
 }
 
 int
-cr_capin_open(const char *path, struct cr_capin **out, char *err, size_t errlen)
+cr_capin_open(const char *path, int direct, struct cr_capin **out, char *err, size_t errlen)
 {
 	struct cr_capin *c = calloc(1, sizeof(*c));
 	char perr[PCAP_ERRBUF_SIZE] = "";
 	if (c == NULL)
 		return -ENOMEM;
-	c->fd = -1;
+	c->fd = c->dfd = -1;
 	struct stat sb;
 	if (stat(path, &sb) == 0)
 		c->size = (uint64_t)sb.st_size;
-	int r = classic_open(c, path);
+	int r = classic_open(c, path, direct);
 	if (r != 0) {
 		if (r > 0) {
 			*out = c;
@@ -399,13 +643,23 @@ cr_capin_close(struct cr_capin *c)
 	if (c->p)
 		pcap_close(c->p); /* closes the FILE */
 	if (c->fd >= 0) {
+		if (c->dfd >= 0) {
+			syscall(SYS_io_destroy, c->aio); /* waits for the reads in flight */
+			close(c->dfd);
+		}
 		close(c->fd);
-		slab_retire(c->slab[c->cur]);
-		/* a slab mbufs still point into (IP reassembly may hold some at
-		 * exit) is left to rte_eal_cleanup() */
-		for (unsigned i = 0; i < CAPIN_SLABS; i++)
-			if (!__atomic_load_n(&c->slab[i]->busy, __ATOMIC_ACQUIRE))
-				rte_free(c->slab[i]);
+		/* every region read is passed; one mbufs still point into (IP
+		 * reassembly may hold some at exit) keeps the ring mapped and its
+		 * count in DPDK memory (rte_eal_cleanup() frees it) */
+		for (; c->retired < c->next; c->retired += RING_REGION)
+			region_retire(region_at(c, c->retired));
+		int busy = 0;
+		for (unsigned i = 0; i < RING_REGIONS; i++)
+			busy |= __atomic_load_n(&c->rg[i].busy, __ATOMIC_ACQUIRE);
+		if (!busy) {
+			cr_mem_mirror_free(c->ring, RING_BYTES);
+			rte_free(c->rg);
+		}
 	}
 	free(c->buf);
 	free(c->ifs);
@@ -424,10 +678,22 @@ cr_capin_size(const struct cr_capin *c)
 	return c->size;
 }
 
+uint64_t
+cr_capin_direct_bytes(const struct cr_capin *c)
+{
+	return c->direct_bytes;
+}
+
+void
+cr_capin_fault_dio(struct cr_capin *c, unsigned nth)
+{
+	c->fault_dio = nth;
+}
+
 long long
 cr_capin_offset(const struct cr_capin *c)
 {
-	return c->fd >= 0 ? c->offset - (long long)(c->len - c->pos) : ftello(c->fp);
+	return c->fd >= 0 ? (long long)(c->base + c->pos + c->skip) : ftello(c->fp);
 }
 
 /* one packet into mbufs: a chain when it is larger than a data room */
@@ -458,12 +724,13 @@ fill(struct rte_mempool *mp, struct rte_mbuf *head, uint32_t len, const u_char *
 	return head;
 }
 
-/* one segment of a packet attached to its bytes in the current slab */
+/* one segment of a packet attached to its bytes in the ring, counted in
+ * the region its record starts in */
 static void
 attach(struct cr_capin *c, struct rte_mbuf *m, uint8_t *d, uint16_t len)
 {
-	rte_pktmbuf_attach_extbuf(m, d, RTE_BAD_IOVA, len, &c->slab[c->cur]->shinfo);
-	c->slab[c->cur]->refs++;
+	rte_pktmbuf_attach_extbuf(m, d, RTE_BAD_IOVA, len, &c->rg[c->cur].shinfo);
+	c->rg[c->cur].refs++;
 	m->data_len = len;
 	m->pkt_len = len;
 }
@@ -521,11 +788,9 @@ classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mb
 {
 	uint16_t got = 0;
 	while (got < n) {
-		if (c->slab[c->cur]->refs >= CAPIN_SLAB_REFS && slab_next(c) != 0)
-			break;
-		int r = classic_need(c, 16);
+		int r = classic_need(c, 16, got == 0);
 		if (r == -EAGAIN)
-			break; /* the record stays unread until a slab is free */
+			break; /* the record stays unread until a region is free or read */
 		if (r <= 0)
 			goto end;
 		const uint8_t *h = c->raw + c->pos;
@@ -537,7 +802,7 @@ classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mb
 			c->done = 1;
 			break;
 		}
-		r = classic_need(c, 16 + (size_t)cap);
+		r = classic_need(c, 16 + (size_t)cap, got == 0);
 		if (r == -EAGAIN)
 			break;
 		if (r <= 0)
@@ -549,6 +814,7 @@ classic_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mb
 			break;
 		}
 		c->pos += 16 + (size_t)cap;
+		prefetch_ahead(c);
 		got++;
 		continue;
 	end:
@@ -718,9 +984,7 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 	uint16_t got = 0;
 	const char *what = NULL;
 	while (got < n) {
-		if (c->slab[c->cur]->refs >= CAPIN_SLAB_REFS && slab_next(c) != 0)
-			break;
-		int r = classic_need(c, 12);
+		int r = classic_need(c, 12, got == 0);
 		if (r == -EAGAIN)
 			break;
 		if (r <= 0)
@@ -747,16 +1011,16 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 				what = "block length";
 				goto corrupt;
 			}
-			size_t have = c->len - c->pos; /* skipped, what is not read yet unread */
+			size_t have = c->len - c->pos; /* skipped, whole regions unread */
 			if (have >= len) {
 				c->pos += len;
 			} else {
-				c->offset += (long long)(len - have);
+				c->skip = len - have;
 				c->pos = c->len;
 			}
 			continue;
 		}
-		r = classic_need(c, len);
+		r = classic_need(c, len, got == 0);
 		if (r == -EAGAIN)
 			break;
 		if (r <= 0)
@@ -817,6 +1081,7 @@ ng_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off, struct rte_mbuf **
 			got++;
 		}
 		c->pos += len;
+		prefetch_ahead(c);
 		continue;
 	bad_block:
 		(*errors)++; /* this block only: the next one is where its length says */

@@ -66,6 +66,7 @@ cr_engine_cfg_defaults(struct cr_engine_cfg *c)
 	c->nb_mbufs = 16383;
 	c->nb_rxd = 1024;
 	c->promiscuous = 1;
+	c->capture_direct = -1;
 	c->max_streams = 16384;
 	c->prefault = 1;
 	c->chunk_cap = 16384; /* 2 s of G.711: a quarter of the index rows of 4 KB (cr_dpbench) */
@@ -327,13 +328,16 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 			continue;
 		}
 		char err[256];
-		if ((r = cr_capin_open(cfg->ports[i].capture, &e->capin[i], err, sizeof(err))) != 0) {
+		if ((r = cr_capin_open(cfg->ports[i].capture, cfg->capture_direct, &e->capin[i], err,
+					 sizeof(err))) != 0) {
 			CR_LOG(ERR, "cannot read capture %s: %s", cfg->ports[i].capture, err);
 			errno = -r;
 			goto fail;
 		}
 		if (cr_capin_copies(e->capin[i]))
 			attached = 0;
+		if (cfg->fault_dio)
+			cr_capin_fault_dio(e->capin[i], cfg->fault_dio);
 	}
 	uint16_t room = attached ? RTE_PKTMBUF_HEADROOM : RTE_MBUF_DEFAULT_BUF_SIZE;
 	int own = cr_offline_small_pages(e); /* pools in process memory */
@@ -1118,6 +1122,15 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 		fprintf(f, "store: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64
 			   " bytes in %" PRIu64 " writes, %" PRIu64 " write errors\n",
 			e->io_segments, e->io_blocks, e->io_bytes, e->io_writes, e->io_errors);
+		uint64_t cap_bytes = 0, cap_direct = 0;
+		for (unsigned i = 0; i < e->cfg.n_ports; i++)
+			if (e->capin[i]) {
+				cap_bytes += cr_capin_size(e->capin[i]);
+				cap_direct += cr_capin_direct_bytes(e->capin[i]);
+			}
+		if (cap_bytes)
+			fprintf(f, "capture: %" PRIu64 " bytes, %" PRIu64 " read with O_DIRECT\n",
+				cap_bytes, cap_direct);
 		struct cr_engine_stages sg;
 		cr_engine_stages(e, &sg);
 		/* where an import's CPU went, by thread (sizing, regressions) */

@@ -58,6 +58,9 @@ struct cr_engine_cfg {
 	struct cr_engine_port ports[CR_ENGINE_MAX_PORTS];
 	const char *store_dir;
 	int offline;		  /**< 1: replay files; back-pressure instead of drops */
+	int capture_direct;	  /**< capture files read with O_DIRECT: 1 yes, 0 no,
+				       -1 (default) from 32 MiB on; a file system that
+				       refuses it is read through the page cache */
 	unsigned ring_size;	  /**< per-worker ring (power of two) */
 	unsigned nb_mbufs;	  /**< mbuf pool size */
 	unsigned nb_rxd;	  /**< RX descriptors per queue */
@@ -83,6 +86,7 @@ struct cr_engine_cfg {
 	unsigned fault_write_every; /**< test knob: every Nth segment write fails (0: off) */
 	int fault_write_errno;	    /**< ... with this errno (EIO, ENOSPC) */
 	unsigned fault_slabs;	    /**< test knob: a worker maps at most this many chunk slabs (0: off) */
+	unsigned fault_dio;	    /**< test knob: the Nth direct read of a capture fails, EIO (0: off) */
 	uint64_t min_free_bytes;    /**< emergency guard: no new segment below this free space */
 	struct cr_policy *policy;   /**< recording policy; the engine takes ownership (NULL: record all) */
 	const char *rec_header;	    /**< on-demand SIP header (default "X-Record"; NULL: none) */

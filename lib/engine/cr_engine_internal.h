@@ -501,7 +501,10 @@ void cr_engine_sync_workers(struct cr_engine *e);
 
 /* Capture files read by the engine (cr_capin.c); main lcore only. */
 struct cr_capin;
-int cr_capin_open(const char *path, struct cr_capin **out, char *err, size_t errlen);
+/* direct: read with O_DIRECT (1), through the page cache (0), or by size
+ * (-1: from 32 MiB); a file system that refuses O_DIRECT reads through the
+ * page cache either way */
+int cr_capin_open(const char *path, int direct, struct cr_capin **out, char *err, size_t errlen);
 /* Up to n packets into mbufs of mp, packet time (ns) in the ts_off dynfield;
  * 0 when no mbuf is free (nothing read) or the file is done (cr_capin_done) */
 uint16_t cr_capin_rx(struct cr_capin *c, struct rte_mempool *mp, int ts_off,
@@ -512,9 +515,13 @@ int cr_capin_done(const struct cr_capin *c);
 int cr_capin_copies(const struct cr_capin *c);
 long long cr_capin_offset(const struct cr_capin *c);
 uint64_t cr_capin_size(const struct cr_capin *c); /* bytes, at open */
+uint64_t cr_capin_direct_bytes(const struct cr_capin *c); /* read with O_DIRECT */
+/* test knob: the nth direct read completes with EIO (then reads go through
+ * the page cache: the same bytes) */
+void cr_capin_fault_dio(struct cr_capin *c, unsigned nth);
 void cr_capin_close(struct cr_capin *c);
 /* Free n mbufs (any thread, like rte_pktmbuf_free_bulk). Those attached to
- * a capture slab are detached here, the slab's count settled once for a run
+ * a capture's read ring are detached here, the region's count settled once for a run
  * of its packets instead of with an atomic each (rte_pktmbuf_detach was 4 %
  * of an import); the rest go to rte_pktmbuf_free_bulk. */
 void cr_capin_free_bulk(struct rte_mbuf **ms, unsigned n);

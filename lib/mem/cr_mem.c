@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
@@ -15,6 +16,9 @@
 /* 2 MiB pages of the pool whatever its default size: with 1 GiB pages by
  * default, MAP_HUGETLB alone would round a 2 MiB buffer up to 1 GiB */
 #define HUGETLB_2M (MAP_HUGETLB | (21 << MAP_HUGE_SHIFT)) /* log2(2 MiB) */
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26
+#endif
 
 /* from 1 MiB up, whole huge pages (at most twice the memory asked for, and
  * only where touched); below, 4 KiB pages */
@@ -116,6 +120,63 @@ cr_mem_huge_free(void *p, size_t n)
 {
 	if (p != NULL && n != 0)
 		munmap(p, map_len(n));
+}
+
+/* the file both views map: a hugetlb one (reserves its pages at the first
+ * shared mapping) or, without, shared memory */
+static int
+mirror_file(size_t n, int reserved)
+{
+	int fd = reserved ? memfd_create("cr_mirror", MFD_CLOEXEC | MFD_HUGETLB |
+							      (21u << MFD_HUGE_SHIFT))
+			  : memfd_create("cr_mirror", MFD_CLOEXEC);
+	if (fd >= 0 && ftruncate(fd, (off_t)n) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void *
+cr_mem_mirror(size_t n)
+{
+	if (n == 0 || n % HUGE || n > SIZE_MAX / 4) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (int reserved = reserved_ok(); reserved >= 0; reserved--) {
+		int fd = mirror_file(n, reserved);
+		if (fd < 0)
+			continue;
+		/* 2n of address space, 2 MiB aligned, then the two views over it */
+		uint8_t *r = mmap(NULL, 2 * n + HUGE, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r == MAP_FAILED) {
+			close(fd);
+			return NULL;
+		}
+		uint8_t *a = (uint8_t *)(((uintptr_t)r + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
+		if (a > r)
+			munmap(r, (size_t)(a - r));
+		munmap(a + 2 * n, (size_t)(r + HUGE - a));
+		int ok = mmap(a, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == a &&
+			 mmap(a + n, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+				 a + n;
+		close(fd); /* the mappings hold the file */
+		if (ok) {
+			madvise(a, 2 * n, MADV_DONTFORK);
+			return a;
+		}
+		munmap(a, 2 * n); /* the pool had too few pages free: shared memory */
+	}
+	return NULL;
+}
+
+void
+cr_mem_mirror_free(void *p, size_t n)
+{
+	if (p != NULL && n != 0)
+		munmap(p, 2 * n);
 }
 
 int

@@ -60,6 +60,17 @@ void *cr_mem_table(size_t n);
  * is ignored). */
 void cr_mem_huge_free(void *p, size_t n);
 
+/** n bytes (a positive multiple of 2 MiB) mapped twice, back to back, 2 MiB
+ * aligned: p[i] and p[i + n] are the same byte, so any run of up to n bytes
+ * starting in [p, p + n) is contiguous (a ring whose records may cross its
+ * end). Zeroed; from the reserved pool when allowed (cr_mem_use_reserved())
+ * and free (reserved at once), else shared 4 KiB pages; not inherited by
+ * fork(). Free with cr_mem_mirror_free() and the same n. NULL (errno). */
+void *cr_mem_mirror(size_t n);
+
+/** Return memory from cr_mem_mirror() (NULL is ignored). */
+void cr_mem_mirror_free(void *p, size_t n);
+
 /** Fault in the pages of [p, p + n) now, in one call (MADV_POPULATE_WRITE; any
  * alignment; its contents are kept; older kernels:
  * a write a page): for memory that will be used at once, where faulting at

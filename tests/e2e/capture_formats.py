@@ -6,7 +6,9 @@ import to the same calls (tshark writes the pcapng); a capture cut inside its
 last record, and one whose record length is corrupt, import what comes before,
 warn, count callrec_capture_errors_total, and account for every packet read.
 
-usage: capture_formats.py BUILD CAPTURE (classic pcap, little-endian, us)"""
+usage: capture_formats.py BUILD CAPTURE [CALLRECD ARGS...]
+CAPTURE: classic pcap, little-endian, us. With --set import.direct_io=yes
+every capture parsed here must also say it was read with O_DIRECT."""
 import json
 import os
 import re
@@ -15,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-build, src = sys.argv[1], sys.argv[2]
+build, src, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+direct = "import.direct_io=yes" in extra
 callrecd = os.path.join(build, "app", "callrecd")
 callrec = os.path.join(build, "app", "callrec")
 data = open(src, "rb").read()
@@ -75,10 +78,13 @@ def run(tmp, name, blob=None, path=None):
         path = os.path.join(tmp, name + ".cap")
         open(path, "wb").write(blob)
     store, prom = os.path.join(tmp, name + ".s"), os.path.join(tmp, name + ".prom")
-    r = subprocess.run([callrecd, "--pcap", path, "--store", store, "--metrics-file", prom],
+    r = subprocess.run([callrecd, "--pcap", path, "--store", store, "--metrics-file", prom] + extra,
                        capture_output=True, text=True, timeout=300)
     m = re.search(r"received (\d+) packets, accounted (\d+)", r.stderr)
     assert r.returncode == 0 and m and m.group(1) == m.group(2), (name, r.returncode, r.stderr[-2000:])
+    d = re.search(r"^capture: (\d+) bytes, (\d+) read with O_DIRECT$", r.stderr, re.M)
+    # read whole with O_DIRECT when asked (every file here is parsed by callrecd)
+    assert d and int(d.group(2)) == (int(d.group(1)) if direct else 0), (name, d and d.group(0))
     errs = int(float(re.search(r"^callrec_capture_errors_total (\S+)$", open(prom).read(), re.M).group(1)))
     c = subprocess.run([callrec, "calls", "--store", store, "--json"], capture_output=True, text=True,
                        check=True)
@@ -159,7 +165,7 @@ with tempfile.TemporaryDirectory() as tmp:
             blob[at] = rnd.choice((0, 0xFF, 0x7F, 0x80, rnd.randrange(256)))
         path = os.path.join(tmp, "ng_damaged.cap")
         open(path, "wb").write(blob)
-        r = subprocess.run([callrecd, "--pcap", path, "--store", os.path.join(tmp, "dmg%d" % k)],
+        r = subprocess.run([callrecd, "--pcap", path, "--store", os.path.join(tmp, "dmg%d" % k)] + extra,
                            capture_output=True, text=True, timeout=300)
         m = re.search(r"received (\d+) packets, accounted (\d+)", r.stderr)
         # imported with every packet read accounted, or refused with a reason

@@ -43,6 +43,7 @@ expect 0 "$B/app/callrec" calls --store "$T/s" --since 2000-01-01T00:00:00Z --un
 expect 2 "$B/app/callrecd" --check --set policy.rule.1="from:1 -> maybe"
 expect 2 "$B/app/callrecd" --check --set general.workers=0
 expect 2 "$B/app/callrecd" --check --set store.lz4_min_saving=100
+expect 2 "$B/app/callrecd" --check --set import.direct_io=maybe
 expect 2 "$B/app/callrecd" --check --set store.lz4_acceleration=70000
 expect 2 "$B/app/callrecd" --check --set nodot=1
 expect 0 "$B/app/callrecd" --check --set group.vip.members=1001 --set retention.legal=3650 \
@@ -83,6 +84,7 @@ expect 2 "$B/app/callrec" retention --store "$T/s" --config "$T/bad.ini"
 printf '[retention]\nquota = lots\n' >"$T/bad.ini"
 expect 2 "$B/app/callrec" retention --store "$T/s" --config "$T/bad.ini"
 expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --fault write:0
+expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --fault dio:0
 expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --fault write:3:EPERM
 expect 2 "$B/app/callrecd" --pcap "$D" --store "$T/s" --config "$T/bad.ini"
 exit $fail

@@ -178,6 +178,45 @@ check_dense(void)
 	}
 }
 
+/* cr_mem_mirror(): the second view is the first (both ways, across the
+ * seam), zeroed, aligned; from the pool when allowed and free, else shared
+ * 4 KiB pages; freed whole; bad sizes refused */
+static void
+check_mirror(int reserved)
+{
+	int thp, kps, dc;
+	size_t n = 4 * MIB;
+	cr_mem_use_reserved(reserved);
+	long free0 = hugepages_free();
+	/* volatile: the compiler cannot know the two views alias */
+	volatile uint8_t *p = cr_mem_mirror(n);
+	CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	CHECK(((uintptr_t)p & (2 * MIB - 1)) == 0);
+	CHECK(p[0] == 0 && p[n - 1] == 0 && p[2 * n - 1] == 0);
+	vma_info((void *)p, &thp, &kps, &dc);
+	CHECK_EQ(kps, reserved && free0 >= 2 ? 2048 : 4);
+	CHECK_EQ(dc, 1);
+	p[n - 3] = 11; /* a record across the seam */
+	p[n + 2] = 22;
+	CHECK(p[2 * n - 3] == 11 && p[2] == 22);
+	for (size_t i = 0; i < n; i += 4096 + 7)
+		p[i] = (uint8_t)(i * 31);
+	int same = 1;
+	for (size_t i = 0; i < n; i += 4096 + 7)
+		same &= p[i + n] == (uint8_t)(i * 31);
+	CHECK(same);
+	cr_mem_mirror_free((void *)p, n);
+	CHECK_EQ(vma_len((void *)p, &thp), -1);
+	CHECK_EQ(vma_len((void *)(p + n), &thp), -1);
+	CHECK_EQ(hugepages_free(), free0);
+	errno = 0;
+	CHECK(cr_mem_mirror(n + 4096) == NULL && errno == EINVAL);
+	CHECK(cr_mem_mirror(0) == NULL);
+	cr_mem_mirror_free(NULL, n); /* ignored */
+	cr_mem_use_reserved(0);
+}
 
 int
 main(void)
@@ -235,6 +274,8 @@ main(void)
 		munmap(r, 8 * 4096);
 	}
 	check_dense();
+	check_mirror(0);
+	check_mirror(1);
 	cr_mem_huge_free(NULL, 100); /* ignored */
 	CHECK_EQ(cr_mem_prefault(NULL, 0), 0);
 	/* an address that is not mapped: an error, not a crash */
