@@ -587,6 +587,8 @@ frag_held_dropped(struct cr_engine *e, uint32_t n)
 static void
 frag_release_all(struct cr_engine *e)
 {
+	if (e->frag_tbl == NULL)
+		return;
 	uint32_t before = e->frag_dr.cnt;
 	rte_ip_frag_table_del_expired_entries(e->frag_tbl, &e->frag_dr, UINT64_MAX / 2);
 	uint32_t n = e->frag_dr.cnt - before;
@@ -601,6 +603,12 @@ frag_release_all(struct cr_engine *e)
 static void
 handle_frag(struct cr_engine *e, struct steer *st, struct rte_mbuf *m, const struct cr_pkt *p)
 {
+	if (unlikely(e->frag_tbl == NULL) && cr_sig_frag_table(e) != 0) {
+		/* an import's first fragment, and no memory for the table */
+		e->fate[CR_FATE_FRAG_DROP]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	m->l2_len = p->l2_len;
 	m->l3_len = p->l3_len;
 	uint32_t dr_before = e->frag_dr.cnt;

@@ -316,6 +316,9 @@ struct cr_engine {
 	uint64_t ts_flag;
 	/* main lcore (RX + signalling) */
 	struct cr_call_tracker *calls;
+	/* IP reassembly: made at start live (a recorder's memory is fixed
+	 * then), at the first fragment offline (most captures hold none; its
+	 * 4 MB of hugepages the kernel zeroes were 1 ms of every import) */
 	struct rte_ip_frag_tbl *frag_tbl;
 	struct rte_ip_frag_death_row frag_dr;
 	struct cr_tcp_conn tcp[CR_TCP_CONNS];
@@ -560,6 +563,7 @@ void cr_sig_handle(struct cr_engine *e, struct rte_mbuf *m, const struct cr_pkt 
 		   const uint8_t *data, size_t len);
 void cr_sig_handle_tcp(struct cr_engine *e, const struct cr_pkt *p, const uint8_t *data);
 int cr_sig_init(struct cr_engine *e);
+int cr_sig_frag_table(struct cr_engine *e); /* 0, or -ENOMEM (signalling lcore) */
 /* Remove released endpoints every worker has passed (all: regardless). */
 void cr_media_reap(struct cr_engine *e, int all);
 void cr_sig_free(struct cr_engine *e);

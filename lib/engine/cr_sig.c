@@ -316,13 +316,22 @@ cr_sig_init(struct cr_engine *e)
 	if (rte_hash_rcu_qsbr_add(e->media, &rc) != 0)
 		return -EINVAL;
 
-	uint64_t frag_cycles = rte_get_tsc_hz() * 2; /* 2 s to complete a datagram */
-	e->frag_tbl = rte_ip_frag_table_create(1024, 8, 8192, frag_cycles, (int)rte_socket_id());
 	e->scratch = rte_malloc("cr_scratch", 65536 + 128, 0);
 	e->unpub = rte_malloc("cr_unpub", sizeof(struct cr_unpub) * CR_UNPUB_MAX, 0);
-	if (e->frag_tbl == NULL || e->scratch == NULL || e->unpub == NULL)
+	if ((!e->cfg.offline && cr_sig_frag_table(e) != 0) || e->scratch == NULL ||
+	    e->unpub == NULL)
 		return -ENOMEM;
 	return 0;
+}
+
+int
+cr_sig_frag_table(struct cr_engine *e)
+{
+	uint64_t frag_cycles = rte_get_tsc_hz() * 2; /* 2 s to complete a datagram */
+	if (e->frag_tbl == NULL)
+		e->frag_tbl =
+			rte_ip_frag_table_create(1024, 8, 8192, frag_cycles, (int)rte_socket_id());
+	return e->frag_tbl ? 0 : -ENOMEM;
 }
 
 void
