@@ -1070,6 +1070,16 @@ cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX])
 }
 
 uint64_t
+cr_engine_index_lost(const struct cr_engine *e)
+{
+	uint64_t n = __atomic_load_n(&e->idx_lost_sig, __ATOMIC_RELAXED) +
+		     __atomic_load_n(&e->idx_lost_io, __ATOMIC_RELAXED);
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		n += __atomic_load_n(&e->workers[w].idx_lost, __ATOMIC_RELAXED);
+	return n;
+}
+
+uint64_t
 cr_engine_received(const struct cr_engine *e)
 {
 	uint64_t n = e->rx;
@@ -1085,15 +1095,12 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 	uint64_t fate[CR_FATE_MAX];
 	cr_engine_fates(e, fate);
 	t->rx_packets = cr_engine_received(e);
-	for (int i = 0; i < CR_FATE_MAX; i++) {
-		if (i == CR_FATE_INDEX_FULL)
-			continue; /* counts records, not packets */
+	for (int i = 0; i < CR_FATE_MAX; i++)
 		t->accounted += fate[i];
-	}
 	t->sip_msgs = fate[CR_FATE_SIP];
 	t->rtp_packets = fate[CR_FATE_RTP];
 	t->rtcp_packets = fate[CR_FATE_RTCP];
-	t->drops = fate[CR_FATE_INDEX_FULL];
+	t->index_lost = cr_engine_index_lost(e);
 	for (int i = 0; i < CR_FATE_MAX; i++)
 		if (cr_fate_drop[i])
 			t->drops += fate[i];
@@ -1127,6 +1134,8 @@ cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t)
 			   "\n",
 			cs->calls_created, e->idx_calls, e->idx_streams, e->idx_chunks,
 			e->idx_batches, e->idx_errors);
+		if (t->index_lost)
+			fprintf(f, "index: %" PRIu64 " records lost, queue full\n", t->index_lost);
 		fprintf(f, "store: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64
 			   " bytes in %" PRIu64 " writes, %" PRIu64 " write errors\n",
 			e->io_segments, e->io_blocks, e->io_bytes, e->io_writes, e->io_errors);
@@ -1152,6 +1161,10 @@ cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val)
 {
 	if (strcmp(name, "rx") == 0) {
 		*val = cr_engine_received(e);
+		return 0;
+	}
+	if (strcmp(name, "index_lost") == 0) {
+		*val = cr_engine_index_lost(e);
 		return 0;
 	}
 	uint64_t fate[CR_FATE_MAX];

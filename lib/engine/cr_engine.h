@@ -143,7 +143,9 @@ void cr_engine_free_at_exit(struct cr_engine *e);
 
 /** Counter totals, for tests and reports. */
 struct cr_engine_totals {
-	uint64_t rx_packets, accounted, sip_msgs, rtp_packets, rtcp_packets, drops;
+	uint64_t rx_packets, accounted, sip_msgs, rtp_packets, rtcp_packets;
+	uint64_t drops;	     /**< packets lost, every reason (the drop fates) */
+	uint64_t index_lost; /**< index records lost to a full queue (live) */
 	uint64_t calls, streams;
 };
 void cr_engine_totals(const struct cr_engine *e, struct cr_engine_totals *t);
@@ -165,7 +167,8 @@ void cr_engine_stages(const struct cr_engine *e, struct cr_engine_stages *s);
 
 /**
  * One counter by name, summed over the main lcore and every worker: a packet
- * fate ("RTP", "RING_FULL", ...; see the report) or "rx".
+ * fate ("RTP", "RING_FULL", ...; see the report), "rx" or "index_lost"
+ * (index records lost to a full queue).
  * @return 0, or -ENOENT for an unknown name.
  */
 int cr_engine_counter(const struct cr_engine *e, const char *name, uint64_t *val);

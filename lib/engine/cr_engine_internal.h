@@ -35,7 +35,8 @@ extern int cr_engine_logtype;
 
 /* Every packet ends in exactly one of these (received = sum). One list drives
  * the enum, the names, the report and which fates lose a packet (1: a drop,
- * counted in drops and reported by callrec-bench; INDEX_FULL counts records). */
+ * counted in drops and reported by callrec-bench). Index records lost to a
+ * full queue are not packets: cr_engine_index_lost(). */
 #define CR_FATE_LIST(X)                                                                    \
 	X(SIP, 0, "SIP message processed")                                                  \
 	X(SIP_BAD, 0, "SIP that does not parse")                                            \
@@ -43,7 +44,6 @@ extern int cr_engine_logtype;
 	X(TCP_OTHER, 0, "TCP that is not SIP")                                              \
 	X(TCP_DUP, 0, "TCP retransmission of SIP already seen")                            \
 	X(SIP_TCP_GAP, 1, "SIP over TCP lost: segment gap, stream resynchronised")         \
-	X(INDEX_FULL, 0, "record lost: index queue full")                                   \
 	X(NOT_RECORDED, 0, "RTP not recorded: policy skips the call, or stopped/paused on demand") \
 	X(STORE_FULL, 1, "RTP not stored: block pool or I/O queue full")                   \
 	X(STORE_OVERSIZE, 1, "RTP payload larger than a chunk")                             \
@@ -224,6 +224,7 @@ struct cr_worker {
 	uint64_t next_uid;
 	int64_t now_ns; /* packet time from ticks */
 	uint64_t fate[CR_FATE_MAX];
+	uint64_t idx_lost; /* index records lost: queue full (live) */
 	uint64_t rx;
 	uint64_t busy_cycles, idle_cycles;
 	uint64_t lz4_cycles; /* inside busy: compressing blocks (per block, not per packet) */
@@ -323,6 +324,9 @@ struct cr_engine {
 	struct rte_ip_frag_death_row frag_dr;
 	struct cr_tcp_conn tcp[CR_TCP_CONNS];
 	uint64_t fate[CR_FATE_MAX];
+	/* index records lost, queue full (live), each counted by one thread:
+	 * the signalling lcore's and the I/O thread's */
+	uint64_t idx_lost_sig, idx_lost_io;
 	uint64_t pkt_err[CR_PKT_E_MAX];
 	uint64_t sip_err[16];
 	uint64_t rx;
@@ -622,6 +626,15 @@ void cr_metrics_telemetry(const struct cr_engine *e);
 /* Every packet fate summed over the main lcore and the workers, with the
  * packets the disk refused moved from RTP to their STORE_* fate. */
 void cr_engine_fates(const struct cr_engine *e, uint64_t fate[CR_FATE_MAX]);
+/* index records (calls, streams, chunks, segments) lost to a full message
+ * pool or ring (live; imports wait), every thread's */
+uint64_t cr_engine_index_lost(const struct cr_engine *e);
+/* a counter of one writer thread, readable from any */
+static inline void
+cr_count(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
 
 #include <time.h>
 /* CPU time of the calling thread, ns: unlike the TSC it does not count the

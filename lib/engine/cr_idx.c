@@ -2,7 +2,8 @@
 /* Index thread: drains the index ring and writes SQLite in batched
  * transactions (one per drain, at most every 200 ms), never on the packet
  * path. Overload policy: producers in live mode drop the record and count
- * INDEX_FULL when the message pool or ring is exhausted; offline imports wait. */
+ * it (cr_engine_index_lost) when the message pool or ring is exhausted;
+ * offline imports wait. */
 #include <errno.h>
 #include <sys/stat.h>
 #include <limits.h>

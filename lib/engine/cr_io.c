@@ -369,7 +369,7 @@ send_segment(struct cr_engine *e, const struct cr_segw *w, uint8_t kind, uint8_t
 {
 	struct cr_msg *m = cr_idx_msg_get(e);
 	if (m == NULL) {
-		e->fate[CR_FATE_INDEX_FULL]++;
+		cr_count(&e->idx_lost_io);
 		return;
 	}
 	m->type = CR_MSG_SEGMENT;
@@ -404,7 +404,7 @@ send_pending(struct cr_engine *e, struct ioseg *s)
 	for (uint32_t i = 0; i < s->n_pend;) {
 		struct cr_msg *m = cr_idx_msg_get(e);
 		if (m == NULL) {
-			e->fate[CR_FATE_INDEX_FULL]++;
+			cr_count(&e->idx_lost_io);
 			break; /* recovery re-indexes from the segment */
 		}
 		m->type = CR_MSG_CHUNKS;

@@ -52,9 +52,8 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 	head(f, "callrec_packets_total", "counter",
 	     "packets by fate: what became of every packet received (they add up to received)");
 	for (int i = 0; i < CR_FATE_MAX; i++)
-		if (i != CR_FATE_INDEX_FULL)
-			fprintf(f, "callrec_packets_total{fate=\"%s\"} %" PRIu64 "\n", cr_fate_names[i],
-				fate[i]);
+		fprintf(f, "callrec_packets_total{fate=\"%s\"} %" PRIu64 "\n", cr_fate_names[i],
+			fate[i]);
 	/* the fates that lose a packet, by reason (CR_FATE_LIST's drop column):
 	 * what to alert on, without a list kept by hand in each dashboard */
 	head(f, "callrec_packets_dropped_total", "counter",
@@ -64,7 +63,8 @@ cr_engine_metrics(const struct cr_engine *e, FILE *f)
 			fprintf(f, "callrec_packets_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
 				cr_fate_names[i], fate[i]);
 	one(f, "callrec_index_records_dropped_total", "counter",
-	    "index records lost: message pool or ring full (live)", (double)fate[CR_FATE_INDEX_FULL]);
+	    "index records lost: message pool or ring full (live)",
+	    (double)cr_engine_index_lost(e));
 
 	head(f, "callrec_port_packets_total", "counter", "NIC counters per port (rte_eth_stats)");
 	struct {
@@ -258,6 +258,7 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(d, "alarm", (uint64_t)e->io_alarm);
 		rte_tel_data_add_dict_u64(d, "index_lag", rte_ring_count(e->idx_ring));
 		rte_tel_data_add_dict_u64(d, "index_errors", e->idx_errors);
+		rte_tel_data_add_dict_u64(d, "index_lost", cr_engine_index_lost(e));
 	} else { /* /callrec/workers */
 		char k[32];
 		for (unsigned w = 0; w < e->cfg.n_workers; w++) {

@@ -138,7 +138,7 @@ call_update(void *ctx, const struct cr_call *c)
 	struct cr_engine *e = ctx;
 	struct cr_msg *m = cr_idx_msg_get(e);
 	if (m == NULL) {
-		e->fate[CR_FATE_INDEX_FULL]++;
+		cr_count(&e->idx_lost_sig);
 		return;
 	}
 	m->type = CR_MSG_CALL;

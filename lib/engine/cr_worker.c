@@ -160,7 +160,7 @@ cr_worker_report(struct cr_worker *w, struct cr_stream *s)
 {
 	struct cr_msg *m = cr_idx_msg_get(w->e);
 	if (m == NULL) {
-		w->fate[CR_FATE_INDEX_FULL]++;
+		cr_count(&w->idx_lost);
 		return;
 	}
 	m->type = CR_MSG_STREAM;
