@@ -354,6 +354,7 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 	 * the pools hold, so producers never wait on a sleeping consumer */
 	if (cfg->offline) {
 		cr_bell_arm(&e->io_bell, e->io_ring, cfg->nb_blocks / 2, &e->io_stop);
+		cr_gate_arm(&e->blocks_gate, e->blocks, cfg->nb_blocks / 4);
 		cr_bell_arm(&e->idx_bell, e->idx_ring, cfg->nb_msgs / 4, &e->idx_stop);
 	}
 	if (e->mbufs == NULL || e->msgs == NULL || e->idx_ring == NULL || e->blocks == NULL ||
@@ -391,6 +392,12 @@ cr_engine_create(const struct cr_engine_cfg *cfg)
 			errno = -r;
 			goto fail;
 		}
+		/* offline, an idle worker sleeps until its ring holds 4 bursts
+		 * (its 20 us naps were ~2,500 sleeps an import with 2 workers;
+		 * waking it for every burst, ~4,000 wake-ups), or the RX
+		 * thread waits for it (sync_workers, no mbuf free: cr_bell_ring) */
+		if (cfg->offline)
+			cr_bell_arm(&e->workers[i].bell, e->workers[i].ring, 4 * BURST, &e->eof);
 	}
 	/* each worker's lcore: the workers run there (cr_engine_run) */
 	for (unsigned i = 0, lc = -1u; i < cfg->n_workers; i++)
@@ -472,6 +479,7 @@ flush_worker(struct cr_engine *e, struct steer *st, unsigned w)
 	for (unsigned spins = 0; done < n; spins++) {
 		done += rte_ring_sp_enqueue_burst(e->workers[w].ring, st->objs[w] + done, n - done,
 						  NULL);
+		cr_bell_nudge(&e->workers[w].bell);
 		if (done < n && !e->cfg.offline)
 			break;
 		if (done < n)
@@ -534,8 +542,11 @@ sync_workers(struct cr_engine *e, struct steer *st)
 	for (unsigned w = 0; w < e->cfg.n_workers; w++) {
 		flush_worker(e, st, w);
 		for (unsigned spins = 0;
-		     __atomic_load_n(&e->workers[w].done_objs, __ATOMIC_ACQUIRE) < st->enq[w]; spins++)
+		     __atomic_load_n(&e->workers[w].done_objs, __ATOMIC_ACQUIRE) < st->enq[w];
+		     spins++) {
+			cr_bell_ring(&e->workers[w].bell);
 			cr_offline_backoff(spins);
+		}
 	}
 }
 
@@ -885,8 +896,10 @@ cr_engine_run(struct cr_engine *e)
 					&e->capture_errors);
 			if (n == 0) {
 				/* no mbuf free (the workers hold them) or the file is done */
-				for (unsigned w = 0; w < e->cfg.n_workers; w++)
+				for (unsigned w = 0; w < e->cfg.n_workers; w++) {
 					flush_worker(e, st, w);
+					cr_bell_ring(&e->workers[w].bell);
+				}
 				if (cr_capin_done(e->capin[pi])) {
 					cur++;
 				} else if (++stalls > 20000) {
@@ -975,6 +988,8 @@ cr_engine_run(struct cr_engine *e)
 	for (unsigned w = 0; w < e->cfg.n_workers; w++)
 		flush_worker(e, st, w);
 	__atomic_store_n(&e->eof, 1, __ATOMIC_RELEASE);
+	for (unsigned w = 0; w < e->cfg.n_workers; w++)
+		cr_bell_ring(&e->workers[w].bell);
 	rte_eal_mp_wait_lcore();
 	if (e->inline_worker) {
 		/* The thread clock counts reader and worker: split in the share

@@ -210,11 +210,28 @@ _Static_assert(offsetof(struct cr_stream, pt) + sizeof(struct cr_media_pt) <=
 		       CR_STREAM_HOT_LINES * RTE_CACHE_LINE_SIZE,
 	       "the hot lines of a stream hold its state and its first payload type");
 
+/* a producer's wait for a pool object (cr_gate_wait below): offline only */
+struct cr_gate {
+	uint32_t seq;	  /* futex word: bumped by each wake-up */
+	uint32_t waiters; /* producers inside cr_gate_wait */
+	unsigned want;	  /* free objects worth waking for */
+	const struct rte_mempool *mp;
+};
+
+/* a consumer thread's wake-up (cr_bell_idle below): armed offline only */
+struct cr_bell {
+	int sleeping;
+	unsigned want;		   /* entries worth waking for */
+	const struct rte_ring *ring; /* NULL: live, the consumer polls */
+	const volatile int *stop;
+};
+
 struct cr_worker {
 	unsigned id;
 	unsigned lcore; /* where it runs (cr_engine_create; an inline worker: the main lcore's) */
 	struct cr_engine *e;
 	struct rte_ring *ring;	 /* RX -> worker, SP/SC */
+	struct cr_bell bell;	 /* offline: the worker sleeps while its ring is empty */
 	struct rte_hash *streams; /* private: key -> index in pool */
 	struct cr_stream *pool;
 	uint32_t *free_idx;
@@ -280,14 +297,6 @@ struct cr_unpub {
 
 enum { CR_IO_ALARM_NONE = 0, CR_IO_ALARM_DISK_FULL, CR_IO_ALARM_IO_ERROR };
 
-/* a consumer thread's wake-up (cr_bell_idle below): armed offline only */
-struct cr_bell {
-	int sleeping;
-	unsigned want;		   /* entries worth waking for */
-	const struct rte_ring *ring; /* NULL: live, the consumer polls */
-	const volatile int *stop;
-};
-
 struct cr_engine {
 	struct cr_engine_cfg cfg;
 	int lock_fd; /* flock on STORE/.lock while the engine lives */
@@ -342,6 +351,7 @@ struct cr_engine {
 	pthread_t io_thread;
 	volatile int io_stop;
 	struct cr_bell io_bell; /* offline: blocks to write (cr_bell) */
+	struct cr_gate blocks_gate; /* offline: free blocks for a waiting worker */
 	uint64_t io_blocks, io_bytes, io_writes, io_errors, io_segments;
 	uint64_t io_lost_error, io_lost_nospace; /* packets workers stored, the disk refused */
 	uint64_t io_write_calls;
@@ -497,6 +507,47 @@ cr_bell_idle(struct cr_bell *b, unsigned live_us)
 		syscall(SYS_futex, &b->sleeping, FUTEX_WAIT_PRIVATE, 1, &ts, NULL, 0);
 	}
 	__atomic_store_n(&b->sleeping, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Offline, a worker out of block buffers waited in cr_offline_backoff's
+ * 20 us naps while the I/O thread was behind (its writes waiting for the
+ * disk): up to 500 sleeps and wake-ups an import in the test VM's slow
+ * phases, each tens of microseconds of CPU. It now sleeps on an eventcount
+ * until the I/O thread has put back `want` blocks (a quarter of them), or
+ * 5 ms pass (a missed wake-up costs no more). Dekker-style as cr_bell: the
+ * waiter announces itself, then checks the pool; the consumer puts, fences,
+ * then reads `waiters`.
+ */
+static inline void
+cr_gate_arm(struct cr_gate *g, const struct rte_mempool *mp, unsigned want)
+{
+	g->mp = mp;
+	g->want = want > 0 ? want : 1;
+}
+
+static inline void
+cr_gate_wait(struct cr_gate *g)
+{
+	uint32_t s = __atomic_load_n(&g->seq, __ATOMIC_ACQUIRE);
+	__atomic_fetch_add(&g->waiters, 1, __ATOMIC_SEQ_CST);
+	if (rte_mempool_avail_count(g->mp) < g->want) {
+		struct timespec ts = {0, 5 * 1000000L};
+		syscall(SYS_futex, &g->seq, FUTEX_WAIT_PRIVATE, s, &ts, NULL, 0);
+	}
+	__atomic_fetch_sub(&g->waiters, 1, __ATOMIC_RELAXED);
+}
+
+/* after putting objects back (any mode: nobody waits live) */
+static inline void
+cr_gate_put(struct cr_gate *g)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&g->waiters, __ATOMIC_RELAXED) && g->mp &&
+	    rte_mempool_avail_count(g->mp) >= g->want) {
+		__atomic_fetch_add(&g->seq, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &g->seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+	}
 }
 
 /* Offline: before the first change workers can see that the current SIP

@@ -54,7 +54,10 @@ emit_block(struct cr_worker *w, unsigned cls)
 			break;
 		}
 		cr_bell_ring(&e->io_bell); /* every block is queued: write them */
-		cr_offline_backoff(spins);
+		if (spins < 64)
+			rte_pause();
+		else
+			cr_gate_wait(&e->blocks_gate);
 	}
 	struct cr_block_msg *b = obj;
 	if (b)
@@ -701,6 +704,7 @@ io_main(void *arg)
 			struct cr_block_msg *b = objs[i];
 			write_block(e, &segs[b->worker * CR_MAX_RCLASS + b->rclass], b);
 			rte_mempool_put(e->blocks, b);
+			cr_gate_put(&e->blocks_gate);
 		}
 		sync_due(e, segs, n_segs);
 		e->io_busy_cycles += rte_rdtsc() - c0;

@@ -760,9 +760,10 @@ cr_worker_main(void *arg)
 			rte_rcu_qsbr_quiescent(e->qsbr, w->id);
 			if (__atomic_load_n(&e->eof, __ATOMIC_ACQUIRE) && rte_ring_empty(w->ring))
 				break;
-			/* Offline imports share cores with the RX thread: yield when idle. */
-			if (e->cfg.offline)
-				cr_offline_backoff(idle++);
+			/* Offline imports share cores with the RX thread: yield when
+			 * idle, until the RX thread enqueues (cr_bell) */
+			if (e->cfg.offline && idle++ >= 64)
+				cr_bell_idle(&w->bell, 20);
 			else
 				rte_pause();
 			w->idle_cycles += rte_rdtsc() - t0;
