@@ -762,10 +762,15 @@ cr_worker_main(void *arg)
 				break;
 			/* Offline imports share cores with the RX thread: yield when
 			 * idle, until the RX thread enqueues (cr_bell) */
-			if (e->cfg.offline && idle++ >= 64)
+			if (e->cfg.offline && idle++ >= 64) {
+				/* asleep it reads nothing: the media table's
+				 * reclamation need not wait for it */
+				rte_rcu_qsbr_thread_offline(e->qsbr, w->id);
 				cr_bell_idle(&w->bell, 20);
-			else
+				rte_rcu_qsbr_thread_online(e->qsbr, w->id);
+			} else {
 				rte_pause();
+			}
 			w->idle_cycles += rte_rdtsc() - t0;
 			continue;
 		}
