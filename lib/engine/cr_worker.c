@@ -287,6 +287,10 @@ on_tick(struct cr_worker *w, int final)
 			if (expired) {
 				cr_worker_report(w, s);
 				quality(w, s);
+				/* its record is final: a batch that fails before the
+				 * slot is freed below reports the loss on its own
+				 * (cr_io.c), not into a record never sent again */
+				s->uid = 0;
 				victims[nv++] = idx;
 			} else if (s->dirty && !w->e->import &&
 				   w->now_ns - s->last_report_ns >= REPORT_INTERVAL_NS) {
