@@ -73,4 +73,13 @@ for f in write:2:ENOSPC write:2:EIO alloc:4; do
   fi
   "$B/app/callrec" fsck --store "$T/fs/i" >"$T/fsck.txt" || { cat "$T/fsck.txt"; exit 1; }
 done
+# a block that cannot be had in the tick that ends streams reported earlier
+# in the same pass: their chunks' loss reaches the index as loss records
+# (with 32 KB chunks this capture hits it: 16 streams, 2,996 packets counted
+# STORE_FULL that the index never knew of, before the fix)
+rm -rf "$T/fs/i"
+"$B/app/callrecd" --pcap "$T/load.pcap" --store "$T/fs/i" --config "$T/c.ini" --fault alloc:4 \
+	--set limits.chunk_kb=32 >"$T/inj.log" 2>&1
+echo "--fault alloc:4, 32 KB chunks"
+check "$T/fs/i" "$T/inj.log"
 echo "disk full ok"
