@@ -258,8 +258,7 @@ static void
 stream_free(struct cr_worker *w, struct cr_stream *s)
 {
 	cr_lookback_release(w, s, 0, 0); /* never started: its look-back goes */
-	rte_hash_del_key(w->streams, &s->key);
-	s->uid = 0; /* chunks still batched find their stream gone (cr_io.c) */
+	rte_hash_del_key(w->streams, &s->key); /* its uid went at its final record */
 	uint32_t last = w->live[--w->n_live];
 	w->live[s->live_pos] = last;
 	w->pool[last].live_pos = s->live_pos;
@@ -287,9 +286,10 @@ on_tick(struct cr_worker *w, int final)
 			if (expired) {
 				cr_worker_report(w, s);
 				quality(w, s);
-				/* its record is final: a batch that fails before the
-				 * slot is freed below reports the loss on its own
-				 * (cr_io.c), not into a record never sent again */
+				/* its record is final: chunks still batched find
+				 * their stream gone, and a batch that fails reports
+				 * the loss on its own (cr_io.c), not into a record
+				 * never sent again (the slot is freed below) */
 				s->uid = 0;
 				victims[nv++] = idx;
 			} else if (s->dirty && !w->e->import &&
