@@ -280,6 +280,14 @@ region_at(struct cr_capin *c, uint64_t off)
 	return &c->rg[(off / RING_REGION) % RING_REGIONS];
 }
 
+/* where the file's byte off lies in the ring (the next RING_BYTES bytes
+ * from there are contiguous: the second view) */
+static uint8_t *
+ring_at(const struct cr_capin *c, uint64_t off)
+{
+	return c->ring + off % RING_BYTES;
+}
+
 static void
 aio_reaped(struct cr_capin *c, const struct io_event *ev, long n)
 {
@@ -343,7 +351,7 @@ read_buffered(struct cr_capin *c, struct capin_region *g, uint64_t off)
 {
 	ssize_t r;
 	do
-		r = pread(c->fd, c->ring + off % RING_BYTES, RING_REGION, (off_t)off);
+		r = pread(c->fd, ring_at(c, off), RING_REGION, (off_t)off);
 	while (r < 0 && errno == EINTR);
 	g->got = r < 0 ? -errno : r;
 	g->direct = 0;
@@ -414,8 +422,8 @@ read_more(struct cr_capin *c)
 		if (k == 0 || (pending && k < DIO_READ && c->next + (uint64_t)k * RING_REGION < c->size))
 			return pending;
 		struct capin_region *g0 = region_at(c, c->next);
-		for (unsigned j = 0; j < k; j++) {
-			struct capin_region *g = region_at(c, c->next + (uint64_t)j * RING_REGION);
+		for (uint64_t o = c->next; o < c->next + (uint64_t)k * RING_REGION; o += RING_REGION) {
+			struct capin_region *g = region_at(c, o);
 			region_take(g);
 			g->state = REGION_READING;
 			g->direct = 1;
@@ -424,8 +432,7 @@ read_more(struct cr_capin *c)
 		g0->cb.aio_data = (uint64_t)(g0 - c->rg) | (uint64_t)k << 8;
 		g0->cb.aio_lio_opcode = IOCB_CMD_PREAD;
 		g0->cb.aio_fildes = (uint32_t)c->dfd;
-		/* past the ring's end into its second view: contiguous */
-		g0->cb.aio_buf = (uint64_t)(uintptr_t)(c->ring + c->next % RING_BYTES);
+		g0->cb.aio_buf = (uint64_t)(uintptr_t)ring_at(c, c->next);
 		g0->cb.aio_nbytes = (uint64_t)k * RING_REGION;
 		g0->cb.aio_offset = (int64_t)c->next;
 		struct iocb *cb = &g0->cb;
@@ -433,9 +440,9 @@ read_more(struct cr_capin *c)
 			c->inflight += k;
 		} else {
 			direct_off(c, -errno);
-			for (unsigned j = 0; j < k; j++)
-				read_buffered(c, region_at(c, c->next + (uint64_t)j * RING_REGION),
-					      c->next + (uint64_t)j * RING_REGION);
+			for (uint64_t o = c->next; o < c->next + (uint64_t)k * RING_REGION;
+			     o += RING_REGION)
+				read_buffered(c, region_at(c, o), o);
 		}
 		c->next += (uint64_t)k * RING_REGION;
 	}
@@ -510,7 +517,7 @@ classic_need(struct cr_capin *c, size_t n, int may_wait)
 				end = at + n;
 			if (end > c->filled)
 				end = c->filled;
-			c->raw = c->ring + at % RING_BYTES;
+			c->raw = ring_at(c, at);
 			c->cur = (unsigned)(at / RING_REGION % RING_REGIONS);
 			c->len = end > at ? (size_t)(end - at) : 0;
 			return c->len >= n;
